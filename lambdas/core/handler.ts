@@ -1,0 +1,48 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { runStep, type EngineDeps, type StepOutcome } from './engine';
+import { cacheDefaults, RotationCache } from './rotationCache';
+import { readSettings, type Settings } from './settings';
+import type { RotationKind } from './types';
+
+export const handlerDefaults = {
+  serviceName: 'rotor',
+  metricsNamespace: 'Rotor',
+  /** testSecret reuses setSecret's DescribeSecret when it is at most this old. */
+  descriptionReuseMs: 60_000,
+} as const;
+
+export type RotationHandler = (event: unknown, context: Context) => Promise<StepOutcome>;
+
+/**
+ * Wires a kind into a Lambda handler: the engine's step function with Powertools' logger
+ * (Lambda context in every line) and metrics (flushed after every invocation) as middy
+ * middleware. Dependencies can be replaced, for tests and the sandbox.
+ */
+export function createRotationHandler<S>(
+  kind: RotationKind<S>,
+  overrides: Partial<EngineDeps> & { env?: NodeJS.ProcessEnv } = {},
+): RotationHandler {
+  const logger = overrides.logger ?? new Logger({ serviceName: handlerDefaults.serviceName });
+  const metrics =
+    overrides.metrics ??
+    new Metrics({ namespace: handlerDefaults.metricsNamespace, serviceName: handlerDefaults.serviceName });
+  let settings: Settings | undefined;
+  const deps: EngineDeps = {
+    client: overrides.client ?? new SecretsManagerClient({}),
+    logger,
+    metrics,
+    // Read on first use so a bad setting fails the step with a logged error, not the cold start.
+    settings: overrides.settings ?? (() => (settings ??= readSettings(overrides.env ?? process.env, kind))),
+    cache: overrides.cache ?? new RotationCache(cacheDefaults),
+    descriptionReuseMs: overrides.descriptionReuseMs ?? handlerDefaults.descriptionReuseMs,
+  };
+  return middy(async (event: unknown) => runStep(kind, event, deps))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics)) as unknown as RotationHandler;
+}

@@ -1,0 +1,48 @@
+import type { z } from 'zod';
+import { SecretFormatError } from './errors';
+
+/**
+ * Decodes a secret string as JSON. The parser's own message quotes the input, which may hold a
+ * credential, so it is not passed on: the error says where the JSON breaks, not what it holds.
+ */
+export function decodeJson(secretString: string | undefined, where: string): unknown {
+  if (secretString === undefined || secretString === '') {
+    throw new SecretFormatError(`${where}: value is empty`);
+  }
+  try {
+    return JSON.parse(secretString);
+  } catch (err) {
+    const position = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw new SecretFormatError(
+      `${where}: value is not valid JSON${position ? ` (error at character ${position})` : ''}`,
+    );
+  }
+}
+
+/**
+ * Validates a decoded secret against a zod schema and turns the first problem into an error
+ * naming the field, never its value (zod issues carry the input, which is not used here).
+ */
+export function parseWith<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new SecretFormatError(`${where}: value must be a JSON object`);
+  }
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const field = issue.path.join('.') || '(value)';
+    const present = issue.path.length > 0 && hasPath(value, issue.path);
+    if (!present) return `field '${field}' is missing`;
+    return `field '${field}' is invalid: ${issue.message}`;
+  });
+  throw new SecretFormatError(`${where}: ${problems.join('; ')}`);
+}
+
+function hasPath(value: unknown, path: PropertyKey[]): boolean {
+  let node: unknown = value;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object' || !(key in node)) return false;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node !== undefined && node !== null;
+}

@@ -1,0 +1,102 @@
+import {
+  DescribeSecretCommand,
+  GetRandomPasswordCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  ResourceNotFoundException,
+  type DescribeSecretCommandOutput,
+  type SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import type { PasswordPolicy, Stage } from './types';
+
+/** The parts of DescribeSecret the engine uses. */
+export interface SecretDescription {
+  readonly arn: string;
+  readonly name: string;
+  readonly rotationEnabled: boolean;
+  readonly versions: Readonly<Record<string, readonly string[]>>;
+}
+
+/**
+ * The Secrets Manager calls the engine makes, counted so that every step can report its
+ * round trips (the cost of a rotation).
+ */
+export class SecretsApi {
+  public calls = 0;
+
+  public constructor(private readonly client: SecretsManagerClient) {}
+
+  public async describe(secretId: string): Promise<SecretDescription> {
+    this.calls++;
+    const out: DescribeSecretCommandOutput = await this.client.send(new DescribeSecretCommand({ SecretId: secretId }));
+    return {
+      arn: out.ARN ?? secretId,
+      name: out.Name ?? secretId,
+      rotationEnabled: out.RotationEnabled === true,
+      versions: out.VersionIdsToStages ?? {},
+    };
+  }
+
+  /**
+   * Reads one version, always naming both the version and the stage. Returns undefined when the
+   * version has no value yet (Secrets Manager answers ResourceNotFound; moto may answer empty).
+   */
+  public async getValue(secretId: string, versionId: string | undefined, stage: Stage): Promise<string | undefined> {
+    this.calls++;
+    try {
+      const out = await this.client.send(
+        new GetSecretValueCommand({ SecretId: secretId, VersionId: versionId, VersionStage: stage }),
+      );
+      return out.SecretString === undefined || out.SecretString === '' ? undefined : out.SecretString;
+    } catch (err) {
+      if (err instanceof ResourceNotFoundException) return undefined;
+      throw err;
+    }
+  }
+
+  public async randomPassword(policy: PasswordPolicy): Promise<string> {
+    this.calls++;
+    const out = await this.client.send(
+      new GetRandomPasswordCommand({
+        PasswordLength: policy.length,
+        ExcludeCharacters: policy.excludeCharacters || undefined,
+      }),
+    );
+    if (!out.RandomPassword) throw new Error('GetRandomPassword returned no password');
+    return out.RandomPassword;
+  }
+
+  public async putPending(secretId: string, token: string, secretString: string, stage: Stage): Promise<void> {
+    this.calls++;
+    await this.client.send(
+      new PutSecretValueCommand({
+        SecretId: secretId,
+        ClientRequestToken: token,
+        SecretString: secretString,
+        VersionStages: [stage],
+      }),
+    );
+  }
+
+  public async moveStage(
+    secretId: string,
+    stage: Stage,
+    move: { to?: string; from?: string },
+  ): Promise<void> {
+    this.calls++;
+    await this.client.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretId,
+        VersionStage: stage,
+        MoveToVersionId: move.to,
+        RemoveFromVersionId: move.from,
+      }),
+    );
+  }
+}
+
+/** The version id that holds a stage, if any. */
+export function versionWithStage(description: SecretDescription, stage: Stage): string | undefined {
+  return Object.entries(description.versions).find(([, stages]) => stages.includes(stage))?.[0];
+}

@@ -1,0 +1,102 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+
+/** The four steps Secrets Manager calls, in order. */
+export const Steps = {
+  CREATE: 'createSecret',
+  SET: 'setSecret',
+  TEST: 'testSecret',
+  FINISH: 'finishSecret',
+} as const;
+export type Step = (typeof Steps)[keyof typeof Steps];
+
+/** Staging labels Secrets Manager and Rotor use. */
+export const Stages = {
+  CURRENT: 'AWSCURRENT',
+  PENDING: 'AWSPENDING',
+  PREVIOUS: 'AWSPREVIOUS',
+} as const;
+export type Stage = (typeof Stages)[keyof typeof Stages];
+
+/** Rotation strategies. */
+export const Strategies = {
+  SINGLE_USER: 'single-user',
+  ALTERNATING_USERS: 'alternating-users',
+} as const;
+export type Strategy = (typeof Strategies)[keyof typeof Strategies];
+
+/** What Secrets Manager sends to a rotation function. */
+export interface RotationEvent {
+  readonly SecretId: string;
+  readonly ClientRequestToken: string;
+  readonly Step: Step;
+  /** Sent by newer Secrets Manager versions; Rotor does not need it. */
+  readonly RotationToken?: string;
+}
+
+/** The password policy used with GetRandomPassword. */
+export interface PasswordPolicy {
+  readonly length: number;
+  readonly excludeCharacters: string;
+}
+
+/** A secret version as the engine hands it to a kind: parsed, with where it came from. */
+export interface SecretVersion<S> {
+  readonly versionId: string;
+  readonly value: S;
+}
+
+/** What every hook of a kind receives. */
+export interface KindContext {
+  /** ARN of the secret being rotated. */
+  readonly secretArn: string;
+  /** The rotation's token (version id of the pending value). */
+  readonly token: string;
+  readonly strategy: Strategy;
+  readonly logger: Logger;
+  /** Count a login to the target system (reported as a metric per step). */
+  recordLogin(): void;
+  /** Register a sensitive string so that it is redacted from any error message. */
+  redact(value: string | undefined): void;
+}
+
+export interface CreateContext extends KindContext {
+  /** A new random password from Secrets Manager's GetRandomPassword, with the kind's policy. */
+  randomPassword(): Promise<string>;
+}
+
+export interface SetContext<S> extends KindContext {
+  readonly current: SecretVersion<S>;
+  /** The AWSPREVIOUS version, read only when asked for; undefined when there is none. */
+  previous(): Promise<SecretVersion<S> | undefined>;
+  /** Reads another secret (a master secret named by `masterarn`), parsed with the kind's parser. */
+  readSecret(secretId: string): Promise<S>;
+}
+
+/** testSecret needs only the pending value: it proves that value works, nothing else. */
+export type TestContext = KindContext;
+
+/**
+ * A secret kind plugs into the engine as a small object. The engine owns validation,
+ * labels, idempotency, logging and metrics; a kind only knows its target system.
+ */
+export interface RotationKind<S> {
+  /** Short name used in logs and metrics (`postgres`, `mysql`, `iam`, `api-token`). */
+  readonly name: string;
+  /** Strategies this kind supports. */
+  readonly strategies: readonly Strategy[];
+  /** Default password policy (overridable through the environment); absent for kinds that make no passwords. */
+  readonly passwordPolicy?: PasswordPolicy;
+  /**
+   * Parse and validate a secret value (already JSON-decoded). Throw SecretFormatError naming
+   * the field; never include a value. `where` names the secret for messages.
+   */
+  parse(value: unknown, where: string): S;
+  /** The strings of a parsed value that are secret (redacted from errors). */
+  sensitive(value: S): string[];
+  /** Build the pending value from the current one. */
+  create(current: S, ctx: CreateContext): Promise<S>;
+  /** Make the target accept the pending value. Must be idempotent. */
+  set(pending: S, ctx: SetContext<S>): Promise<void>;
+  /** Prove the pending value works by using it for real. */
+  test(pending: S, ctx: TestContext): Promise<void>;
+}

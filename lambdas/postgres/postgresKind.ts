@@ -1,0 +1,207 @@
+import type pg from 'pg';
+import { RotationStepError, SecretFormatError, UnsafeRotationError } from '../core/errors';
+import {
+  Strategies,
+  type CreateContext,
+  type KindContext,
+  type RotationKind,
+  type SetContext,
+  type TestContext,
+} from '../core/types';
+import { isAuthFailure, passwordLiteral, withConnection } from './connection';
+import { MAX_IDENTIFIER_BYTES, parsePostgresSecret, type PostgresSecret } from './secret';
+
+export const CLONE_SUFFIX = '_clone';
+
+/** As AWS's PostgreSQL rotation templates: 32 characters, none of these. */
+export const postgresPasswordPolicy = { length: 32, excludeCharacters: ':/@"\'\\' } as const;
+
+/** The login the current one alternates with: `app` ↔ `app_clone`. */
+export function baseUsername(username: string): string {
+  return username.endsWith(CLONE_SUFFIX) ? username.slice(0, -CLONE_SUFFIX.length) : username;
+}
+
+export function alternateUsername(username: string): string {
+  return username.endsWith(CLONE_SUFFIX) ? baseUsername(username) : `${username}${CLONE_SUFFIX}`;
+}
+
+/**
+ * Tries to log in; answers false on a refused password (so the caller may try another), throws
+ * on anything else (a host that does not answer is not a wrong password).
+ */
+async function canLogin(creds: PostgresSecret, ctx: KindContext): Promise<boolean> {
+  ctx.recordLogin();
+  try {
+    await withConnection(creds, async () => undefined);
+    return true;
+  } catch (err) {
+    if (isAuthFailure(err)) return false;
+    throw err;
+  }
+}
+
+function sameTarget(a: PostgresSecret, b: PostgresSecret): boolean {
+  return a.host === b.host && a.port === b.port;
+}
+
+async function setSingleUser(pending: PostgresSecret, ctx: SetContext<PostgresSecret>): Promise<void> {
+  const current = ctx.current.value;
+  if (pending.username !== current.username || !sameTarget(pending, current)) {
+    throw new UnsafeRotationError(
+      `secret ${ctx.secretArn}: username or host differs between AWSCURRENT and AWSPENDING; single-user rotation refuses to change them`,
+    );
+  }
+  if (await canLogin(pending, ctx)) {
+    ctx.logger.info('pending password already accepted: nothing to set');
+    return;
+  }
+  const previous = await loginCandidates(current, ctx);
+  for (const [label, creds] of previous) {
+    ctx.recordLogin();
+    try {
+      await withConnection(creds, async (client) => {
+        await client.query(
+          `ALTER ROLE ${client.escapeIdentifier(pending.username)} WITH PASSWORD ${passwordLiteral(client, pending.password)}`,
+        );
+      });
+      ctx.logger.info('password changed', { loggedInWith: label });
+      return;
+    } catch (err) {
+      if (!isAuthFailure(err)) throw err;
+      ctx.logger.info('login refused, trying the next known password', { tried: label });
+    }
+  }
+  throw new RotationStepError(
+    `secret ${ctx.secretArn}: cannot log in as ${JSON.stringify(pending.username)} with the pending, current or previous password`,
+  );
+
+  async function loginCandidates(cur: PostgresSecret, c: SetContext<PostgresSecret>) {
+    const list: Array<[string, PostgresSecret]> = [['AWSCURRENT', cur]];
+    const prev = await c.previous();
+    if (prev && prev.value.username === cur.username && sameTarget(prev.value, cur)) {
+      list.push(['AWSPREVIOUS', { ...cur, password: prev.value.password }]);
+    }
+    return list;
+  }
+}
+
+/** Role names the user is a direct member of (the privileges the clone must share). */
+async function memberships(client: pg.Client, role: string): Promise<string[]> {
+  const res = await client.query<{ rolname: string }>(
+    `SELECT r.rolname FROM pg_auth_members m
+       JOIN pg_roles r ON r.oid = m.roleid
+       JOIN pg_roles u ON u.oid = m.member
+      WHERE u.rolname = $1`,
+    [role],
+  );
+  return res.rows.map((r) => r.rolname);
+}
+
+async function setAlternating(pending: PostgresSecret, ctx: SetContext<PostgresSecret>): Promise<void> {
+  const current = ctx.current.value;
+  if (!current.masterarn) {
+    throw new SecretFormatError(
+      `secret ${ctx.secretArn} (AWSCURRENT): field 'masterarn' is missing (required by the alternating-users strategy)`,
+    );
+  }
+  const base = baseUsername(current.username);
+  const clone = `${base}${CLONE_SUFFIX}`;
+  if (pending.username !== alternateUsername(current.username) || !sameTarget(pending, current)) {
+    throw new UnsafeRotationError(
+      `secret ${ctx.secretArn}: AWSPENDING must name the alternate login of ${JSON.stringify(current.username)} on the same host`,
+    );
+  }
+  if (pending.masterarn !== current.masterarn) {
+    throw new UnsafeRotationError(`secret ${ctx.secretArn}: masterarn differs between AWSCURRENT and AWSPENDING`);
+  }
+  // No confused deputy: whoever wrote this secret must hold a working credential for it
+  // before the master credential is used on its behalf.
+  if (!(await canLogin(current, ctx))) {
+    throw new UnsafeRotationError(
+      `secret ${ctx.secretArn}: the AWSCURRENT credential does not log in; refusing to act with the master secret`,
+    );
+  }
+  const master = await ctx.readSecret(current.masterarn);
+  if (!sameTarget(master, current)) {
+    throw new UnsafeRotationError(
+      `secret ${ctx.secretArn}: the master secret ${current.masterarn} is for a different host or port`,
+    );
+  }
+  if (master.username === pending.username || master.username === base) {
+    throw new UnsafeRotationError(`secret ${ctx.secretArn}: refusing to rotate the master user itself`);
+  }
+  ctx.recordLogin();
+  await withConnection(master, async (client) => {
+    const ident = client.escapeIdentifier(pending.username);
+    const literal = passwordLiteral(client, pending.password);
+    await client.query('BEGIN');
+    try {
+      const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [pending.username]);
+      if (exists.rowCount === 0) {
+        await client.query(`CREATE ROLE ${ident} WITH LOGIN PASSWORD ${literal}`);
+        ctx.logger.info('created the alternate login');
+      } else {
+        await client.query(`ALTER ROLE ${ident} WITH LOGIN PASSWORD ${literal}`);
+      }
+      // The clone holds the user's role (its direct grants and owned objects) and every role
+      // the user is a member of; memberships the user lost are taken from the clone too.
+      const wanted = new Set([base, ...(await memberships(client, base))]);
+      const have = new Set(await memberships(client, clone));
+      const cloneIdent = client.escapeIdentifier(clone);
+      for (const role of wanted) {
+        if (!have.has(role)) await client.query(`GRANT ${client.escapeIdentifier(role)} TO ${cloneIdent}`);
+      }
+      for (const role of have) {
+        if (!wanted.has(role)) await client.query(`REVOKE ${client.escapeIdentifier(role)} FROM ${cloneIdent}`);
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  });
+  ctx.logger.info('alternate login password set and memberships synced', { login: pending.username });
+}
+
+/** The PostgreSQL kind: single-user and alternating-users rotation with the pg client. */
+export const postgresKind: RotationKind<PostgresSecret> = {
+  name: 'postgres',
+  strategies: [Strategies.SINGLE_USER, Strategies.ALTERNATING_USERS],
+  passwordPolicy: postgresPasswordPolicy,
+  parse: parsePostgresSecret,
+  sensitive: (secret) => [secret.password],
+
+  async create(current: PostgresSecret, ctx: CreateContext): Promise<PostgresSecret> {
+    if (ctx.strategy === Strategies.SINGLE_USER) {
+      return { ...current, password: await ctx.randomPassword() };
+    }
+    if (!current.masterarn) {
+      throw new SecretFormatError(
+        `secret ${ctx.secretArn} (AWSCURRENT): field 'masterarn' is missing (required by the alternating-users strategy)`,
+      );
+    }
+    const clone = `${baseUsername(current.username)}${CLONE_SUFFIX}`;
+    if (Buffer.byteLength(clone) > MAX_IDENTIFIER_BYTES) {
+      throw new SecretFormatError(
+        `secret ${ctx.secretArn} (AWSCURRENT): field 'username' is too long for alternating users: ` +
+          `'${CLONE_SUFFIX}' would make it ${Buffer.byteLength(clone)} bytes, over PostgreSQL's ${MAX_IDENTIFIER_BYTES}`,
+      );
+    }
+    return { ...current, username: alternateUsername(current.username), password: await ctx.randomPassword() };
+  },
+
+  async set(pending: PostgresSecret, ctx: SetContext<PostgresSecret>): Promise<void> {
+    return ctx.strategy === Strategies.ALTERNATING_USERS ? setAlternating(pending, ctx) : setSingleUser(pending, ctx);
+  },
+
+  async test(pending: PostgresSecret, ctx: TestContext): Promise<void> {
+    ctx.recordLogin();
+    const who = await withConnection(pending, async (client) => {
+      const res = await client.query<{ user: string }>('SELECT current_user AS user');
+      return res.rows[0]?.user;
+    });
+    if (who !== pending.username) {
+      throw new RotationStepError(`secret ${ctx.secretArn}: logged in as an unexpected user`);
+    }
+  },
+};

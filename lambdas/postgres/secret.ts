@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { parseWith } from '../core/secretValue';
+
+/** PostgreSQL's identifier limit (NAMEDATALEN - 1 bytes). */
+export const MAX_IDENTIFIER_BYTES = 63;
+
+export const postgresEngines = ['postgres', 'aurora-postgresql'] as const;
+
+const port = z
+  .union([z.number(), z.string().regex(/^\d+$/, 'must be a number').transform(Number)])
+  .pipe(z.number().int().min(1).max(65535));
+
+const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+
+/**
+ * The secret JSON of AWS's own PostgreSQL rotation templates. Fields Rotor does not know are
+ * kept as they are, so they survive rotation.
+ */
+export const postgresSecretSchema = z.looseObject({
+  engine: z.enum(postgresEngines),
+  host: z.string().min(1),
+  port: port.default(5432),
+  username: z
+    .string()
+    .min(1)
+    .refine((u) => Buffer.byteLength(u) <= MAX_IDENTIFIER_BYTES, `must be at most ${MAX_IDENTIFIER_BYTES} bytes`)
+    .refine((u) => !u.includes('\u0000'), 'must not contain NUL'),
+  password: z.string().min(1),
+  dbname: z.string().min(1).default('postgres'),
+  ssl: flag.optional(),
+  masterarn: z.string().min(1).optional(),
+});
+
+export type PostgresSecret = z.output<typeof postgresSecretSchema>;
+
+export function parsePostgresSecret(value: unknown, where: string): PostgresSecret {
+  return parseWith(postgresSecretSchema, value, where);
+}

@@ -1,0 +1,373 @@
+import { createServer, type Server } from 'node:net';
+import { PutSecretValueCommand, UpdateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { postgresKind } from '../lambdas/postgres/postgresKind';
+import { lambdaContext, STEPS } from './support/harness';
+import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from './support/postgres';
+import { useRotationSuite } from './support/rotationSuite';
+import { freePort } from './support/ports';
+
+const cluster = inject('postgres') as unknown as PostgresCluster;
+const suite = useRotationSuite();
+let admin: pg.Client;
+
+beforeAll(async () => {
+  admin = await adminClient(cluster);
+});
+afterAll(async () => {
+  await admin?.end();
+});
+
+const ident = (s: string) => admin.escapeIdentifier(s);
+const lit = (s: string) => admin.escapeLiteral(s);
+
+interface Arranged {
+  arn: string;
+  username: string;
+  password: string;
+  dbname: string;
+}
+
+/** A role with a password, its own database and a table, and a secret for it. */
+async function arrangeUser(
+  opts: { username?: string; alternating?: boolean; secret?: Record<string, unknown> } = {},
+): Promise<Arranged> {
+  const username = opts.username ?? uniqueName('app');
+  const password = testPassword();
+  const dbname = uniqueName('db');
+  await admin.query(`CREATE ROLE ${ident(username)} LOGIN PASSWORD ${lit(password)}`);
+  await admin.query(`CREATE DATABASE ${ident(dbname)} OWNER ${ident(username)}`);
+  const value: Record<string, unknown> = {
+    engine: 'postgres',
+    host: cluster.host,
+    port: cluster.port,
+    username,
+    password,
+    dbname,
+  };
+  if (opts.alternating) {
+    value.masterarn = await suite.secret(uniqueName('master'), {
+      engine: 'postgres',
+      host: cluster.host,
+      port: cluster.port,
+      username: cluster.superuser.username,
+      password: cluster.superuser.password,
+    });
+  }
+  const arn = await suite.secret(uniqueName('secret'), { ...value, ...opts.secret });
+  return { arn, username, password, dbname };
+}
+
+async function current(arn: string, stage = 'AWSCURRENT') {
+  return suite.player.value<{ username: string; password: string; dbname: string }>(arn, stage);
+}
+
+async function logsIn(secret: { username: string; password: string; dbname?: string }) {
+  return pgLogin(cluster, secret.username, secret.password, secret.dbname ?? 'postgres');
+}
+
+const single = () => suite.handler(postgresKind, { ROTATION_STRATEGY: 'single-user' });
+const alternating = () => suite.handler(postgresKind, { ROTATION_STRATEGY: 'alternating-users' });
+
+describe('the test PostgreSQL cluster', () => {
+  it('refuses a wrong password (password authentication is really on)', async () => {
+    const user = await arrangeUser();
+    expect(await logsIn({ username: user.username, password: user.password })).toBe(true);
+    expect(await logsIn({ username: user.username, password: `${user.password}x` })).toBe(false);
+  });
+});
+
+describe('PostgresRotation single-user', () => {
+  it('rotates the password: new one logs in, old one is refused, labels move', async () => {
+    // Prepare
+    const user = await arrangeUser();
+    const before = await suite.player.versionOf(user.arn, 'AWSCURRENT');
+    // Act
+    const { token, outcomes } = await suite.player.rotate(single(), user.arn);
+    // Assess
+    const now = await current(user.arn);
+    expect(now.password).not.toBe(user.password);
+    expect(now.password).toHaveLength(32);
+    expect(now.password).not.toMatch(/[:/@"'\\]/);
+    expect(await logsIn(now)).toBe(true);
+    expect(await logsIn({ ...now, password: user.password })).toBe(false);
+    const versions = await suite.player.versions(user.arn);
+    expect(versions[token]).toEqual(['AWSCURRENT']);
+    expect(versions[before!]).toEqual(['AWSPREVIOUS']);
+    expect(outcomes.map((o) => o.outcome)).toEqual(['done', 'done', 'done', 'done']);
+    const calls = outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0);
+    const logins = outcomes.reduce((n, o) => n + o.logins, 0);
+    expect(calls).toBeLessThanOrEqual(10);
+    expect(logins).toBeLessThanOrEqual(3);
+  });
+
+  it('rotates twice and three times in a row, each time only the newest password logs in', async () => {
+    const user = await arrangeUser();
+    const handler = single();
+    const seen = [user.password];
+    for (let i = 0; i < 3; i++) {
+      await suite.player.rotate(handler, user.arn);
+      const now = await current(user.arn);
+      expect(seen).not.toContain(now.password);
+      expect(await logsIn(now)).toBe(true);
+      for (const old of seen) expect(await logsIn({ ...now, password: old })).toBe(false);
+      seen.push(now.password);
+    }
+  });
+
+  it('is idempotent: every step run twice in a row gives one rotation', async () => {
+    const user = await arrangeUser();
+    const handler = single();
+    const token = await suite.player.startRotation(user.arn);
+    const outcomes = [];
+    for (const step of STEPS) {
+      outcomes.push(await handler(suite.player.event(user.arn, token, step), lambdaContext()));
+      outcomes.push(await handler(suite.player.event(user.arn, token, step), lambdaContext()));
+    }
+    expect(outcomes.map((o) => o.outcome)).toEqual([
+      'done', 'pending-exists', 'done', 'done', 'done', 'done', 'done', 'already-current',
+    ]);
+    const now = await current(user.arn);
+    expect(await logsIn(now)).toBe(true);
+    expect(Object.keys(await suite.player.versions(user.arn))).toHaveLength(2);
+  });
+
+  it('recovers from a crash between setSecret and finishSecret when the service retries', async () => {
+    const user = await arrangeUser();
+    const token = await suite.player.startRotation(user.arn);
+    await suite.player.runSteps(single(), user.arn, token, ['createSecret', 'setSecret']);
+    // A new (cold) function instance retries the rotation from the start with the same token.
+    const outcomes = await suite.player.runSteps(single(), user.arn, token);
+    expect(outcomes.map((o) => o.outcome)).toEqual(['pending-exists', 'done', 'done', 'done']);
+    const now = await current(user.arn);
+    expect(await logsIn(now)).toBe(true);
+    expect((await suite.player.versions(user.arn))[token]).toEqual(['AWSCURRENT']);
+  });
+
+  it('falls back to AWSPREVIOUS when the database still has the previous password', async () => {
+    const user = await arrangeUser();
+    await suite.player.rotate(single(), user.arn);
+    // Someone restored the old password on the server: current does not log in, previous does.
+    await admin.query(`ALTER ROLE ${ident(user.username)} PASSWORD ${lit(user.password)}`);
+    await suite.player.rotate(single(), user.arn);
+    const now = await current(user.arn);
+    expect(await logsIn(now)).toBe(true);
+    expect(await logsIn({ ...now, password: user.password })).toBe(false);
+  });
+
+  it('refuses a pending version whose username or host differs from the current one', async () => {
+    const user = await arrangeUser();
+    const token = await suite.player.startRotation(user.arn);
+    const tampered = { engine: 'postgres', host: cluster.host, port: cluster.port, username: 'postgres', password: testPassword() };
+    suite.sensitive(tampered.password);
+    await suite.player.client.send(
+      new PutSecretValueCommand({ SecretId: user.arn, ClientRequestToken: token, SecretString: JSON.stringify(tampered), VersionStages: ['AWSPENDING'] }),
+    );
+    await expect(single()(suite.player.event(user.arn, token, 'setSecret'), lambdaContext())).rejects.toThrow(
+      /username or host differs/,
+    );
+    expect(await logsIn({ username: 'postgres', password: cluster.superuser.password })).toBe(true);
+    expect(await logsIn(await current(user.arn))).toBe(true);
+  });
+
+  it('rotates a user name that needs quoting', async () => {
+    const user = await arrangeUser({ username: `Mixed Case "quoted" ${uniqueName('u')}` });
+    await suite.player.rotate(single(), user.arn);
+    const now = await current(user.arn);
+    expect(now.username).toBe(user.username);
+    expect(await logsIn(now)).toBe(true);
+    expect(await logsIn({ ...now, password: user.password })).toBe(false);
+  });
+
+  it('treats a user name that tries SQL injection as a plain name', async () => {
+    const evil = `x"; ALTER ROLE postgres PASSWORD 'pwned'; --${uniqueName('')}`;
+    const user = await arrangeUser({ username: evil });
+    await suite.player.rotate(single(), user.arn);
+    expect(await logsIn(await current(user.arn))).toBe(true);
+    expect(await logsIn({ username: 'postgres', password: cluster.superuser.password })).toBe(true);
+    expect(await logsIn({ username: 'postgres', password: 'pwned' })).toBe(false);
+  });
+
+  it('fails within the connection timeout when the host does not answer, and keeps the current login', async () => {
+    const silent: Server = createServer(() => undefined); // accepts, never speaks
+    const port = await freePort();
+    await new Promise<void>((r) => silent.listen(port, '127.0.0.1', r));
+    try {
+      const user = await arrangeUser();
+      await suite.player.client.send(
+        new UpdateSecretCommand({
+          SecretId: user.arn,
+          SecretString: JSON.stringify({ ...(await current(user.arn)), engine: 'postgres', host: '127.0.0.1', port }),
+        }),
+      );
+      const token = await suite.player.startRotation(user.arn);
+      const handler = single();
+      await handler(suite.player.event(user.arn, token, 'createSecret'), lambdaContext());
+      const started = Date.now();
+      await expect(handler(suite.player.event(user.arn, token, 'setSecret'), lambdaContext())).rejects.toThrow(
+        /timeout/i,
+      );
+      const elapsed = Date.now() - started;
+      expect(elapsed).toBeLessThan(8_000);
+      expect(await logsIn({ username: user.username, password: user.password, dbname: user.dbname })).toBe(true);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('with ssl true refuses a server that offers no TLS instead of sending the password in clear', async () => {
+    const user = await arrangeUser({ secret: { ssl: true } });
+    const token = await suite.player.startRotation(user.arn);
+    const handler = single();
+    await handler(suite.player.event(user.arn, token, 'createSecret'), lambdaContext());
+    await expect(handler(suite.player.event(user.arn, token, 'setSecret'), lambdaContext())).rejects.toThrow(/SSL/);
+    expect(await logsIn(user)).toBe(true);
+  });
+
+  it('with ssl false connects in plain text', async () => {
+    const user = await arrangeUser({ secret: { ssl: false } });
+    await suite.player.rotate(single(), user.arn);
+    expect(await logsIn(await current(user.arn))).toBe(true);
+  });
+});
+
+describe('PostgresRotation alternating-users', () => {
+  it('creates the clone user on first rotation; the old login keeps working', async () => {
+    const user = await arrangeUser({ alternating: true });
+    await admin.query(`CREATE TABLE IF NOT EXISTS rotor_probe (id int)`);
+    const reader = uniqueName('readers');
+    await admin.query(`CREATE ROLE ${ident(reader)}`);
+    await admin.query(`GRANT SELECT ON rotor_probe TO ${ident(reader)}`);
+    await admin.query(`GRANT ${ident(reader)} TO ${ident(user.username)}`);
+    const before = await suite.player.versionOf(user.arn, 'AWSCURRENT');
+
+    const { token, outcomes } = await suite.player.rotate(alternating(), user.arn);
+
+    const now = await current(user.arn);
+    expect(now.username).toBe(`${user.username}_clone`);
+    expect(await logsIn(now)).toBe(true);
+    expect(await logsIn({ username: user.username, password: user.password, dbname: user.dbname })).toBe(true);
+    const versions = await suite.player.versions(user.arn);
+    expect(versions[token]).toEqual(['AWSCURRENT']);
+    expect(versions[before!]).toEqual(['AWSPREVIOUS']);
+    const members = await admin.query(
+      `SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1 ORDER BY 1`,
+      [now.username],
+    );
+    expect(members.rows.map((r) => r.rolname).sort()).toEqual([user.username, reader].sort());
+    const calls = outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0);
+    const logins = outcomes.reduce((n, o) => n + o.logins, 0);
+    expect(calls).toBeLessThanOrEqual(10);
+    expect(logins).toBeLessThanOrEqual(3);
+  });
+
+  it('alternates back to the base user and re-syncs memberships on every rotation', async () => {
+    const user = await arrangeUser({ alternating: true });
+    const handler = alternating();
+    const first = uniqueName('role_a');
+    await admin.query(`CREATE ROLE ${ident(first)}`);
+    await admin.query(`GRANT ${ident(first)} TO ${ident(user.username)}`);
+    await suite.player.rotate(handler, user.arn);
+    const one = await current(user.arn);
+    expect(one.username).toBe(`${user.username}_clone`);
+
+    // Between rotations the user gains one membership and loses another.
+    const second = uniqueName('role_b');
+    await admin.query(`CREATE ROLE ${ident(second)}`);
+    await admin.query(`GRANT ${ident(second)} TO ${ident(user.username)}`);
+    await admin.query(`REVOKE ${ident(first)} FROM ${ident(user.username)}`);
+
+    await suite.player.rotate(handler, user.arn);
+    const two = await current(user.arn);
+    expect(two.username).toBe(user.username);
+    expect(await logsIn(two)).toBe(true);
+    expect(await logsIn(one)).toBe(true); // previous login still works
+    expect(await logsIn({ ...two, password: user.password })).toBe(false);
+
+    await suite.player.rotate(handler, user.arn);
+    const three = await current(user.arn);
+    expect(three.username).toBe(`${user.username}_clone`);
+    expect(await logsIn(three)).toBe(true);
+    expect(await logsIn(two)).toBe(true);
+    expect(await logsIn(one)).toBe(false);
+
+    const members = await admin.query(
+      `SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1`,
+      [`${user.username}_clone`],
+    );
+    expect(members.rows.map((r) => r.rolname).sort()).toEqual([user.username, second].sort());
+  });
+
+  it('is idempotent: every step run twice in a row', async () => {
+    const user = await arrangeUser({ alternating: true });
+    const handler = alternating();
+    const token = await suite.player.startRotation(user.arn);
+    for (const step of STEPS) {
+      await handler(suite.player.event(user.arn, token, step), lambdaContext());
+      await handler(suite.player.event(user.arn, token, step), lambdaContext());
+    }
+    const now = await current(user.arn);
+    expect(await logsIn(now)).toBe(true);
+    expect(await logsIn(user)).toBe(true);
+  });
+
+  it('keeps the current login working through a crash between setSecret and finishSecret', async () => {
+    const user = await arrangeUser({ alternating: true });
+    const token = await suite.player.startRotation(user.arn);
+    await suite.player.runSteps(alternating(), user.arn, token, ['createSecret', 'setSecret']);
+    expect(await logsIn(await current(user.arn))).toBe(true);
+    await suite.player.runSteps(alternating(), user.arn, token);
+    const now = await current(user.arn);
+    expect(now.username).toBe(`${user.username}_clone`);
+    expect(await logsIn(now)).toBe(true);
+  });
+
+  it('rotates a user name that needs quoting and one that tries SQL injection', async () => {
+    for (const username of [`Odd "Name" ${uniqueName('q')}`, `y'); DROP ROLE postgres; --${uniqueName('')}`]) {
+      const user = await arrangeUser({ alternating: true, username });
+      await suite.player.rotate(alternating(), user.arn);
+      const now = await current(user.arn);
+      expect(now.username).toBe(`${username}_clone`);
+      expect(await logsIn(now)).toBe(true);
+    }
+    expect(await logsIn({ username: 'postgres', password: cluster.superuser.password })).toBe(true);
+  });
+
+  it('refuses to use the master secret when the current credential does not log in (no confused deputy)', async () => {
+    const user = await arrangeUser({ alternating: true });
+    await admin.query(`ALTER ROLE ${ident(user.username)} PASSWORD ${lit(testPassword())}`);
+    const token = await suite.player.startRotation(user.arn);
+    const handler = alternating();
+    await handler(suite.player.event(user.arn, token, 'createSecret'), lambdaContext());
+    await expect(handler(suite.player.event(user.arn, token, 'setSecret'), lambdaContext())).rejects.toThrow(
+      /AWSCURRENT credential does not log in/,
+    );
+    const clone = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [`${user.username}_clone`]);
+    expect(clone.rowCount).toBe(0);
+  });
+
+  it('checks the 63-byte limit for the clone name before creating anything', async () => {
+    const atLimit = `a${uniqueName('').replace('_', '')}`.padEnd(57, 'x'); // 57 + '_clone' = 63
+    const ok = await arrangeUser({ alternating: true, username: atLimit });
+    await suite.player.rotate(alternating(), ok.arn);
+    expect((await current(ok.arn)).username).toHaveLength(63);
+
+    const over = `b${uniqueName('').replace('_', '')}`.padEnd(58, 'x'); // 58 + '_clone' = 64
+    const tooLong = await arrangeUser({ alternating: true, username: over });
+    const token = await suite.player.startRotation(tooLong.arn);
+    await expect(
+      alternating()(suite.player.event(tooLong.arn, token, 'createSecret'), lambdaContext()),
+    ).rejects.toThrow(/username' is too long for alternating users.*64 bytes/);
+    expect(await logsIn(tooLong)).toBe(true);
+  });
+
+  it('refuses a secret without masterarn, naming the field', async () => {
+    const user = await arrangeUser();
+    const token = await suite.player.startRotation(user.arn);
+    await expect(alternating()(suite.player.event(user.arn, token, 'createSecret'), lambdaContext())).rejects.toThrow(
+      /field 'masterarn' is missing/,
+    );
+    expect(await logsIn(user)).toBe(true);
+  });
+});

@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { freePort, waitFor } from './ports';
+
+export interface MotoServer {
+  readonly endpoint: string;
+  readonly port: number;
+  /** Clears all emulated state (POST /moto-api/reset). */
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface MotoOptions {
+  /** Calls allowed before IAM/STS start checking signatures (INITIAL_NO_AUTH_ACTION_COUNT). */
+  initialNoAuthActionCount?: number;
+}
+
+/**
+ * Starts moto's server (Secrets Manager, IAM, STS, EventBridge emulation) on a free loopback
+ * port. Fails if `moto_server` is missing or does not answer.
+ */
+export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (options.initialNoAuthActionCount !== undefined) {
+    env.INITIAL_NO_AUTH_ACTION_COUNT = String(options.initialNoAuthActionCount);
+  }
+  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const exited = new Promise<never>((_, reject) => {
+    child.once('exit', (code) => reject(new Error(`moto_server exited (${code}): ${stderr}`)));
+    child.once('error', (err) => reject(new Error(`cannot start moto_server: ${err.message}`)));
+  });
+  exited.catch(() => undefined);
+  const endpoint = `http://127.0.0.1:${port}`;
+  await Promise.race([
+    waitFor(async () => (await fetch(`${endpoint}/moto-api/`)).ok, `moto_server on port ${port}`),
+    exited,
+  ]);
+  return {
+    endpoint,
+    port,
+    async reset() {
+      const res = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
+      if (!res.ok) throw new Error(`moto reset failed: HTTP ${res.status}`);
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 3000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** Environment that points the AWS SDK at a moto server with dummy credentials. */
+export function awsEnvFor(endpoint: string): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'testing',
+    AWS_SECRET_ACCESS_KEY: 'testing',
+  };
+}

@@ -1,0 +1,114 @@
+import { execFileSync, execSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { freePort } from './ports';
+
+export interface PostgresCluster {
+  readonly host: string;
+  readonly port: number;
+  /** The superuser, which logs in with a password like every other role here. */
+  readonly superuser: { username: string; password: string };
+  stop(): void;
+}
+
+function binDir(): string {
+  const versions = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(a) - Number(b));
+  const latest = versions.at(-1);
+  if (!latest) throw new Error('no PostgreSQL server binaries under /usr/lib/postgresql');
+  return join('/usr/lib/postgresql', latest, 'bin');
+}
+
+/**
+ * Starts a throwaway PostgreSQL cluster on a free loopback port with scram-sha-256 for every
+ * connection, so that a login proves the password (the machine's own server trusts local
+ * logins). initdb refuses to run as root, so as root the cluster belongs to `postgres`.
+ */
+export async function startPostgresCluster(): Promise<PostgresCluster> {
+  const bin = binDir();
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'rotor-pg-'));
+  const password = randomBytes(18).toString('base64url');
+  const asRoot = process.getuid?.() === 0;
+  writeFileSync(join(dir, 'pw'), `${password}\n`, { mode: 0o600 });
+  if (asRoot) {
+    chownSync(dir, uid('postgres'), gid('postgres'));
+    chownSync(join(dir, 'pw'), uid('postgres'), gid('postgres'));
+  }
+  const run = (cmd: string) =>
+    asRoot ? execFileSync('su', ['postgres', '-s', '/bin/sh', '-c', cmd], { stdio: 'pipe' }) : execSync(cmd, { stdio: 'pipe' });
+  const data = join(dir, 'data');
+  run(`${bin}/initdb -D ${data} -U postgres --pwfile=${dir}/pw --auth=scram-sha-256 --no-locale --no-sync -E UTF8`);
+  run(
+    `${bin}/pg_ctl -D ${data} -l ${dir}/log -w -o "-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start`,
+  );
+  rmSync(join(dir, 'pw'), { force: true });
+  let stopped = false;
+  return {
+    host: '127.0.0.1',
+    port,
+    superuser: { username: 'postgres', password },
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      try {
+        run(`${bin}/pg_ctl -D ${data} -m immediate -w stop`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+function uid(user: string): number {
+  return Number(execFileSync('id', ['-u', user]).toString().trim());
+}
+function gid(user: string): number {
+  return Number(execFileSync('id', ['-g', user]).toString().trim());
+}
+
+/** A superuser session on the cluster, for arranging and inspecting a test's roles. */
+export async function adminClient(cluster: PostgresCluster, database = 'postgres'): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: cluster.host,
+    port: cluster.port,
+    user: cluster.superuser.username,
+    password: cluster.superuser.password,
+    database,
+  });
+  await client.connect();
+  return client;
+}
+
+/** Answers whether a login with these credentials is accepted; rethrows anything but a refusal. */
+export async function pgLogin(
+  cluster: PostgresCluster,
+  username: string,
+  password: string,
+  database = 'postgres',
+): Promise<boolean> {
+  const client = new pg.Client({ host: cluster.host, port: cluster.port, user: username, password, database });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch (err) {
+    if (['28P01', '28000'].includes((err as { code?: string }).code ?? '')) return false;
+    throw err;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** A password that no rotation produced (tests generate every credential at run time). */
+export function testPassword(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** A short unique suffix for names a test owns. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(4).toString('hex')}`;
+}

@@ -1,0 +1,78 @@
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
+import { createRotationHandler } from '../../lambdas/core/handler';
+import type { RotationKind } from '../../lambdas/core/types';
+import { allSecretStrings, SecretsManagerPlayer, sensitiveValues, smClient, type Handler } from './harness';
+import { errorText, LogCapture } from './logCapture';
+import { awsEnvFor, startMoto, type MotoServer } from './moto';
+
+/**
+ * The per-file fixture every rotation test uses: its own moto server (reset before each case),
+ * a Secrets Manager player, and a log capture that fails the case if any password, key or token
+ * of any version of any secret the case made, or any extra value it registers, was printed.
+ */
+export function useRotationSuite(options: { motoInitialNoAuth?: number } = {}) {
+  const state = {
+    moto: undefined as unknown as MotoServer,
+    player: undefined as unknown as SecretsManagerPlayer,
+    logs: new LogCapture(),
+    secretIds: new Set<string>(),
+    extraSensitive: new Set<string>(),
+  };
+
+  beforeAll(async () => {
+    state.moto = await startMoto({ initialNoAuthActionCount: options.motoInitialNoAuth });
+    Object.assign(process.env, awsEnvFor(state.moto.endpoint));
+    state.player = new SecretsManagerPlayer(smClient(state.moto.endpoint));
+  });
+  afterAll(async () => {
+    await state.moto?.stop();
+  });
+  beforeEach(async () => {
+    if (options.motoInitialNoAuth === undefined) await state.moto.reset();
+    state.secretIds.clear();
+    state.extraSensitive.clear();
+    state.logs = new LogCapture().start();
+  });
+  afterEach(async () => {
+    state.logs.stop();
+    const stored = await allSecretStrings(state.player.client, state.secretIds);
+    const values = [...sensitiveValues(stored), ...state.extraSensitive];
+    expect(values.length, 'the case registered no secret values to look for').toBeGreaterThan(0);
+    expect(state.logs.leaks(values), 'secret values found in the captured logs').toEqual([]);
+  });
+
+  return {
+    get moto() {
+      return state.moto;
+    },
+    get player() {
+      return state.player;
+    },
+    get logs() {
+      return state.logs;
+    },
+    /** Creates a secret the case owns (its every version is checked for leaks). */
+    async secret(name: string, value: unknown): Promise<string> {
+      const arn = await state.player.createSecret(name, value);
+      state.secretIds.add(arn);
+      if (typeof value === 'string') state.extraSensitive.add(value);
+      return arn;
+    },
+    /** Also look for these strings in the logs. */
+    sensitive(...values: string[]) {
+      for (const v of values) state.extraSensitive.add(v);
+    },
+    handler<S>(kind: RotationKind<S>, env: Record<string, string> = {}): Handler {
+      const handler = createRotationHandler(kind, { client: smClient(state.moto.endpoint), env });
+      // Whatever the handler throws reaches the Lambda runtime's log: capture it too.
+      return async (event, context) => {
+        try {
+          return await handler(event, context);
+        } catch (err) {
+          state.logs.note(errorText(err));
+          throw err;
+        }
+      };
+    },
+  };
+}
