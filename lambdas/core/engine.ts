@@ -285,6 +285,7 @@ class StepRun<S> {
     }
     const pending = await this.kind.create(current.value, {
       ...this.context(),
+      previous: () => this.previous(description),
       randomPassword: async () => {
         const password = await this.api.randomPassword(settings.passwordPolicy);
         this.redactor.add(password);

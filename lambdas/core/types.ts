@@ -59,9 +59,11 @@ export interface KindContext {
   redact(value: string | undefined): void;
 }
 
-export interface CreateContext extends KindContext {
+export interface CreateContext<S = unknown> extends KindContext {
   /** A new random password from Secrets Manager's GetRandomPassword, with the kind's policy. */
   randomPassword(): Promise<string>;
+  /** The AWSPREVIOUS version, read only when asked for; undefined when there is none. */
+  previous(): Promise<SecretVersion<S> | undefined>;
 }
 
 export interface SetContext<S> extends KindContext {
@@ -94,9 +96,27 @@ export interface RotationKind<S> {
   /** The strings of a parsed value that are secret (redacted from errors). */
   sensitive(value: S): string[];
   /** Build the pending value from the current one. */
-  create(current: S, ctx: CreateContext): Promise<S>;
+  create(current: S, ctx: CreateContext<S>): Promise<S>;
   /** Make the target accept the pending value. Must be idempotent. */
   set(pending: S, ctx: SetContext<S>): Promise<void>;
   /** Prove the pending value works by using it for real. */
   test(pending: S, ctx: TestContext): Promise<void>;
+  /**
+   * Dual-active kinds: retire the AWSPREVIOUS value once its grace window has passed
+   * (deactivate an IAM key, revoke an API token). Called by the scheduled retire handler.
+   */
+  retire?(previous: S, ctx: KindContext): Promise<void>;
+  /** Emergencies: make a leaked value useless at once (called by the emergency handler). */
+  revoke?(leaked: S, ctx: KindContext): Promise<void>;
 }
+
+/**
+ * Tags that mark a secret as Rotor-managed (set by the CDK constructs, read by the retire
+ * handler, the emergency handler and `rotor status`).
+ */
+export const RotorTags = {
+  KIND: 'rotor:kind',
+  STRATEGY: 'rotor:strategy',
+  /** Hours the previous value of a dual-active kind stays valid after a rotation. */
+  GRACE_HOURS: 'rotor:grace-hours',
+} as const;

@@ -171,7 +171,7 @@ export const postgresKind: RotationKind<PostgresSecret> = {
   parse: parsePostgresSecret,
   sensitive: (secret) => [secret.password],
 
-  async create(current: PostgresSecret, ctx: CreateContext): Promise<PostgresSecret> {
+  async create(current: PostgresSecret, ctx: CreateContext<PostgresSecret>): Promise<PostgresSecret> {
     if (ctx.strategy === Strategies.SINGLE_USER) {
       return { ...current, password: await ctx.randomPassword() };
     }
