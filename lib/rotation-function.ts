@@ -1,0 +1,262 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, Stack, Tags } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { RotorSchedule } from './rotation-schedule';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Path of a Lambda entry in lambdas/ (`postgres` → lambdas/postgres/index.ts). */
+export function lambdaEntry(folder: string, file = 'index.ts'): string {
+  return join(here, '..', 'lambdas', folder, file);
+}
+
+/** Strategies a rotation construct may be given (ROTATION_STRATEGY of the function). */
+export const RotationStrategy = {
+  SINGLE_USER: 'single-user',
+  ALTERNATING_USERS: 'alternating-users',
+} as const;
+export type RotationStrategy = (typeof RotationStrategy)[keyof typeof RotationStrategy];
+
+/** Options every Rotor rotation construct takes (what a caller passes to a shortcut). */
+export interface RotationOptions {
+  /**
+   * When to rotate. Mutually exclusive with `automaticallyAfter`.
+   * @default - RotorSchedule.rate(automaticallyAfter)
+   */
+  readonly schedule?: RotorSchedule;
+  /**
+   * Interval between rotations, as a `rate()`.
+   * @default Duration.days(30)
+   */
+  readonly automaticallyAfter?: Duration;
+  /**
+   * Length of the rotation window (whole hours, 1 to 24).
+   * @default - Secrets Manager's default: one hour for schedules in hours, the rest of the UTC day for schedules in days
+   */
+  readonly window?: Duration;
+  /**
+   * Rotate as soon as the schedule is created or changed.
+   * @default true
+   */
+  readonly rotateImmediatelyOnUpdate?: boolean;
+  /**
+   * VPC to run the rotation function in (to reach a private database).
+   * @default - the function does not run in a VPC
+   */
+  readonly vpc?: ec2.IVpc;
+  /**
+   * Subnets of `vpc` for the function.
+   * @default - private subnets with egress
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  /**
+   * Security groups of the function (only with `vpc`).
+   * @default - a new security group is created
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+  /**
+   * How long the function's logs are kept.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Function timeout.
+   * @default Duration.seconds(60)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Reserved concurrency, which protects a database from many rotations at once.
+   * @default - no reservation
+   */
+  readonly reservedConcurrentExecutions?: number;
+}
+
+/** What the shared base needs from a kind's construct. */
+export interface RotationFunctionSpec {
+  /** Kind name (`postgres`, `mysql`, `iam`, `api-token`): tags and function description. */
+  readonly kind: string;
+  /** Lambda entry file. */
+  readonly entry: string;
+  readonly strategy?: RotationStrategy;
+  /** Environment of the function besides ROTATION_STRATEGY. */
+  readonly environment?: Record<string, string>;
+  /** Other secrets the function may read (a master secret, a management credential), never write. */
+  readonly readOnlySecrets?: secretsmanager.ISecret[];
+}
+
+export interface RotationConstructProps extends RotationOptions {
+  /** The secret to rotate. */
+  readonly secret: secretsmanager.ISecret;
+}
+
+/** Defaults of every rotation construct, in one place. */
+export const rotationDefaults = {
+  automaticallyAfter: Duration.days(30),
+  rotateImmediatelyOnUpdate: true,
+  logRetention: logs.RetentionDays.ONE_YEAR,
+  timeout: Duration.seconds(60),
+  memorySize: 256,
+  runtime: lambda.Runtime.NODEJS_22_X,
+} as const;
+
+/** ARN pattern that matches a secret's versions of ARN: the partial ARN needs the `-??????` suffix. */
+export function secretArnPattern(secret: secretsmanager.ISecret): string {
+  return secret.secretFullArn ?? `${secret.secretArn}-??????`;
+}
+
+/**
+ * The part every Rotor rotation construct shares: the function (bundled by local esbuild,
+ * never Docker), its least-privilege grants on exactly the secret it rotates, the invoke
+ * permission for Secrets Manager scoped to this account and secret, and the schedule.
+ */
+export abstract class RotationFunctionBase extends Construct {
+  /** The rotation function. */
+  public readonly rotationFunction: nodejs.NodejsFunction;
+  /** The Secrets Manager rotation schedule. */
+  public readonly rotationSchedule: secretsmanager.CfnRotationSchedule;
+  /** The secret being rotated. */
+  public readonly secret: secretsmanager.ISecret;
+
+  protected constructor(scope: Construct, id: string, props: RotationConstructProps, spec: RotationFunctionSpec) {
+    super(scope, id);
+    if (props.schedule && props.automaticallyAfter) {
+      throw new Error(`${id}: schedule and automaticallyAfter are mutually exclusive; pass one`);
+    }
+    if (props.securityGroups && !props.vpc) {
+      throw new Error(`${id}: securityGroups needs vpc`);
+    }
+    if (props.reservedConcurrentExecutions !== undefined && props.reservedConcurrentExecutions < 1) {
+      throw new Error(
+        `${id}: reservedConcurrentExecutions must be at least 1, got ${props.reservedConcurrentExecutions}`,
+      );
+    }
+    const schedule = props.schedule ?? RotorSchedule.rate(props.automaticallyAfter ?? rotationDefaults.automaticallyAfter);
+    const duration = schedule.windowDuration(props.window);
+    this.secret = props.secret;
+    const stack = Stack.of(this);
+
+    this.rotationFunction = new nodejs.NodejsFunction(this, 'Function', {
+      entry: spec.entry,
+      handler: 'handler',
+      description: `Rotor ${spec.kind} rotation`,
+      runtime: rotationDefaults.runtime,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: rotationDefaults.memorySize,
+      timeout: props.timeout ?? rotationDefaults.timeout,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      vpc: props.vpc,
+      vpcSubnets: props.vpc ? (props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }) : undefined,
+      securityGroups: props.securityGroups,
+      logGroup: new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? rotationDefaults.logRetention }),
+      environment: {
+        ...(spec.strategy ? { ROTATION_STRATEGY: spec.strategy } : {}),
+        ...spec.environment,
+        POWERTOOLS_SERVICE_NAME: 'rotor',
+        POWERTOOLS_METRICS_NAMESPACE: 'Rotor',
+      },
+      bundling: {
+        forceDockerBundling: false,
+        minify: true,
+        sourceMap: true,
+        format: nodejs.OutputFormat.CJS,
+        target: 'node22',
+        // Bundle the SDK too: the function runs the versions it was tested with.
+        bundleAwsSDK: true,
+        externalModules: ['pg-native'],
+      },
+    });
+
+    // Least privilege: this secret only (its versions' ARN pattern), GetRandomPassword on *
+    // because the API has no resource.
+    this.rotationFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:UpdateSecretVersionStage',
+        ],
+        resources: [secretArnPattern(props.secret)],
+      }),
+    );
+    this.rotationFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['secretsmanager:GetRandomPassword'], resources: ['*'] }),
+    );
+    for (const other of spec.readOnlySecrets ?? []) {
+      this.rotationFunction.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+          resources: [secretArnPattern(other)],
+        }),
+      );
+      this.grantKey(other, ['kms:Decrypt']);
+    }
+    this.grantKey(props.secret, ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey']);
+
+    // Secrets Manager may invoke the function, for this account's secret only.
+    const permission = new lambda.CfnPermission(this, 'SecretsManagerInvoke', {
+      action: 'lambda:InvokeFunction',
+      functionName: this.rotationFunction.functionArn,
+      principal: 'secretsmanager.amazonaws.com',
+      sourceAccount: stack.account,
+    });
+
+    this.rotationSchedule = new secretsmanager.CfnRotationSchedule(this, 'Schedule', {
+      secretId: props.secret.secretArn,
+      rotationLambdaArn: this.rotationFunction.functionArn,
+      rotateImmediatelyOnUpdate: props.rotateImmediatelyOnUpdate ?? rotationDefaults.rotateImmediatelyOnUpdate,
+      rotationRules: { scheduleExpression: schedule.expression, duration },
+    });
+    this.rotationSchedule.node.addDependency(permission);
+    this.rotationSchedule.node.addDependency(this.rotationFunction);
+
+    Tags.of(props.secret).add('rotor:kind', spec.kind);
+    if (spec.strategy) Tags.of(props.secret).add('rotor:strategy', spec.strategy);
+  }
+
+  /** Lets the function use a customer-managed key, only through Secrets Manager. */
+  private grantKey(secret: secretsmanager.ISecret, actions: string[]): void {
+    if (!secret.encryptionKey) return;
+    const stack = Stack.of(this);
+    this.rotationFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions,
+        resources: [secret.encryptionKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com` } },
+      }),
+    );
+  }
+
+  /** Lets the function reach a database on its port (when the function runs in a VPC). */
+  public allowTo(target: ec2.IConnectable, port: ec2.Port): void {
+    if (this.rotationFunction.connections.securityGroups.length === 0) {
+      throw new Error(`${this.node.id}: allowTo needs the function to run in a VPC (set vpc)`);
+    }
+    this.rotationFunction.connections.allowTo(target, port, `Rotor rotation ${this.node.id}`);
+  }
+}
+
+/** Synth-time checks of the password options shared by the database constructs. */
+export function validatePasswordOptions(
+  id: string,
+  props: { passwordLength?: number; excludeCharacters?: string },
+): void {
+  if (props.passwordLength !== undefined && (!Number.isInteger(props.passwordLength) || props.passwordLength < 8 || props.passwordLength > 4096)) {
+    throw new Error(`${id}: passwordLength must be an integer between 8 and 4096, got ${props.passwordLength}`);
+  }
+}
+
+/** The PASSWORD_LENGTH / EXCLUDE_CHARACTERS environment the handlers read. */
+export function passwordEnvironment(props: { passwordLength?: number; excludeCharacters?: string }): Record<string, string> {
+  return {
+    ...(props.passwordLength !== undefined ? { PASSWORD_LENGTH: String(props.passwordLength) } : {}),
+    ...(props.excludeCharacters !== undefined ? { EXCLUDE_CHARACTERS: props.excludeCharacters } : {}),
+  };
+}
