@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { postgresKind } from '../lambdas/postgres/postgresKind';
+import { lambdaContext } from './support/harness';
+import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from './support/postgres';
+import { useRotationSuite } from './support/rotationSuite';
+
+const cluster = inject('postgres') as unknown as PostgresCluster;
+const suite = useRotationSuite();
+let admin: pg.Client;
+beforeAll(async () => {
+  admin = await adminClient(cluster);
+});
+afterAll(async () => {
+  await admin?.end();
+});
+
+async function arrange(overrides: Record<string, unknown> = {}, raw?: string) {
+  const username = uniqueName('eng');
+  const password = testPassword();
+  await admin.query(`CREATE ROLE ${admin.escapeIdentifier(username)} LOGIN PASSWORD ${admin.escapeLiteral(password)}`);
+  const value = { engine: 'postgres', host: cluster.host, port: cluster.port, username, password, ...overrides };
+  const arn = await suite.secret(uniqueName('eng'), raw ?? value);
+  suite.sensitive(password);
+  return { arn, username, password };
+}
+
+const handler = () => suite.handler(postgresKind, { ROTATION_STRATEGY: 'single-user' });
+
+async function expectStep(arn: string, token: string, step: string, message: RegExp) {
+  await expect(handler()({ SecretId: arn, ClientRequestToken: token, Step: step }, lambdaContext())).rejects.toThrow(message);
+}
+
+describe('rotation engine: validation before every step', () => {
+  it('refuses a secret whose rotation is not enabled, for every step', async () => {
+    const user = await arrange();
+    const token = randomUUID();
+    await suite.player.client.send(
+      new PutSecretValueCommand({ SecretId: user.arn, ClientRequestToken: token, SecretString: '{}', VersionStages: ['AWSPENDING'] }),
+    );
+    for (const step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret']) {
+      await expectStep(user.arn, token, step, /rotation is not enabled/);
+    }
+    expect(await pgLogin(cluster, user.username, user.password)).toBe(true);
+  });
+
+  it('refuses a token that is not a version of the secret', async () => {
+    const user = await arrange();
+    await suite.player.startRotation(user.arn);
+    const unknown = randomUUID();
+    await expectStep(user.arn, unknown, 'createSecret', new RegExp(`token ${unknown} is not a version of this secret`));
+    expect(await pgLogin(cluster, user.username, user.password)).toBe(true);
+  });
+
+  it('refuses a token that is not staged AWSPENDING', async () => {
+    const user = await arrange();
+    await suite.player.rotate(handler(), user.arn);
+    const previous = (await suite.player.versionOf(user.arn, 'AWSPREVIOUS'))!;
+    await suite.player.startRotation(user.arn);
+    await expectStep(user.arn, previous, 'setSecret', /is not staged AWSPENDING/);
+    const current = await suite.player.value<{ password: string }>(user.arn);
+    expect(await pgLogin(cluster, user.username, current.password)).toBe(true);
+  });
+
+  it('does nothing when the token is already AWSCURRENT', async () => {
+    const user = await arrange();
+    const { token } = await suite.player.rotate(handler(), user.arn);
+    const before = await suite.player.versions(user.arn);
+    for (const step of ['createSecret', 'setSecret', 'testSecret', 'finishSecret']) {
+      const out = await handler()({ SecretId: user.arn, ClientRequestToken: token, Step: step }, lambdaContext());
+      expect(out.outcome).toBe('already-current');
+    }
+    expect(await suite.player.versions(user.arn)).toEqual(before);
+  });
+
+  it('refuses an unknown step and an event without fields', async () => {
+    const user = await arrange();
+    const token = await suite.player.startRotation(user.arn);
+    await expectStep(user.arn, token, 'dropSecret', /unknown step 'dropSecret'/);
+    await expect(handler()({ SecretId: user.arn, Step: 'createSecret' }, lambdaContext())).rejects.toThrow(
+      /field 'ClientRequestToken' is missing/,
+    );
+    expect(await pgLogin(cluster, user.username, user.password)).toBe(true);
+  });
+
+  it('refuses malformed JSON without echoing it', async () => {
+    const password = testPassword();
+    const arn = await suite.secret(uniqueName('bad'), `{"engine":"postgres","password":"${password}", "host": `);
+    const token = await suite.player.startRotation(arn);
+    await expectStep(arn, token, 'createSecret', /value is not valid JSON/);
+    // (the suite's leak check proves the password was not printed)
+  });
+
+  it('refuses a value that is JSON but not an object', async () => {
+    const arn = await suite.secret(uniqueName('bad'), `["${testPassword()}"]`);
+    const token = await suite.player.startRotation(arn);
+    await expectStep(arn, token, 'createSecret', /value must be a JSON object/);
+  });
+
+  for (const field of ['engine', 'host', 'username', 'password']) {
+    it(`names the missing field '${field}'`, async () => {
+      const user = await arrange();
+      const value: Record<string, unknown> = { engine: 'postgres', host: cluster.host, port: cluster.port, username: user.username, password: user.password };
+      delete value[field];
+      const arn = await suite.secret(uniqueName('miss'), value);
+      const token = await suite.player.startRotation(arn);
+      await expectStep(arn, token, 'createSecret', new RegExp(`field '${field}' is missing`));
+      expect(await pgLogin(cluster, user.username, user.password)).toBe(true);
+    });
+  }
+
+  it('refuses a wrong engine and a bad port, naming the field', async () => {
+    const user = await arrange({ engine: 'mysql' });
+    const token = await suite.player.startRotation(user.arn);
+    await expectStep(user.arn, token, 'createSecret', /field 'engine' is invalid/);
+    const other = await arrange({ port: 'fivefour' });
+    const token2 = await suite.player.startRotation(other.arn);
+    await expectStep(other.arn, token2, 'createSecret', /field 'port' is invalid/);
+    expect(await pgLogin(cluster, user.username, user.password)).toBe(true);
+  });
+
+  it('accepts a numeric-string port and keeps fields it does not know', async () => {
+    const user = await arrange({ port: String(cluster.port), dbInstanceIdentifier: 'prod-db-1' });
+    await suite.player.rotate(handler(), user.arn);
+    const now = await suite.player.value<{ dbInstanceIdentifier: string; password: string }>(user.arn);
+    expect(now.dbInstanceIdentifier).toBe('prod-db-1');
+    expect(await pgLogin(cluster, user.username, now.password)).toBe(true);
+  });
+
+  it('refuses createSecret-less steps: setSecret before a pending value exists', async () => {
+    const user = await arrange();
+    const token = await suite.player.startRotation(user.arn);
+    await expectStep(user.arn, token, 'setSecret', /AWSPENDING version has no value yet/);
+    expect(await pgLogin(cluster, user.username, user.password)).toBe(true);
+  });
+
+  it('makes at most 10 Secrets Manager calls and 3 logins in a warm rotation, 5 in createSecret', async () => {
+    const user = await arrange();
+    const { outcomes } = await suite.player.rotate(handler(), user.arn);
+    expect(outcomes.map((o) => o.secretsManagerCalls)).toEqual([5, 1, 0, 3]);
+    expect(outcomes.map((o) => o.logins)).toEqual([0, 2, 1, 0]);
+  });
+
+  it('the Lambda entry (lambdas/postgres/index.ts) works as deployed, through AWS_ENDPOINT_URL', async () => {
+    const user = await arrange();
+    const { handler: deployed } = await import('../lambdas/postgres/index');
+    await suite.player.rotate(deployed, user.arn);
+    const now = await suite.player.value<{ password: string }>(user.arn);
+    expect(await pgLogin(cluster, user.username, now.password)).toBe(true);
+    expect(await pgLogin(cluster, user.username, user.password)).toBe(false);
+    expect(suite.logs.records().some((r) => r.message === 'rotation step finished' && r.step === 'finishSecret')).toBe(true);
+  });
+
+  it('a bad setting fails the step with a clear error', async () => {
+    const user = await arrange();
+    const token = await suite.player.startRotation(user.arn);
+    const bad = suite.handler(postgresKind, { ROTATION_STRATEGY: 'triple-user' });
+    await expect(bad({ SecretId: user.arn, ClientRequestToken: token, Step: 'createSecret' }, lambdaContext())).rejects.toThrow(
+      /ROTATION_STRATEGY is invalid/,
+    );
+  });
+
+  it('refuses a secret the caller cannot describe (unknown secret)', async () => {
+    await arrange();
+    await expect(
+      handler()({ SecretId: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:nope-AbCdEf', ClientRequestToken: randomUUID(), Step: 'createSecret' }, lambdaContext()),
+    ).rejects.toThrow(/ResourceNotFound|can't find/i);
+  });
+});
+
