@@ -55,8 +55,22 @@ async function setSingleUser(pending: PostgresSecret, ctx: SetContext<PostgresSe
     ctx.logger.info('pending password already accepted: nothing to set');
     return;
   }
-  const previous = await loginCandidates(current, ctx);
-  for (const [label, creds] of previous) {
+  // AWSPREVIOUS is read only if the current password is refused (a half-done earlier attempt).
+  const candidates: Array<[string, () => Promise<PostgresSecret | undefined>]> = [
+    ['AWSCURRENT', async () => current],
+    [
+      'AWSPREVIOUS',
+      async () => {
+        const prev = await ctx.previous();
+        return prev && prev.value.username === current.username && sameTarget(prev.value, current)
+          ? { ...current, password: prev.value.password }
+          : undefined;
+      },
+    ],
+  ];
+  for (const [label, load] of candidates) {
+    const creds = await load();
+    if (!creds) continue;
     ctx.recordLogin();
     try {
       await withConnection(creds, async (client) => {
@@ -74,15 +88,6 @@ async function setSingleUser(pending: PostgresSecret, ctx: SetContext<PostgresSe
   throw new RotationStepError(
     `secret ${ctx.secretArn}: cannot log in as ${JSON.stringify(pending.username)} with the pending, current or previous password`,
   );
-
-  async function loginCandidates(cur: PostgresSecret, c: SetContext<PostgresSecret>) {
-    const list: Array<[string, PostgresSecret]> = [['AWSCURRENT', cur]];
-    const prev = await c.previous();
-    if (prev && prev.value.username === cur.username && sameTarget(prev.value, cur)) {
-      list.push(['AWSPREVIOUS', { ...cur, password: prev.value.password }]);
-    }
-    return list;
-  }
 }
 
 /** Role names the user is a direct member of (the privileges the clone must share). */
