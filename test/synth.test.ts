@@ -1,0 +1,37 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+describe('cdk synth of the example app (bin/app.ts)', () => {
+  it('synthesizes offline, bundling every function with the local esbuild', () => {
+    const out = mkdtempSync(join(tmpdir(), 'rotor-synth-'));
+    try {
+      execFileSync('npx', ['cdk', 'synth', '--quiet', '--output', out], {
+        cwd: join(__dirname, '..'),
+        // No Docker on these machines: a bundling fallback to Docker would fail here.
+        env: { ...process.env, CDK_DOCKER: 'false-docker-is-not-used' },
+        stdio: 'pipe',
+        timeout: 120_000,
+      });
+      const templates = readdirSync(out).filter((f) => f.endsWith('.template.json'));
+      expect(templates.length).toBeGreaterThan(0);
+      const template = JSON.parse(readFileSync(join(out, templates[0]!), 'utf8')) as { Resources: Record<string, { Type: string }> };
+      const types = Object.values(template.Resources).map((r) => r.Type);
+      expect(types).toContain('AWS::SecretsManager::RotationSchedule');
+      expect(types).toContain('AWS::Lambda::Function');
+      const assets = readdirSync(out).filter((f) => f.startsWith('asset.'));
+      expect(assets.length).toBeGreaterThan(0);
+      for (const asset of assets) {
+        if (existsSync(join(out, asset, 'index.js'))) {
+          // The bundle is self-contained: loading it exports the handler.
+          const exported = execFileSync('node', ['-e', `const m=require(${JSON.stringify(join(out, asset, 'index.js'))});process.stdout.write(typeof m.handler)`], { stdio: 'pipe' }).toString();
+          expect(exported).toBe('function');
+        }
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
