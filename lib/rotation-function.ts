@@ -1,12 +1,15 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, Stack, Tags } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { RotorSchedule } from './rotation-schedule';
 
@@ -76,6 +79,16 @@ export interface RotationOptions {
    * @default - no reservation
    */
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * Topic the function's error alarm notifies.
+   * @default - the alarm is created without an action
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * Deny deletion of the rotated secret in its resource policy (secrets defined in this app only).
+   * @default true
+   */
+  readonly denyDeletion?: boolean;
 }
 
 /** What the shared base needs from a kind's construct. */
@@ -104,6 +117,9 @@ export const rotationDefaults = {
   timeout: Duration.seconds(60),
   memorySize: 256,
   runtime: lambda.Runtime.NODEJS_22_X,
+  denyDeletion: true,
+  /** The error alarm fires on the first failed invocation in this period. */
+  alarmPeriod: Duration.minutes(5),
 } as const;
 
 /** ARN pattern that matches a secret's versions of ARN: the partial ARN needs the `-??????` suffix. */
@@ -123,6 +139,8 @@ export abstract class RotationFunctionBase extends Construct {
   public readonly rotationSchedule: secretsmanager.CfnRotationSchedule;
   /** The secret being rotated. */
   public readonly secret: secretsmanager.ISecret;
+  /** Alarm on the function's errors (a failed rotation step). */
+  public readonly errorAlarm: cloudwatch.Alarm;
 
   protected constructor(scope: Construct, id: string, props: RotationConstructProps, spec: RotationFunctionSpec) {
     super(scope, id);
@@ -216,6 +234,29 @@ export abstract class RotationFunctionBase extends Construct {
     });
     this.rotationSchedule.node.addDependency(permission);
     this.rotationSchedule.node.addDependency(this.rotationFunction);
+
+    this.errorAlarm = new cloudwatch.Alarm(this, 'ErrorAlarm', {
+      alarmDescription: `Rotor ${spec.kind} rotation function failed (a rotation step of ${props.secret.secretName} errored)`,
+      metric: this.rotationFunction.metricErrors({ period: rotationDefaults.alarmPeriod, statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmTopic) this.errorAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
+
+    if (props.denyDeletion ?? rotationDefaults.denyDeletion) {
+      // A no-op for imported secrets, whose resource policy this app does not own.
+      props.secret.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'RotorDenyDeletion',
+          effect: iam.Effect.DENY,
+          actions: ['secretsmanager:DeleteSecret'],
+          principals: [new iam.AnyPrincipal()],
+          resources: ['*'],
+        }),
+      );
+    }
 
     Tags.of(props.secret).add('rotor:kind', spec.kind);
     if (spec.strategy) Tags.of(props.secret).add('rotor:strategy', spec.strategy);

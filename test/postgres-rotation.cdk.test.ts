@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { PostgresRotation } from '../lib/postgres-rotation';
 import { RotorSchedule } from '../lib/rotation-schedule';
@@ -155,6 +156,37 @@ describe('PostgresRotation', () => {
         { Key: 'rotor:kind', Value: 'postgres' },
         { Key: 'rotor:strategy', Value: 'alternating-users' },
       ]),
+    });
+  });
+
+  it('denies deletion of the rotated secret by default, and not when told', () => {
+    const stack = testStack();
+    const { app } = secretsIn(stack);
+    new PostgresRotation(stack, 'Rotation', { secret: app });
+    Template.fromStack(stack).hasResourceProperties('AWS::SecretsManager::ResourcePolicy', {
+      ResourcePolicy: {
+        Statement: [
+          { Sid: 'RotorDenyDeletion', Effect: 'Deny', Action: 'secretsmanager:DeleteSecret', Principal: { AWS: '*' }, Resource: '*' },
+        ],
+      },
+    });
+    const other = testStack('Other');
+    new PostgresRotation(other, 'Rotation', { secret: secretsIn(other).app, denyDeletion: false });
+    Template.fromStack(other).resourceCountIs('AWS::SecretsManager::ResourcePolicy', 0);
+  });
+
+  it('alarms on the first function error and notifies the alarm topic', () => {
+    const stack = testStack();
+    const topic = new sns.Topic(stack, 'Alarms');
+    new PostgresRotation(stack, 'Rotation', { secret: secretsIn(stack).app, alarmTopic: topic });
+    Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Namespace: 'AWS/Lambda',
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('Alarms') }],
     });
   });
 
