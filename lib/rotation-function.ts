@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, Stack, Tags } from 'aws-cdk-lib';
+import { Duration, Resource, Stack, Tags } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -10,6 +10,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { RotorSchedule } from './rotation-schedule';
 
@@ -102,6 +103,8 @@ export interface RotationFunctionSpec {
   readonly environment?: Record<string, string>;
   /** Other secrets the function may read (a master secret, a management credential), never write. */
   readonly readOnlySecrets?: secretsmanager.ISecret[];
+  /** Extra tags for the rotated secret (e.g. `rotor:grace-hours`). */
+  readonly tags?: Record<string, string>;
 }
 
 export interface RotationConstructProps extends RotationOptions {
@@ -258,8 +261,37 @@ export abstract class RotationFunctionBase extends Construct {
       );
     }
 
-    Tags.of(props.secret).add('rotor:kind', spec.kind);
-    if (spec.strategy) Tags.of(props.secret).add('rotor:strategy', spec.strategy);
+    this.tagSecret(props.secret, {
+      'rotor:kind': spec.kind,
+      ...(spec.strategy ? { 'rotor:strategy': spec.strategy } : {}),
+      ...spec.tags,
+    });
+  }
+
+  /**
+   * Marks the secret as Rotor-managed (the retire handler, the emergency handler and
+   * `rotor status` find secrets by these tags). A secret defined in this app is tagged in its
+   * template; an imported one through a TagResource call at deploy time.
+   */
+  private tagSecret(secret: secretsmanager.ISecret, tags: Record<string, string>): void {
+    if (Resource.isOwnedResource(secret)) {
+      for (const [key, value] of Object.entries(tags)) Tags.of(secret).add(key, value);
+      return;
+    }
+    const call: cr.AwsSdkCall = {
+      service: 'SecretsManager',
+      action: 'tagResource',
+      parameters: { SecretId: secret.secretArn, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
+      physicalResourceId: cr.PhysicalResourceId.of(`rotor-tags-${secret.secretArn}`),
+    };
+    new cr.AwsCustomResource(this, 'TagSecret', {
+      onCreate: call,
+      onUpdate: call,
+      installLatestAwsSdk: false,
+      policy: cr.AwsCustomResourcePolicy.fromStatements([
+        new iam.PolicyStatement({ actions: ['secretsmanager:TagResource'], resources: [secretArnPattern(secret)] }),
+      ]),
+    });
   }
 
   /** Lets the function use a customer-managed key, only through Secrets Manager. */

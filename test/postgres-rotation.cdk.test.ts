@@ -214,3 +214,30 @@ describe('PostgresRotation', () => {
     });
   });
 });
+
+describe('PostgresRotation with an imported secret', () => {
+  it('tags the imported secret at deploy time, allowed only on that secret', () => {
+    const stack = testStack();
+    const imported = secretsmanager.Secret.fromSecretCompleteArn(
+      stack,
+      'Imported',
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf',
+    );
+    new PostgresRotation(stack, 'Rotation', { secret: imported });
+    const template = Template.fromStack(stack);
+    const custom = Object.values(template.findResources('Custom::AWS'))[0]!;
+    expect(JSON.stringify(custom.Properties.Create)).toContain('tagResource');
+    expect(JSON.stringify(custom.Properties.Create)).toContain('rotor:kind');
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [
+          {
+            Action: 'secretsmanager:TagResource',
+            Effect: 'Allow',
+            Resource: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf',
+          },
+        ],
+      },
+    });
+  });
+});
