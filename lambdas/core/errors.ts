@@ -56,3 +56,11 @@ export class UnsafeRotationError extends RotorError {
     this.name = 'UnsafeRotationError';
   }
 }
+
+/** The scheduled retire run could not retire one or more secrets (the others were retired). */
+export class RetireError extends RotorError {
+  public constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RetireError';
+  }
+}

@@ -106,6 +106,12 @@ export interface RotationKind<S> {
    * (deactivate an IAM key, revoke an API token). Called by the scheduled retire handler.
    */
   retire?(previous: S, ctx: KindContext): Promise<void>;
+  /**
+   * Dual-active kinds: hours the previous value stays valid, as the current value sets it
+   * (e.g. a `graceperiod` field); undefined when the value does not say. The retire handler
+   * falls back to the `rotor:grace-hours` tag, then to its default.
+   */
+  graceHours?(current: S): number | undefined;
   /** Emergencies: make a leaked value useless at once (called by the emergency handler). */
   revoke?(leaked: S, ctx: KindContext): Promise<void>;
 }
@@ -119,4 +125,6 @@ export const RotorTags = {
   STRATEGY: 'rotor:strategy',
   /** Hours the previous value of a dual-active kind stays valid after a rotation. */
   GRACE_HOURS: 'rotor:grace-hours',
+  /** The AWSPREVIOUS version id the retire handler has retired (so a later run does not redo it). */
+  RETIRED_VERSION: 'rotor:retired-version',
 } as const;

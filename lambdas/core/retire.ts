@@ -1,0 +1,310 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import {
+  GetSecretValueCommand,
+  ListSecretsCommand,
+  SecretsManagerClient,
+  TagResourceCommand,
+  type SecretListEntry,
+} from '@aws-sdk/client-secrets-manager';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { ConfigurationError, RetireError, RotationStateError, UnsafeRotationError } from './errors';
+import { Redactor } from './redact';
+import { decodeJson } from './secretValue';
+import { RotorTags, Stages, type KindContext, type RotationKind, type Strategy } from './types';
+
+/**
+ * The scheduled retire run: for every Rotor-managed secret of a dual-active kind whose
+ * AWSPREVIOUS value is past its grace window, call the kind's `retire` hook (deactivate the
+ * old IAM key, revoke the old API token), then tag the secret so later runs skip that version.
+ */
+export const retireDefaults = {
+  /** Hours the previous value stays valid when neither the value nor the `rotor:grace-hours` tag says. */
+  graceHours: 24,
+  /** Secrets handled at once. */
+  concurrency: 4,
+  /** ListSecrets page size (the API's maximum). */
+  pageSize: 100,
+  serviceName: 'rotor-retire',
+  metricsNamespace: 'Rotor',
+} as const;
+
+/**
+ * Dual-active kinds by the value of their `rotor:kind` tag. Registering a kind is one entry:
+ * `createRetireHandler({ iam: iamKind, 'api-token': apiTokenKind })`.
+ */
+// `any`: each kind has its own value type; the run only passes a kind's values back to it.
+export type RetireKinds = Readonly<Record<string, RotationKind<any>>>;
+
+export interface RetireDeps {
+  readonly client: SecretsManagerClient;
+  readonly logger: Logger;
+  /** The clock grace windows are measured with. */
+  readonly now: () => Date;
+  /** @default retireDefaults.concurrency */
+  readonly concurrency?: number;
+}
+
+export const RetireOutcomes = {
+  RETIRED: 'retired',
+  SKIPPED: 'skipped',
+  FAILED: 'failed',
+} as const;
+export type RetireOutcome = (typeof RetireOutcomes)[keyof typeof RetireOutcomes];
+
+/** What happened to one secret (no value, only ids, dates and reasons). */
+export interface RetireResult {
+  readonly secretArn: string;
+  readonly kind: string;
+  readonly outcome: RetireOutcome;
+  /** Why it was skipped, or the (redacted) error that failed it. */
+  readonly reason?: string;
+  /** The AWSPREVIOUS version retired or looked at. */
+  readonly versionId?: string;
+  /** When the grace window of AWSPREVIOUS ends (or ended). */
+  readonly graceEndsAt?: string;
+}
+
+export interface RetireReport {
+  /** Rotor-managed secrets looked at (every secret with a `rotor:kind` tag). */
+  readonly checked: number;
+  readonly retired: RetireResult[];
+  readonly skipped: RetireResult[];
+  readonly failed: RetireResult[];
+  readonly secretsManagerCalls: number;
+  readonly durationMs: number;
+}
+
+/** Refuses a registry a run could not use: a kind without `retire`, or one filed under another name. */
+export function validateRetireKinds(kinds: RetireKinds): void {
+  const names = Object.keys(kinds);
+  if (names.length === 0) throw new ConfigurationError('retire: no kinds registered');
+  for (const [tag, kind] of Object.entries(kinds)) {
+    if (typeof kind?.retire !== 'function') {
+      throw new ConfigurationError(`retire: kind '${tag}' has no retire hook (only dual-active kinds can be registered)`);
+    }
+    if (kind.name !== tag) {
+      throw new ConfigurationError(`retire: kind '${kind.name}' is registered as '${tag}' (the key must be its rotor:kind tag)`);
+    }
+  }
+}
+
+/** Secrets Manager calls, counted. */
+class Calls {
+  public count = 0;
+  public constructor(private readonly client: SecretsManagerClient) {}
+  public send: SecretsManagerClient['send'] = ((command: Parameters<SecretsManagerClient['send']>[0]) => {
+    this.count++;
+    return this.client.send(command);
+  }) as SecretsManagerClient['send'];
+}
+
+function tagMap(entry: SecretListEntry): Map<string, string> {
+  return new Map((entry.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+}
+
+function versionWith(entry: SecretListEntry, stage: string): string | undefined {
+  return Object.entries(entry.SecretVersionsToStages ?? {}).find(([, stages]) => stages.includes(stage))?.[0];
+}
+
+/** Grace hours: the value's own setting, else the tag, else the default. */
+function graceHoursOf(kind: RotationKind<unknown>, current: unknown, tags: Map<string, string>, where: string): number {
+  const fromValue = kind.graceHours?.(current);
+  if (fromValue !== undefined) return fromValue;
+  const tag = tags.get(RotorTags.GRACE_HOURS);
+  if (tag === undefined || tag === '') return retireDefaults.graceHours;
+  if (!/^\d+(\.\d+)?$/.test(tag)) {
+    throw new ConfigurationError(`${where}: tag ${RotorTags.GRACE_HOURS} '${tag.slice(0, 20)}' is not a number of hours`);
+  }
+  return Number(tag);
+}
+
+function strategyOf(kind: RotationKind<unknown>, tags: Map<string, string>, where: string): Strategy {
+  const tag = tags.get(RotorTags.STRATEGY);
+  if (tag === undefined || tag === '') return kind.strategies[0]!;
+  const found = kind.strategies.find((s) => s === tag);
+  if (!found) {
+    throw new ConfigurationError(
+      `${where}: tag ${RotorTags.STRATEGY} '${tag.slice(0, 40)}' is not a strategy of kind ${kind.name} (${kind.strategies.join(', ')})`,
+    );
+  }
+  return found;
+}
+
+/** Works through one secret; never throws (a failure is a result). */
+async function retireOne(
+  entry: SecretListEntry,
+  kinds: RetireKinds,
+  deps: RetireDeps,
+  calls: Calls,
+): Promise<RetireResult | undefined> {
+  const tags = tagMap(entry);
+  const kindName = tags.get(RotorTags.KIND);
+  const secretArn = entry.ARN ?? entry.Name ?? '(unknown)';
+  // ListSecrets' tag-key filter matches prefixes: check the exact tag.
+  if (kindName === undefined) return undefined;
+  const base = { secretArn, kind: kindName };
+  const kind = Object.hasOwn(kinds, kindName) ? (kinds[kindName] as RotationKind<unknown>) : undefined;
+  if (!kind) return { ...base, outcome: RetireOutcomes.SKIPPED, reason: `kind '${kindName.slice(0, 40)}' is not dual-active` };
+  const previousId = versionWith(entry, Stages.PREVIOUS);
+  if (!previousId) return { ...base, outcome: RetireOutcomes.SKIPPED, reason: 'no AWSPREVIOUS version' };
+  if (tags.get(RotorTags.RETIRED_VERSION) === previousId) {
+    return { ...base, outcome: RetireOutcomes.SKIPPED, reason: 'AWSPREVIOUS already retired', versionId: previousId };
+  }
+
+  const where = `secret ${secretArn}`;
+  const redactor = new Redactor();
+  const logger = deps.logger.createChild({ persistentKeys: { secretArn, kind: kindName, previousVersionId: previousId } });
+  let graceEndsAt: string | undefined;
+  try {
+    const currentId = versionWith(entry, Stages.CURRENT);
+    if (!currentId) throw new RotationStateError(`${where}: no version is staged AWSCURRENT`);
+    const read = async (versionId: string, stage: string) => {
+      const out = await calls.send(new GetSecretValueCommand({ SecretId: secretArn, VersionId: versionId, VersionStage: stage }));
+      const label = `${where} (${stage})`;
+      const value = kind.parse(decodeJson(out.SecretString, label), label);
+      for (const s of kind.sensitive(value)) redactor.add(s);
+      return { value, createdDate: out.CreatedDate };
+    };
+    const current = await read(currentId, Stages.CURRENT);
+    // When AWSCURRENT took over: the later of the last rotation and the current version's
+    // creation (a value put by hand becomes current when it is created). The later one never
+    // cuts a grace window short.
+    const since = Math.max(entry.LastRotatedDate?.getTime() ?? 0, current.createdDate?.getTime() ?? 0);
+    if (since === 0) throw new RotationStateError(`${where}: neither LastRotatedDate nor the AWSCURRENT version's date is known`);
+    const hours = graceHoursOf(kind, current.value, tags, where);
+    const ends = since + hours * 3_600_000;
+    graceEndsAt = new Date(ends).toISOString();
+    if (deps.now().getTime() < ends) {
+      return { ...base, outcome: RetireOutcomes.SKIPPED, reason: 'grace window not over', versionId: previousId, graceEndsAt };
+    }
+    const strategy = strategyOf(kind, tags, where);
+    const previous = await read(previousId, Stages.PREVIOUS);
+    const same = kind.sensitive(previous.value).filter((s) => kind.sensitive(current.value).includes(s));
+    if (same.length > 0) {
+      throw new UnsafeRotationError(`${where}: AWSPREVIOUS holds the same credential as AWSCURRENT; refusing to retire it`);
+    }
+    const ctx: KindContext = {
+      secretArn,
+      token: previousId,
+      strategy,
+      logger,
+      recordLogin: () => undefined,
+      redact: (value) => redactor.add(value),
+    };
+    await kind.retire!(previous.value, ctx);
+    await calls.send(
+      new TagResourceCommand({ SecretId: secretArn, Tags: [{ Key: RotorTags.RETIRED_VERSION, Value: previousId }] }),
+    );
+    logger.info('retired the previous value', { graceEndsAt });
+    return { ...base, outcome: RetireOutcomes.RETIRED, versionId: previousId, graceEndsAt };
+  } catch (err) {
+    const safe = redactor.error(err);
+    const reason = `${safe.name}: ${safe.message}`;
+    logger.error('could not retire the previous value', { error: safe });
+    return { ...base, outcome: RetireOutcomes.FAILED, reason, versionId: previousId, graceEndsAt };
+  }
+}
+
+/** Every secret with a `rotor:kind` tag, page by page. */
+async function* managedSecrets(calls: Calls): AsyncGenerator<SecretListEntry> {
+  let nextToken: string | undefined;
+  do {
+    const page = await calls.send(
+      new ListSecretsCommand({
+        Filters: [{ Key: 'tag-key', Values: [RotorTags.KIND] }],
+        MaxResults: retireDefaults.pageSize,
+        NextToken: nextToken,
+      }),
+    );
+    for (const entry of page.SecretList ?? []) yield entry;
+    nextToken = page.NextToken || undefined;
+  } while (nextToken);
+}
+
+/**
+ * One retire run. A failure on one secret is reported in the result and does not stop the
+ * others. Idempotent: a retired version is tagged and skipped later, and kinds' retire hooks
+ * do nothing to a value already retired.
+ */
+export async function runRetire(kinds: RetireKinds, deps: RetireDeps): Promise<RetireReport> {
+  validateRetireKinds(kinds);
+  const started = Date.now();
+  const calls = new Calls(deps.client);
+  const results: RetireResult[] = [];
+  let checked = 0;
+  const running = new Set<Promise<void>>();
+  const limit = deps.concurrency ?? retireDefaults.concurrency;
+  for await (const entry of managedSecrets(calls)) {
+    checked++;
+    const task: Promise<void> = retireOne(entry, kinds, deps, calls).then((r) => {
+      if (r) results.push(r);
+      else checked--;
+    });
+    running.add(task);
+    void task.finally(() => running.delete(task));
+    if (running.size >= limit) await Promise.race(running);
+  }
+  await Promise.all(running);
+  const by = (o: RetireOutcome) => results.filter((r) => r.outcome === o);
+  return {
+    checked,
+    retired: by(RetireOutcomes.RETIRED),
+    skipped: by(RetireOutcomes.SKIPPED),
+    failed: by(RetireOutcomes.FAILED),
+    secretsManagerCalls: calls.count,
+    durationMs: Date.now() - started,
+  };
+}
+
+export type RetireHandler = (event: unknown, context: Context) => Promise<RetireReport>;
+
+/**
+ * The scheduled retire Lambda for the given dual-active kinds. Logs and counts every run; fails
+ * the invocation (after handling every secret) when a secret could not be retired, so that the
+ * function's Errors metric can raise an alarm.
+ */
+export function createRetireHandler(
+  kinds: RetireKinds,
+  overrides: Partial<RetireDeps> & { metrics?: Metrics } = {},
+): RetireHandler {
+  validateRetireKinds(kinds);
+  const logger = overrides.logger ?? new Logger({ serviceName: retireDefaults.serviceName });
+  const metrics =
+    overrides.metrics ??
+    new Metrics({ namespace: retireDefaults.metricsNamespace, serviceName: retireDefaults.serviceName });
+  const deps: RetireDeps = {
+    client: overrides.client ?? new SecretsManagerClient({}),
+    logger,
+    now: overrides.now ?? (() => new Date()),
+    concurrency: overrides.concurrency ?? retireDefaults.concurrency,
+  };
+  return middy(async () => {
+    const report = await runRetire(kinds, deps);
+    metrics.addMetric('SecretsChecked', MetricUnit.Count, report.checked);
+    metrics.addMetric('SecretsRetired', MetricUnit.Count, report.retired.length);
+    metrics.addMetric('RetireFailed', MetricUnit.Count, report.failed.length);
+    logger.info('retire run finished', {
+      checked: report.checked,
+      retired: report.retired.map((r) => r.secretArn),
+      failed: report.failed.map((r) => r.secretArn),
+      skipped: report.skipped.length,
+      secretsManagerCalls: report.secretsManagerCalls,
+      durationMs: report.durationMs,
+    });
+    if (report.failed.length > 0) {
+      const error = new RetireError(
+        `retire: ${report.failed.length} of ${report.checked} secrets could not be retired: ` +
+          report.failed.map((r) => `${r.secretArn} (${r.reason})`).join('; '),
+      );
+      Object.assign(error, { report });
+      throw error;
+    }
+    return report;
+  })
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics)) as unknown as RetireHandler;
+}

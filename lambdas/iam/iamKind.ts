@@ -1,0 +1,308 @@
+import { IAMClient, NoSuchEntityException } from '@aws-sdk/client-iam';
+import { z } from 'zod';
+import { ConfigurationError, RotationStepError, UnsafeRotationError } from '../core/errors';
+import {
+  Strategies,
+  type CreateContext,
+  type KindContext,
+  type RotationKind,
+  type SetContext,
+  type TestContext,
+} from '../core/types';
+import { AccessKeys, keyMarker, KeyStatus, type AccessKeyInfo } from './accessKeys';
+import {
+  callerIdentity,
+  defaultStsClientFactory,
+  KeyNotAcceptedError,
+  userNameOfArn,
+  type StsClientFactory,
+} from './callerIdentity';
+import { parseIamSecret, type IamSecret } from './secret';
+
+/** IAM allows a user two access keys. */
+export const MAX_KEYS_PER_USER = 2;
+
+/**
+ * Defaults of the IAM kind. The grace window itself (24 hours unless the secret's `graceperiod`
+ * or the `rotor:grace-hours` tag says otherwise) belongs to the retire handler.
+ */
+export const iamDefaults = {
+  /** testSecret: how long STS may refuse the new key while IAM's eventual consistency settles. */
+  testTimeoutMs: 60_000,
+  /** testSecret: first wait between two STS attempts (doubles each time). */
+  testFirstDelayMs: 500,
+  /** testSecret: longest wait between two STS attempts. */
+  testMaxDelayMs: 8_000,
+} as const;
+
+export interface IamKindOptions {
+  /**
+   * The IAM client (or a factory, called once on first use).
+   * @default - new IAMClient({}), with the function's credentials, region and AWS_ENDPOINT_URL
+   */
+  readonly iam?: IAMClient | (() => IAMClient);
+  /**
+   * Builds the STS client that signs with the new key.
+   * @default - new STSClient({ credentials }) (region and AWS_ENDPOINT_URL as the SDK resolves them)
+   */
+  readonly stsClient?: StsClientFactory;
+  /** @default iamDefaults.testTimeoutMs */
+  readonly testTimeoutMs?: number;
+  /** @default iamDefaults.testFirstDelayMs */
+  readonly testFirstDelayMs?: number;
+  /** @default iamDefaults.testMaxDelayMs */
+  readonly testMaxDelayMs?: number;
+}
+
+const ms = (max: number) => z.number().int().min(0).max(max);
+const optionsSchema = z
+  .strictObject({
+    iam: z.custom<IAMClient | (() => IAMClient)>((v) => v instanceof IAMClient || typeof v === 'function').optional(),
+    stsClient: z.custom<StsClientFactory>((v) => typeof v === 'function').optional(),
+    // A Lambda runs for at most 15 minutes.
+    testTimeoutMs: ms(900_000).optional(),
+    testFirstDelayMs: ms(60_000).min(1).optional(),
+    testMaxDelayMs: ms(300_000).min(1).optional(),
+  })
+  .refine(
+    (o) => (o.testFirstDelayMs ?? iamDefaults.testFirstDelayMs) <= (o.testMaxDelayMs ?? iamDefaults.testMaxDelayMs),
+    { message: 'must not be above testMaxDelayMs', path: ['testFirstDelayMs'] },
+  );
+
+function validateOptions(options: IamKindOptions): IamKindOptions {
+  const parsed = optionsSchema.safeParse(options);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new ConfigurationError(`iam rotation: option '${issue?.path.join('.') || '(options)'}' is invalid: ${issue?.message}`);
+}
+
+/** Reads the kind's options from the function's environment (IAM_TEST_TIMEOUT_MS). */
+export function readIamOptions(env: NodeJS.ProcessEnv): IamKindOptions {
+  const raw = env.IAM_TEST_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return {};
+  if (!/^\d+$/.test(raw)) {
+    throw new ConfigurationError(`iam rotation: environment variable IAM_TEST_TIMEOUT_MS must be a whole number of milliseconds`);
+  }
+  return { testTimeoutMs: Number(raw) };
+}
+
+function where(ctx: KindContext): string {
+  return `secret ${ctx.secretArn}`;
+}
+
+/** Lists the user's keys, turning "no such user" into an error that says so. */
+async function listKeys(keys: AccessKeys, ctx: KindContext): Promise<AccessKeyInfo[]> {
+  try {
+    return await keys.list();
+  } catch (err) {
+    if (err instanceof NoSuchEntityException) {
+      throw new RotationStepError(`${where(ctx)}: IAM user ${JSON.stringify(keys.username)} does not exist`, {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+const date = (d: Date | undefined) => d?.toISOString() ?? 'an unknown time';
+
+/**
+ * Makes room for the new key. Keeps the AWSCURRENT key whatever happens; deletes keys Rotor
+ * created for this secret that no version holds (an interrupted createSecret's orphans); when
+ * the user still holds two keys, deletes the one AWSPREVIOUS holds. A key Rotor does not know
+ * is never deleted.
+ */
+async function makeRoom(current: IamSecret, keys: AccessKeys, ctx: CreateContext<IamSecret>): Promise<void> {
+  let held = await listKeys(keys, ctx);
+  if (!held.some((k) => k.accessKeyId === current.accessKeyId)) {
+    ctx.logger.warn('the AWSCURRENT access key does not exist on the user; the rotation replaces it', {
+      accessKeyId: current.accessKeyId,
+    });
+  }
+  const others = held.filter((k) => k.accessKeyId !== current.accessKeyId);
+  if (others.length === 0) return;
+
+  const previous = await ctx.previous();
+  const previousKeyId =
+    previous && previous.value.username === current.username && previous.value.accessKeyId !== current.accessKeyId
+      ? previous.value.accessKeyId
+      : undefined;
+  const unknown = others.filter((k) => k.accessKeyId !== previousKeyId);
+  const strangers: AccessKeyInfo[] = [];
+  if (unknown.length > 0) {
+    const markers = await keys.markers();
+    const ours = keyMarker(ctx.secretArn);
+    for (const key of unknown) {
+      if (markers.get(key.accessKeyId) !== ours) {
+        strangers.push(key);
+        continue;
+      }
+      await keys.delete(key.accessKeyId);
+      held = held.filter((k) => k.accessKeyId !== key.accessKeyId);
+      ctx.logger.warn('deleted an access key an interrupted createSecret had created but not stored', {
+        accessKeyId: key.accessKeyId,
+        createdAt: date(key.createDate),
+      });
+    }
+  }
+  if (held.length < MAX_KEYS_PER_USER) {
+    for (const key of strangers) {
+      ctx.logger.warn('the user holds an access key no version of the secret holds; left alone', {
+        accessKeyId: key.accessKeyId,
+      });
+    }
+    return;
+  }
+  const previousKey = held.find((k) => k.accessKeyId === previousKeyId);
+  if (!previousKey) {
+    const stranger = strangers[0];
+    throw new UnsafeRotationError(
+      `${where(ctx)}: IAM user ${JSON.stringify(current.username)} already holds ${held.length} access keys and ` +
+        `key ${stranger?.accessKeyId ?? '(unknown)'} (created ${date(stranger?.createDate)}) is in no version of the secret ` +
+        `and was not created by Rotor for it; Rotor never deletes a key it does not know. ` +
+        `Delete that key (or make it the secret's AWSPREVIOUS) and retry`,
+    );
+  }
+  if (previousKey.status === KeyStatus.ACTIVE) {
+    ctx.logger.warn(
+      'the previous access key is still active: this rotation came before its grace window ended ' +
+        '(or no retire schedule deactivated it) and cuts that window short',
+      { accessKeyId: previousKey.accessKeyId, previousVersionId: previous?.versionId },
+    );
+  }
+  await keys.delete(previousKey.accessKeyId);
+  ctx.logger.info('deleted the previous access key', {
+    accessKeyId: previousKey.accessKeyId,
+    previousVersionId: previous?.versionId,
+  });
+}
+
+/** Checks through IAM that a key exists on the user and is Active (moto lets inactive keys sign). */
+async function requireActive(key: IamSecret, keys: AccessKeys, ctx: KindContext, label: string): Promise<void> {
+  const found = (await listKeys(keys, ctx)).find((k) => k.accessKeyId === key.accessKeyId);
+  if (!found) {
+    throw new RotationStepError(
+      `${where(ctx)}: the ${label} access key ${key.accessKeyId} does not exist on IAM user ${JSON.stringify(key.username)}`,
+    );
+  }
+  if (found.status !== KeyStatus.ACTIVE) {
+    throw new RotationStepError(
+      `${where(ctx)}: the ${label} access key ${key.accessKeyId} is ${found.status}; Rotor does not reactivate a key somebody deactivated`,
+    );
+  }
+}
+
+/**
+ * The IAM access key kind: a new key per rotation, dual-active with the previous one for a
+ * grace window (retire deactivates it, the next rotation deletes it).
+ */
+export function createIamKind(options: IamKindOptions | (() => IamKindOptions) = {}): RotationKind<IamSecret> {
+  // Options given as a function (read from the environment) are read on first use, so that a
+  // bad setting fails a step with a logged error rather than the cold start.
+  let resolved: IamKindOptions | undefined = typeof options === 'function' ? undefined : validateOptions(options);
+  const opts = (): IamKindOptions => (resolved ??= validateOptions((options as () => IamKindOptions)()));
+  let client: IAMClient | undefined;
+  const iam = (): IAMClient => {
+    const given = opts().iam;
+    return (client ??= typeof given === 'function' ? given() : (given ?? new IAMClient({})));
+  };
+  const backoff = () => ({
+    timeoutMs: opts().testTimeoutMs ?? iamDefaults.testTimeoutMs,
+    firstDelayMs: opts().testFirstDelayMs ?? iamDefaults.testFirstDelayMs,
+    maxDelayMs: opts().testMaxDelayMs ?? iamDefaults.testMaxDelayMs,
+  });
+  const stsClient = (): StsClientFactory => opts().stsClient ?? defaultStsClientFactory;
+
+  return {
+    name: 'iam',
+    // One user whose two keys overlap: dual-active by nature, without a second login.
+    strategies: [Strategies.SINGLE_USER],
+    parse: parseIamSecret,
+    sensitive: (secret) => [secret.secretAccessKey],
+    graceHours: (secret) => secret.graceperiod,
+
+    async create(current: IamSecret, ctx: CreateContext<IamSecret>): Promise<IamSecret> {
+      const keys = new AccessKeys(iam(), current.username);
+      await makeRoom(current, keys, ctx);
+      const created = await keys.create();
+      ctx.redact(created.secretAccessKey);
+      try {
+        await keys.mark(created.accessKeyId, keyMarker(ctx.secretArn));
+      } catch (err) {
+        // An unmarked key would block the retry: take it back now.
+        await keys.delete(created.accessKeyId).catch((cleanup: unknown) => {
+          ctx.logger.error('could not delete the new access key after marking it failed', {
+            accessKeyId: created.accessKeyId,
+            error: (cleanup as Error).name,
+          });
+        });
+        throw new RotationStepError(`${where(ctx)}: could not mark the new access key as Rotor's`, { cause: err });
+      }
+      ctx.logger.info('created a new access key', { accessKeyId: created.accessKeyId });
+      return { ...current, accessKeyId: created.accessKeyId, secretAccessKey: created.secretAccessKey };
+    },
+
+    async set(pending: IamSecret, ctx: SetContext<IamSecret>): Promise<void> {
+      if (pending.username !== ctx.current.value.username) {
+        throw new UnsafeRotationError(
+          `${where(ctx)}: username differs between AWSCURRENT and AWSPENDING; IAM rotation refuses to change it`,
+        );
+      }
+      // The key is live from the moment it is created: only check that it still is.
+      await requireActive(pending, new AccessKeys(iam(), pending.username), ctx, 'pending');
+    },
+
+    async test(pending: IamSecret, ctx: TestContext): Promise<void> {
+      let identity;
+      try {
+        identity = await callerIdentity(pending, backoff(), { stsClient: stsClient(), onAttempt: () => ctx.recordLogin() });
+      } catch (err) {
+        const reason = err instanceof KeyNotAcceptedError ? err.message : `STS refused it: ${(err as Error).message}`;
+        throw new RotationStepError(`${where(ctx)}: the pending access key ${pending.accessKeyId} does not work: ${reason}`, {
+          cause: err,
+        });
+      }
+      if (userNameOfArn(identity.arn) !== pending.username) {
+        throw new RotationStepError(
+          `${where(ctx)}: the pending access key signs in as ${identity.arn}, not as IAM user ${JSON.stringify(pending.username)}`,
+        );
+      }
+      await requireActive(pending, new AccessKeys(iam(), pending.username), ctx, 'pending');
+      ctx.logger.info('the new access key works', {
+        accessKeyId: pending.accessKeyId,
+        stsAttempts: identity.attempts,
+        stsMs: identity.elapsedMs,
+      });
+    },
+
+    async retire(previous: IamSecret, ctx: KindContext): Promise<void> {
+      const keys = new AccessKeys(iam(), previous.username);
+      const found = (await keys.listOrNone()).find((k) => k.accessKeyId === previous.accessKeyId);
+      if (!found) {
+        ctx.logger.info('the previous access key is already deleted', { accessKeyId: previous.accessKeyId });
+        return;
+      }
+      if (found.status !== KeyStatus.ACTIVE) {
+        ctx.logger.info('the previous access key is already inactive', { accessKeyId: previous.accessKeyId });
+        return;
+      }
+      await keys.setStatus(previous.accessKeyId, KeyStatus.INACTIVE);
+      ctx.logger.info('deactivated the previous access key', { accessKeyId: previous.accessKeyId });
+    },
+
+    async revoke(leaked: IamSecret, ctx: KindContext): Promise<void> {
+      const keys = new AccessKeys(iam(), leaked.username);
+      // Deactivate first: a key that cannot sign is harmless even if the delete fails.
+      const existed = await keys.setStatus(leaked.accessKeyId, KeyStatus.INACTIVE);
+      const deleted = existed ? await keys.delete(leaked.accessKeyId) : false;
+      ctx.logger.info(existed ? 'revoked the leaked access key' : 'the leaked access key was already deleted', {
+        accessKeyId: leaked.accessKeyId,
+        deactivated: existed,
+        deleted,
+      });
+    },
+  };
+}
+
+/** The IAM access key kind as deployed (IAM_TEST_TIMEOUT_MS bounds testSecret's STS retries). */
+export const iamKind = createIamKind(() => readIamOptions(process.env));

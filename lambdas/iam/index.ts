@@ -1,0 +1,7 @@
+import { createRotationHandler } from '../core/handler';
+import { iamKind } from './iamKind';
+
+/** The IAM access key rotation function (IAM_TEST_TIMEOUT_MS bounds testSecret's STS retries). */
+export const handler = createRotationHandler(iamKind);
+export { createIamKind, iamDefaults, iamKind, readIamOptions, type IamKindOptions } from './iamKind';
+export type { IamSecret } from './secret';
