@@ -1,0 +1,11 @@
+import { createRotationHandler } from '../core/handler';
+import { createMysqlKind, mysqlKind } from './mysqlKind';
+
+/**
+ * The MySQL/MariaDB rotation function. Environment: ROTATION_STRATEGY, PASSWORD_LENGTH,
+ * EXCLUDE_CHARACTERS (the engine's), MAX_USERNAME_LENGTH and DUAL_PASSWORD (see `mysqlDefaults`).
+ */
+export const handler = createRotationHandler(mysqlKind);
+export { createMysqlKind, mysqlKind };
+export { mysqlDefaults, readMysqlOptions, type MysqlOptions } from './options';
+export { parseMysqlSecret, type MysqlSecret } from './secret';

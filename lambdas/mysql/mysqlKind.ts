@@ -1,0 +1,366 @@
+import {
+  ConfigurationError,
+  RotationStepError,
+  SecretFormatError,
+  UnsafeRotationError,
+} from '../core/errors';
+import {
+  Strategies,
+  type CreateContext,
+  type KindContext,
+  type RotationKind,
+  type SetContext,
+  type TestContext,
+} from '../core/types';
+import { isAuthFailure, withSession, type Credentials, type Session } from './connection';
+import { defaultRoleStatement, grantSyncStatements, parseDefaultRoles, parseGrants, parseRequire } from './grants';
+import { readMysqlOptions, type MysqlOptions } from './options';
+import { parseMysqlSecret, type MysqlSecret } from './secret';
+import {
+  accountName,
+  describeServer,
+  discardOldPasswordStatement,
+  hexLiteral,
+  masterPasswordStatement,
+  parseServer,
+  selfPasswordStatement,
+  supportsDualPassword,
+  type ServerInfo,
+} from './sql';
+
+export const CLONE_SUFFIX = '_clone';
+
+/** As AWS's MySQL rotation templates: 32 characters, none of these. */
+export const mysqlPasswordPolicy = { length: 32, excludeCharacters: '/@"\'\\' } as const;
+
+/** The login the current one alternates with: `app` ↔ `app_clone`. */
+export function baseUsername(username: string): string {
+  return username.endsWith(CLONE_SUFFIX) ? username.slice(0, -CLONE_SUFFIX.length) : username;
+}
+
+export function alternateUsername(username: string): string {
+  return username.endsWith(CLONE_SUFFIX) ? baseUsername(username) : `${username}${CLONE_SUFFIX}`;
+}
+
+const characters = (s: string) => [...s].length;
+
+function sameTarget(a: MysqlSecret, b: MysqlSecret): boolean {
+  return a.host.toLowerCase() === b.host.toLowerCase() && a.port === b.port;
+}
+
+function missingMasterArn(ctx: KindContext): SecretFormatError {
+  return new SecretFormatError(
+    `secret ${ctx.secretArn} (AWSCURRENT): field 'masterarn' is missing (required by the alternating-users strategy)`,
+  );
+}
+
+function checkCloneLength(username: string, options: MysqlOptions, ctx: KindContext): void {
+  const clone = `${baseUsername(username)}${CLONE_SUFFIX}`;
+  if (characters(clone) > options.maxUsernameLength) {
+    throw new SecretFormatError(
+      `secret ${ctx.secretArn} (AWSCURRENT): field 'username' is too long for alternating users: ` +
+        `'${CLONE_SUFFIX}' would make it ${characters(clone)} characters, over MAX_USERNAME_LENGTH ${options.maxUsernameLength}`,
+    );
+  }
+}
+
+/** Wraps a database failure with what was being done; the cause is already statement-free. */
+function failed(ctx: KindContext, doing: string, err: unknown): RotationStepError {
+  const detail = err instanceof Error ? err.message : String(err);
+  return new RotationStepError(`secret ${ctx.secretArn}: ${doing} failed: ${detail}`, { cause: err });
+}
+
+/**
+ * Tries to log in; answers false on a refused password (so the caller may try another),
+ * throws on anything else (a host that does not answer is not a wrong password).
+ */
+async function canLogin(creds: Credentials, options: MysqlOptions, ctx: KindContext): Promise<boolean> {
+  ctx.recordLogin();
+  try {
+    await withSession(creds, options, async () => undefined);
+    return true;
+  } catch (err) {
+    if (isAuthFailure(err)) return false;
+    throw err;
+  }
+}
+
+/** The server matched the login to the account the secret names, not an anonymous or proxied one. */
+function expectAccount(who: { user: string }, username: string, ctx: KindContext, label: string): void {
+  if (who.user !== username) {
+    throw new UnsafeRotationError(
+      `secret ${ctx.secretArn}: the ${label} login was matched to a different account ` +
+        `(an anonymous user or a proxy shadows ${JSON.stringify(username)}); refusing to change it`,
+    );
+  }
+}
+
+function refuseDualPassword(server: ServerInfo, ctx: KindContext): ConfigurationError {
+  return new ConfigurationError(
+    `secret ${ctx.secretArn}: DUAL_PASSWORD=true needs MySQL 8.0.14 or later (RETAIN CURRENT PASSWORD); ` +
+      `the server is ${describeServer(server)}${server.flavour === 'mariadb' ? ', which has no dual passwords' : ''}`,
+  );
+}
+
+async function setSingleUser(pending: MysqlSecret, ctx: SetContext<MysqlSecret>, options: MysqlOptions): Promise<void> {
+  const current = ctx.current.value;
+  if (pending.username !== current.username || !sameTarget(pending, current)) {
+    throw new UnsafeRotationError(
+      `secret ${ctx.secretArn}: username or host differs between AWSCURRENT and AWSPENDING; single-user rotation refuses to change them`,
+    );
+  }
+  if (await canLogin(pending, options, ctx)) {
+    ctx.logger.info('pending password already accepted: nothing to set');
+    return;
+  }
+  const candidates: Array<[string, MysqlSecret]> = [['AWSCURRENT', current]];
+  const previous = await ctx.previous();
+  if (previous && previous.value.username === current.username && sameTarget(previous.value, current)) {
+    candidates.push(['AWSPREVIOUS', { ...current, password: previous.value.password }]);
+  }
+  for (const [label, creds] of candidates) {
+    ctx.recordLogin();
+    let loggedIn = false;
+    try {
+      await withSession(creds, options, async (s) => {
+        loggedIn = true;
+        const who = await s.identify().catch((err: unknown) => {
+          throw failed(ctx, 'reading CURRENT_USER() and VERSION()', err);
+        });
+        expectAccount(who, current.username, ctx, label);
+        if (options.dualPassword && !supportsDualPassword(who.server)) throw refuseDualPassword(who.server, ctx);
+        // Dual-password: keep the current password as the secondary one. After a fallback to
+        // AWSPREVIOUS the password that logged in is not AWSCURRENT: keep nothing.
+        const retain = options.dualPassword && label === 'AWSCURRENT';
+        const sql = selfPasswordStatement(who.server, {
+          password: pending.password,
+          loggedInWith: creds.password,
+          retainCurrent: retain,
+        });
+        await s.run(sql).catch((err: unknown) => {
+          throw failed(ctx, `changing the password of ${accountName(who.user, who.host)}`, err);
+        });
+        if (options.dualPassword && !retain) {
+          await s.run(discardOldPasswordStatement(who.server)).catch((err: unknown) => {
+            throw failed(ctx, 'discarding the old password', err);
+          });
+        }
+      });
+      ctx.logger.info('password changed', { loggedInWith: label, dualPassword: options.dualPassword });
+      return;
+    } catch (err) {
+      if (loggedIn || !isAuthFailure(err)) throw err;
+      ctx.logger.info('login refused, trying the next known password', { tried: label });
+    }
+  }
+  throw new RotationStepError(
+    `secret ${ctx.secretArn}: cannot log in as ${JSON.stringify(pending.username)} with the pending, current or previous password`,
+  );
+}
+
+interface AccountState {
+  exists: boolean;
+  grants: string[];
+  createUser: string;
+}
+
+async function readAccount(master: Session, user: string, host: string, exists: boolean): Promise<AccountState> {
+  if (!exists) return { exists, grants: [], createUser: '' };
+  const account = accountName(user, host);
+  const grants = await master.rows<Record<string, string>>(`SHOW GRANTS FOR ${account}`);
+  const [create] = await master.rows<Record<string, string>>(`SHOW CREATE USER ${account}`);
+  return {
+    exists,
+    grants: grants.map((row) => String(Object.values(row)[0])),
+    createUser: create ? String(Object.values(create)[0]) : '',
+  };
+}
+
+async function setAlternating(pending: MysqlSecret, ctx: SetContext<MysqlSecret>, options: MysqlOptions): Promise<void> {
+  const current = ctx.current.value;
+  if (!current.masterarn) throw missingMasterArn(ctx);
+  if (options.dualPassword) {
+    throw new ConfigurationError(`secret ${ctx.secretArn}: DUAL_PASSWORD applies to the single-user strategy only`);
+  }
+  checkCloneLength(current.username, options, ctx);
+  const base = baseUsername(current.username);
+  const clone = `${base}${CLONE_SUFFIX}`;
+  if (pending.username !== alternateUsername(current.username) || !sameTarget(pending, current)) {
+    throw new UnsafeRotationError(
+      `secret ${ctx.secretArn}: AWSPENDING must name the alternate login of ${JSON.stringify(current.username)} on the same host`,
+    );
+  }
+  if (pending.masterarn !== current.masterarn) {
+    throw new UnsafeRotationError(`secret ${ctx.secretArn}: masterarn differs between AWSCURRENT and AWSPENDING`);
+  }
+  // No confused deputy: whoever wrote this secret must hold a working credential for it
+  // before the master credential is used on its behalf. The login also tells the host part
+  // of the account, which the clone shares.
+  ctx.recordLogin();
+  let host: string;
+  try {
+    host = await withSession(current, options, async (s) => {
+      const who = await s.identify();
+      expectAccount(who, current.username, ctx, 'AWSCURRENT');
+      return who.host;
+    });
+  } catch (err) {
+    if (isAuthFailure(err)) {
+      throw new UnsafeRotationError(
+        `secret ${ctx.secretArn}: the AWSCURRENT credential does not log in; refusing to act with the master secret`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  const master = await ctx.readSecret(current.masterarn);
+  if (!sameTarget(master, current)) {
+    throw new UnsafeRotationError(
+      `secret ${ctx.secretArn}: the master secret ${current.masterarn} is for a different host or port`,
+    );
+  }
+  if (master.username === base || master.username === clone) {
+    throw new UnsafeRotationError(`secret ${ctx.secretArn}: refusing to rotate the master user itself`);
+  }
+  ctx.recordLogin();
+  await withSession(master, options, async (s) => {
+    const [row] = await s.rows<{ account: string; version: string; sqlMode: string; base: number; clone: number }>(
+      `SELECT CURRENT_USER() AS account, VERSION() AS version, @@SESSION.sql_mode AS sqlMode,
+              (SELECT COUNT(*) FROM mysql.user WHERE User = ${hexLiteral(base)} AND Host = ${hexLiteral(host)}) AS base,
+              (SELECT COUNT(*) FROM mysql.user WHERE User = ${hexLiteral(clone)} AND Host = ${hexLiteral(host)}) AS clone`,
+    );
+    if (!row) throw new Error('the master session returned no row');
+    const masterUser = String(row.account).slice(0, String(row.account).lastIndexOf('@'));
+    if (masterUser === base || masterUser === clone) {
+      throw new UnsafeRotationError(`secret ${ctx.secretArn}: refusing to rotate the master user itself`);
+    }
+    const server = parseServer(String(row.version), String(row.sqlMode ?? ''));
+    if (Number(row.base) === 0) {
+      throw new RotationStepError(`secret ${ctx.secretArn}: the user ${accountName(base, host)} does not exist`);
+    }
+    const reading = (err: unknown) => failed(ctx, `reading the grants of ${accountName(base, host)} and its clone`, err);
+    const user = await readAccount(s, base, host, true).catch((err: unknown) => {
+      throw reading(err);
+    });
+    const copy = await readAccount(s, clone, host, Number(row.clone) > 0).catch((err: unknown) => {
+      throw reading(err);
+    });
+    const bs = server.backslashEscapes;
+    const wanted = parseGrants(user.grants, { user: base, host }, bs);
+    const have = parseGrants(copy.grants, { user: clone, host }, bs);
+    const require = parseRequire(user.createUser, bs);
+
+    // 1. The pending login's password (the clone is created the first time), with the user's TLS requirement.
+    const pendingIsClone = pending.username === clone;
+    const setPassword = masterPasswordStatement(server, {
+      user: pending.username,
+      host,
+      exists: pendingIsClone ? copy.exists : true,
+      password: pending.password,
+      require: pendingIsClone ? require : undefined,
+    });
+    await s.run(setPassword).catch((err: unknown) => {
+      throw failed(ctx, `${pendingIsClone && !copy.exists ? 'creating' : 'setting the password of'} ${accountName(pending.username, host)}`, err);
+    });
+    if (pendingIsClone && !copy.exists) ctx.logger.info('created the alternate login', { login: clone });
+
+    // 2. The clone's TLS requirement, grants and default roles follow the user's on every rotation.
+    const statements: string[] = [];
+    if (!pendingIsClone && parseRequire(copy.createUser, bs) !== require) {
+      statements.push(`ALTER USER ${accountName(clone, host)} REQUIRE ${require}`);
+    }
+    statements.push(...grantSyncStatements(server.flavour, wanted, have, { user: clone, host }));
+    if (server.flavour === 'mysql') {
+      const roles = defaultRoleStatement(parseDefaultRoles(user.createUser, bs), parseDefaultRoles(copy.createUser, bs), {
+        user: clone,
+        host,
+      });
+      if (roles) statements.push(roles);
+    }
+    for (const sql of statements) {
+      await s.run(sql).catch((err: unknown) => {
+        throw failed(ctx, `copying the grants of ${accountName(base, host)} to ${accountName(clone, host)}`, err);
+      });
+    }
+    ctx.logger.info('alternate login password set and grants synced', {
+      login: pending.username,
+      grantChanges: statements.length,
+    });
+  });
+}
+
+/** Dual-password mode: drop the secondary password (the previous one) by logging in with it. */
+async function discardOld(previous: MysqlSecret, ctx: KindContext, options: MysqlOptions): Promise<void> {
+  ctx.recordLogin();
+  try {
+    await withSession(previous, options, async (s) => {
+      const who = await s.identify();
+      expectAccount(who, previous.username, ctx, 'AWSPREVIOUS');
+      await s.run(discardOldPasswordStatement(who.server));
+    });
+    ctx.logger.info('old password discarded');
+  } catch (err) {
+    if (!isAuthFailure(err)) throw failed(ctx, 'discarding the old password', err);
+    ctx.logger.info('the previous password no longer logs in: nothing to discard');
+  }
+}
+
+/**
+ * The MySQL/MariaDB kind. Its own settings (MAX_USERNAME_LENGTH, DUAL_PASSWORD, see
+ * `mysqlDefaults`) are read from `env` on first use, so a bad value fails a step with a logged
+ * error rather than the cold start.
+ */
+export function createMysqlKind(source: { env?: NodeJS.ProcessEnv } = {}): RotationKind<MysqlSecret> {
+  let options: MysqlOptions | undefined;
+  const settings = () => (options ??= readMysqlOptions(source.env ?? process.env));
+
+  return {
+    name: 'mysql',
+    strategies: [Strategies.SINGLE_USER, Strategies.ALTERNATING_USERS],
+    passwordPolicy: mysqlPasswordPolicy,
+    parse: parseMysqlSecret,
+    sensitive: (secret) => [secret.password],
+
+    async create(current: MysqlSecret, ctx: CreateContext<MysqlSecret>): Promise<MysqlSecret> {
+      const opts = settings();
+      if (ctx.strategy === Strategies.SINGLE_USER) {
+        return { ...current, password: await ctx.randomPassword() };
+      }
+      if (!current.masterarn) throw missingMasterArn(ctx);
+      if (opts.dualPassword) {
+        throw new ConfigurationError(`secret ${ctx.secretArn}: DUAL_PASSWORD applies to the single-user strategy only`);
+      }
+      checkCloneLength(current.username, opts, ctx);
+      return { ...current, username: alternateUsername(current.username), password: await ctx.randomPassword() };
+    },
+
+    async set(pending: MysqlSecret, ctx: SetContext<MysqlSecret>): Promise<void> {
+      const opts = settings();
+      return ctx.strategy === Strategies.ALTERNATING_USERS
+        ? setAlternating(pending, ctx, opts)
+        : setSingleUser(pending, ctx, opts);
+    },
+
+    async test(pending: MysqlSecret, ctx: TestContext): Promise<void> {
+      const opts = settings();
+      ctx.recordLogin();
+      const who = await withSession(pending, opts, (s) => s.identify());
+      if (who.user !== pending.username) {
+        throw new RotationStepError(`secret ${ctx.secretArn}: the pending value logged in as an unexpected user`);
+      }
+    },
+
+    /** Dual-password mode only: the previous password stops working (DISCARD OLD PASSWORD). */
+    async retire(previous: MysqlSecret, ctx: KindContext): Promise<void> {
+      const opts = settings();
+      if (ctx.strategy !== Strategies.SINGLE_USER || !opts.dualPassword) {
+        ctx.logger.info('nothing to retire: the previous password is kept only in dual-password mode');
+        return;
+      }
+      await discardOld(previous, ctx, opts);
+    },
+  };
+}
+
+/** The kind as deployed: settings from the function's environment. */
+export const mysqlKind = createMysqlKind();

@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { parseWith } from '../core/secretValue';
+
+export const mysqlEngines = ['mysql', 'aurora-mysql', 'mariadb'] as const;
+
+/** Longest user name any supported server accepts (MariaDB's column holds 128 characters). */
+export const MAX_USERNAME_CHARACTERS = 128;
+
+const port = z
+  .union([z.number(), z.string().regex(/^\d+$/, 'must be a number').transform(Number)])
+  .pipe(z.number().int().min(1).max(65535));
+
+const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+
+/**
+ * The secret JSON of AWS's own MySQL/MariaDB rotation templates. Fields Rotor does not know
+ * are kept as they are, so they survive rotation.
+ */
+export const mysqlSecretSchema = z.looseObject({
+  engine: z.enum(mysqlEngines),
+  host: z.string().min(1),
+  port: port.default(3306),
+  username: z
+    .string()
+    .min(1)
+    .refine((u) => [...u].length <= MAX_USERNAME_CHARACTERS, `must be at most ${MAX_USERNAME_CHARACTERS} characters`)
+    .refine((u) => !u.includes('\u0000'), 'must not contain NUL'),
+  password: z.string().min(1),
+  dbname: z.string().min(1).optional(),
+  ssl: flag.optional(),
+  masterarn: z.string().min(1).optional(),
+});
+
+export type MysqlSecret = z.output<typeof mysqlSecretSchema>;
+
+export function parseMysqlSecret(value: unknown, where: string): MysqlSecret {
+  return parseWith(mysqlSecretSchema, value, where);
+}
