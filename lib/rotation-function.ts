@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, Resource, Stack, Tags } from 'aws-cdk-lib';
+import { Duration, Resource, Stack, Tags, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -119,7 +119,7 @@ export const rotationDefaults = {
   logRetention: logs.RetentionDays.ONE_YEAR,
   timeout: Duration.seconds(60),
   memorySize: 256,
-  runtime: lambda.Runtime.NODEJS_22_X,
+  runtime: lambda.Runtime.NODEJS_24_X,
   denyDeletion: true,
   /** The error alarm fires on the first failed invocation in this period. */
   alarmPeriod: Duration.minutes(5),
@@ -163,7 +163,35 @@ export abstract class RotationFunctionBase extends Construct {
     this.secret = props.secret;
     const stack = Stack.of(this);
 
+    // An own role with inline grants only: no AWS managed policy, logs only to its own group.
+    const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? rotationDefaults.logRetention });
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Rotor ${spec.kind} rotation function`,
+    });
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn, `${logGroup.logGroupArn}:log-stream:*`],
+      }),
+    );
+    if (props.vpc) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: [
+            'ec2:CreateNetworkInterface',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:DeleteNetworkInterface',
+            'ec2:AssignPrivateIpAddresses',
+            'ec2:UnassignPrivateIpAddresses',
+          ],
+          resources: ['*'],
+        }),
+      );
+    }
+
     this.rotationFunction = new nodejs.NodejsFunction(this, 'Function', {
+      role,
       entry: spec.entry,
       handler: 'handler',
       description: `Rotor ${spec.kind} rotation`,
@@ -175,7 +203,7 @@ export abstract class RotationFunctionBase extends Construct {
       vpc: props.vpc,
       vpcSubnets: props.vpc ? (props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }) : undefined,
       securityGroups: props.securityGroups,
-      logGroup: new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? rotationDefaults.logRetention }),
+      logGroup,
       environment: {
         ...(spec.strategy ? { ROTATION_STRATEGY: spec.strategy } : {}),
         ...spec.environment,
@@ -187,7 +215,7 @@ export abstract class RotationFunctionBase extends Construct {
         minify: true,
         sourceMap: true,
         format: nodejs.OutputFormat.CJS,
-        target: 'node22',
+        target: 'node24',
         // Bundle the SDK too: the function runs the versions it was tested with.
         bundleAwsSDK: true,
         externalModules: ['pg-native'],
@@ -237,6 +265,19 @@ export abstract class RotationFunctionBase extends Construct {
     });
     this.rotationSchedule.node.addDependency(permission);
     this.rotationSchedule.node.addDependency(this.rotationFunction);
+
+    Validations.of(role).acknowledge(
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'secretsmanager:GetRandomPassword has no resource type and the Lambda VPC network-interface actions ' +
+          'do not support resource-level permissions; every other action names its resource',
+      },
+      {
+        id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(logGroup.node.defaultChild as logs.CfnLogGroup)}.Arn>:log-stream:*]`,
+        reason: 'log streams of the function\'s own log group, created by Lambda with generated names',
+      },
+    );
 
     this.errorAlarm = new cloudwatch.Alarm(this, 'ErrorAlarm', {
       alarmDescription: `Rotor ${spec.kind} rotation function failed (a rotation step of ${props.secret.secretName} errored)`,

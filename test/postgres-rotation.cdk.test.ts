@@ -34,7 +34,7 @@ describe('PostgresRotation', () => {
     const { app, master } = secretsIn(stack);
     new PostgresRotation(stack, 'Rotation', { secret: app, masterSecret: master, passwordLength: 40, excludeCharacters: '/@' });
     Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Environment: {
         Variables: Match.objectLike({
