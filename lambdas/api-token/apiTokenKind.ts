@@ -1,0 +1,407 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { RotationStateError, RotationStepError, UnsafeRotationError } from '../core/errors';
+import { Redactor } from '../core/redact';
+import { decodeJson } from '../core/secretValue';
+import {
+  Strategies,
+  type CreateContext,
+  type KindContext,
+  type RotationKind,
+  type SetContext,
+  type TestContext,
+} from '../core/types';
+import { handlerDefaults } from '../core/handler';
+import { ProviderError, ProviderFailures } from './errors';
+import { httpDefaults, ProviderHttp, type HttpOptions } from './http';
+import { IssueJournal } from './journal';
+import { readManagement, readSecretValue, type ManagementCredential, type SecretReader } from './management';
+import type { Issued, ProviderSession, TokenProvider } from './provider';
+import { providerFor } from './providers';
+import { graceMs, parseApiTokenSecret, targetOf, type ApiTokenSecret } from './secret';
+
+export const apiTokenKindDefaults = {
+  /** testSecret asks the provider this many times before it calls a new token refused. */
+  verifyAttempts: 3,
+  /** Pause between those attempts (a new key may take a moment to be accepted everywhere). */
+  verifyDelayMs: 1_000,
+} as const;
+
+export interface ApiTokenKindOptions {
+  /** Timeouts, retries and backoff of provider requests. @default httpDefaults */
+  readonly http?: Partial<HttpOptions>;
+  /** Reads the management secret and, in retire/revoke, AWSCURRENT. @default GetSecretValue with the SDK */
+  readonly readSecret?: SecretReader;
+  /** @default apiTokenKindDefaults.verifyAttempts */
+  readonly verifyAttempts?: number;
+  /** @default apiTokenKindDefaults.verifyDelayMs */
+  readonly verifyDelayMs?: number;
+  /** @default Date.now */
+  readonly now?: () => number;
+  /** @default a journal of this kind object, kept by a warm function */
+  readonly journal?: IssueJournal;
+  /** Where failed revocations are counted. @default Powertools Metrics, namespace Rotor */
+  readonly metrics?: Metrics;
+}
+
+/** Metric emitted (as its own EMF line) every time revoking an old or leaked token fails. */
+export const REVOKE_FAILED_METRIC = 'TokenRevokeFailed';
+
+/** The grace window of a secret's previous token in hours (`graceperiod`, default 24), for the retire handler. */
+export function apiTokenGraceHours(secret: ApiTokenSecret): number {
+  return graceMs(secret) / 3_600_000;
+}
+
+/**
+ * One hook call's view of the provider: a redactor that knows every credential seen so far
+ * (also registered with the engine), the HTTP client, and the management credential, read at
+ * most once and only when needed.
+ */
+class Session {
+  public readonly redactor = new Redactor();
+  private readonly http: ProviderHttp;
+  private management?: Promise<ManagementCredential>;
+
+  public constructor(
+    private readonly secret: ApiTokenSecret,
+    public readonly provider: TokenProvider,
+    private readonly ctx: KindContext,
+    private readonly options: Required<Pick<ApiTokenKindOptions, 'readSecret'>> & { http: HttpOptions },
+  ) {
+    this.redact(secret.token);
+    this.http = new ProviderHttp(this.redactor, options.http);
+  }
+
+  public redact(value: string | undefined): void {
+    this.redactor.add(value);
+    this.ctx.redact(value);
+  }
+
+  /** For verify: no credential but the token itself. */
+  public plain(): ProviderSession {
+    return {
+      http: this.http,
+      rotation: this.ctx.token,
+      credential: () => Promise.reject(new Error(`${this.provider.name}: verify may not use the management credential`)),
+    };
+  }
+
+  /**
+   * For issue and revoke: the management credential, and a client that sends requests only to
+   * the hosts the management secret allows (default: the provider's official API hosts), every
+   * URL of the secret's configuration checked before the first request.
+   */
+  public async managed(): Promise<ProviderSession> {
+    if (this.secret.selfRotation) return { ...this.plain(), credential: () => Promise.resolve({}) };
+    const cred = await this.credential();
+    const http = this.http.restrictedTo(cred.allowedHosts ?? this.provider.defaultHosts);
+    for (const url of this.provider.urls(this.secret)) http.checkUrl(`${this.provider.name} configuration`, url);
+    return { http, rotation: this.ctx.token, credential: () => Promise.resolve(cred.fields) };
+  }
+
+  private credential(): Promise<ManagementCredential> {
+    this.management ??= readManagement(
+      this.options.readSecret,
+      this.secret.managementSecretArn!,
+      this.ctx.secretArn,
+      this.provider.managementFields(this.secret),
+      this.provider.name,
+      (v) => this.redact(v),
+    );
+    return this.management;
+  }
+}
+
+/**
+ * The API token kind. A provider that allows two live tokens rotates dual-active: createSecret
+ * issues a new token, the old one keeps working until the retire handler revokes it after the
+ * grace window. A roll-only provider rotates single-user: createSecret rolls the token, which
+ * invalidates the old value at once.
+ *
+ * Why the roll is in createSecret: the new value exists only in the roll's answer, and
+ * createSecret is the one step whose result the engine stores at once (PutSecretValue right
+ * after the hook returns). A version's value cannot change after it is written, so a roll in
+ * setSecret could not be recorded under the rotation's token at all. The window between the
+ * roll and the store is one PutSecretValue call; if that call fails, the warm function's
+ * journal makes the retried createSecret store the rolled value instead of rolling again. A
+ * cold retry finds AWSCURRENT refused: with a management credential it rolls again by token id
+ * (the lost value dies with that roll); with selfRotation it cannot, and says so.
+ */
+export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationKind<ApiTokenSecret> {
+  const http: HttpOptions = { ...httpDefaults, ...options.http };
+  const readSecret = options.readSecret ?? readSecretValue;
+  const verifyAttempts = options.verifyAttempts ?? apiTokenKindDefaults.verifyAttempts;
+  const verifyDelayMs = options.verifyDelayMs ?? apiTokenKindDefaults.verifyDelayMs;
+  const now = options.now ?? Date.now;
+  const journal = options.journal ?? new IssueJournal();
+  let metrics = options.metrics;
+
+  const open = (secret: ApiTokenSecret, provider: TokenProvider, ctx: KindContext) =>
+    new Session(secret, provider, ctx, { readSecret, http });
+
+  function reportRevokeFailure(provider: string): void {
+    metrics ??= new Metrics({ namespace: handlerDefaults.metricsNamespace, serviceName: handlerDefaults.serviceName });
+    const single = metrics.singleMetric();
+    single.addDimensions({ kind: 'api-token', provider });
+    single.addMetric(REVOKE_FAILED_METRIC, MetricUnit.Count, 1);
+  }
+
+  /** Revokes tokens by id; returns the ids whose revocation failed (logged and counted, not thrown). */
+  async function revokeAll(ids: readonly string[], config: ApiTokenSecret, session: Session, managed: ProviderSession, ctx: KindContext) {
+    const failed: string[] = [];
+    for (const tokenId of ids) {
+      try {
+        // By id only: the request never carries a token value.
+        const outcome = await session.provider.revoke({ ...config, token: '', tokenId }, managed);
+        ctx.logger.info('old token revoked', { provider: session.provider.name, tokenId, outcome });
+      } catch (err) {
+        failed.push(tokenId);
+        ctx.logger.warn('revoking an old token failed; the retire handler retries it', {
+          provider: session.provider.name,
+          tokenId,
+          error: session.redactor.error(err),
+        });
+        reportRevokeFailure(session.provider.name);
+      }
+    }
+    return failed;
+  }
+
+  /** AWSCURRENT of the secret, for the hooks that get only an old value (retire, revoke). */
+  async function readCurrent(ctx: KindContext): Promise<ApiTokenSecret> {
+    const where = `secret ${ctx.secretArn} (AWSCURRENT)`;
+    const { secretString } = await readSecret(ctx.secretArn);
+    if (!secretString) throw new RotationStateError(`${where}: no value`);
+    const current = parseApiTokenSecret(decodeJson(secretString, where), where);
+    ctx.redact(current.token);
+    providerFor(current, where);
+    return current;
+  }
+
+  /**
+   * Dual-active createSecret: the AWSPREVIOUS token is about to lose its last label. Revoke it
+   * (and any earlier failures) once its grace window is over; what cannot be revoked now is
+   * carried in the new value's revokeQueue for the retire handler.
+   */
+  async function settleOldTokens(
+    current: ApiTokenSecret,
+    ctx: CreateContext<ApiTokenSecret>,
+    session: Session,
+    managed: ProviderSession | undefined,
+  ): Promise<string[]> {
+    const queue = new Set(current.revokeQueue ?? []);
+    try {
+      const previous = (await ctx.previous())?.value;
+      if (previous) session.redact(previous.token);
+      if (
+        previous?.tokenId &&
+        previous.provider === current.provider &&
+        previous.tokenId !== current.tokenId &&
+        previous.token !== current.token
+      ) {
+        queue.add(previous.tokenId);
+      }
+    } catch (err) {
+      ctx.logger.warn('cannot read AWSPREVIOUS; its token is left to the retire handler', {
+        error: session.redactor.error(err),
+      });
+    }
+    if (current.tokenId) queue.delete(current.tokenId);
+    if (queue.size === 0) return [];
+    const graceEnds = current.issuedAt ? Date.parse(current.issuedAt) + graceMs(current) : 0;
+    if (now() < graceEnds) {
+      ctx.logger.info('older tokens are within their grace window; the retire handler revokes them', {
+        tokenIds: [...queue],
+        graceEnds: new Date(graceEnds).toISOString(),
+      });
+      return [...queue];
+    }
+    return revokeAll([...queue], current, session, managed ?? (await session.managed()), ctx);
+  }
+
+  function issueFailure(err: unknown, current: ApiTokenSecret): unknown {
+    if (err instanceof ProviderError && err.failure === ProviderFailures.REFUSED && current.selfRotation) {
+      return new ProviderError(
+        `${err.message}. With selfRotation the token rolls itself: if an earlier attempt rolled it and its new ` +
+          'value was not stored, roll the token by hand and store the new value as AWSCURRENT',
+        { cause: err, failure: err.failure, status: err.status },
+      );
+    }
+    return err;
+  }
+
+  return {
+    name: 'api-token',
+    strategies: [Strategies.SINGLE_USER],
+
+    parse(value, where) {
+      const secret = parseApiTokenSecret(value, where);
+      providerFor(secret, where);
+      return secret;
+    },
+
+    sensitive: (secret) => [secret.token],
+
+    async create(current, ctx) {
+      const provider = providerFor(current, `secret ${ctx.secretArn} (AWSCURRENT)`);
+      const session = open(current, provider, ctx);
+      const dualActive = provider.dualActive(current);
+      let managed: ProviderSession | undefined;
+      let issued: Issued | undefined = journal.recall(ctx.secretArn, ctx.token);
+      if (issued) {
+        session.redact(issued.token);
+        ctx.logger.info('an earlier attempt of this step already issued the token: storing it, not issuing another', {
+          provider: provider.name,
+          tokenId: issued.tokenId,
+        });
+      } else {
+        managed = await session.managed();
+        try {
+          issued = await provider.issue(current, managed);
+        } catch (err) {
+          throw issueFailure(err, current);
+        }
+        session.redact(issued.token);
+        journal.remember(ctx.secretArn, ctx.token, issued);
+        ctx.logger.info(dualActive ? 'new token issued' : 'token rolled: its old value no longer works', {
+          provider: provider.name,
+          tokenId: issued.tokenId,
+        });
+      }
+      const { revokeQueue: _settled, ...rest } = current;
+      const pending: ApiTokenSecret = {
+        ...rest,
+        token: issued.token,
+        tokenId: issued.tokenId ?? current.tokenId,
+        issuedAt: new Date(now()).toISOString(),
+      };
+      if (dualActive) {
+        const queue = await settleOldTokens(current, ctx, session, managed);
+        if (queue.length > 0) pending.revokeQueue = queue;
+      }
+      return pending;
+    },
+
+    async set(pending, ctx: SetContext<ApiTokenSecret>) {
+      const provider = providerFor(pending, `secret ${ctx.secretArn} (AWSPENDING)`);
+      if (targetOf(pending) !== targetOf(ctx.current.value)) {
+        throw new UnsafeRotationError(
+          `secret ${ctx.secretArn}: provider settings (provider, baseUrl, managementSecretArn, selfRotation, http) ` +
+            'differ between AWSCURRENT and AWSPENDING; refusing to use them',
+        );
+      }
+      // The pending value is stored (the engine read it): the journal's copy is not needed.
+      journal.forget(ctx.secretArn, ctx.token);
+      ctx.logger.info(
+        provider.dualActive(pending)
+          ? 'the provider issued the pending token in createSecret: nothing to set'
+          : 'the token was rolled in createSecret: nothing to set',
+        { provider: provider.name },
+      );
+    },
+
+    async test(pending, ctx: TestContext) {
+      const provider = providerFor(pending, `secret ${ctx.secretArn} (AWSPENDING)`);
+      const session = open(pending, provider, ctx).plain();
+      for (let attempt = 1; attempt <= verifyAttempts; attempt++) {
+        ctx.recordLogin();
+        const verdict = await provider.verify(pending, session);
+        if (verdict.accepted) {
+          if (verdict.tokenId && pending.tokenId && verdict.tokenId !== pending.tokenId) {
+            throw new RotationStepError(
+              `secret ${ctx.secretArn}: the provider accepted the pending token as token ${verdict.tokenId}, expected ${pending.tokenId}`,
+            );
+          }
+          return;
+        }
+        if (attempt < verifyAttempts) await new Promise((r) => setTimeout(r, verifyDelayMs));
+      }
+      throw new RotationStepError(
+        `secret ${ctx.secretArn}: ${provider.name} does not accept the pending token (asked ${verifyAttempts} times)`,
+      );
+    },
+
+    async retire(previous, ctx) {
+      const current = await readCurrent(ctx);
+      const provider = providerFor(current, `secret ${ctx.secretArn} (AWSCURRENT)`);
+      const session = open(current, provider, ctx);
+      session.redact(previous.token);
+      if (!provider.dualActive(current)) {
+        ctx.logger.info('roll-only provider: the roll already invalidated the previous token; nothing to retire', {
+          provider: provider.name,
+        });
+        return;
+      }
+      const graceEnds = current.issuedAt ? Date.parse(current.issuedAt) + graceMs(current) : 0;
+      if (now() < graceEnds) {
+        throw new RotationStateError(
+          `secret ${ctx.secretArn}: the previous token's grace window ('graceperiod' ${apiTokenGraceHours(current)} h) ` +
+            `ends at ${new Date(graceEnds).toISOString()}; not retiring it yet`,
+        );
+      }
+      const retiringPrevious =
+        previous.tokenId !== undefined && previous.tokenId !== current.tokenId && previous.token !== current.token;
+      const ids = new Set(current.revokeQueue ?? []);
+      if (retiringPrevious) ids.add(previous.tokenId!);
+      if (current.tokenId) ids.delete(current.tokenId);
+      if (ids.size === 0) {
+        ctx.logger.info('nothing to retire: AWSPREVIOUS holds the current token', { provider: provider.name });
+        return;
+      }
+      const failed = await revokeAll([...ids], current, session, await session.managed(), ctx);
+      if (failed.length > 0) {
+        throw new RotationStepError(
+          `secret ${ctx.secretArn}: revoking ${failed.length} old token(s) failed (ids ${failed.join(', ')}); the next retire run retries`,
+        );
+      }
+      if (retiringPrevious) {
+        const verdict = await provider.verify({ ...current, token: previous.token, tokenId: previous.tokenId }, session.plain());
+        if (verdict.accepted) {
+          throw new RotationStepError(`secret ${ctx.secretArn}: ${provider.name} still accepts the previous token after revoking it`);
+        }
+      }
+      ctx.logger.info('previous tokens retired', { provider: provider.name, tokenIds: [...ids] });
+    },
+
+    async revoke(leaked, ctx) {
+      const current = await readCurrent(ctx);
+      const provider = providerFor(current, `secret ${ctx.secretArn} (AWSCURRENT)`);
+      const session = open(current, provider, ctx);
+      session.redact(leaked.token);
+      if (leaked.token === current.token) {
+        throw new UnsafeRotationError(
+          `secret ${ctx.secretArn}: the leaked token is still AWSCURRENT; rotate the secret first, then revoke`,
+        );
+      }
+      // The provider settings come from AWSCURRENT: a leaked value cannot point the management credential elsewhere.
+      const target = { ...current, token: leaked.token, tokenId: leaked.tokenId };
+      if (!provider.dualActive(current)) {
+        const verdict = await provider.verify(target, session.plain());
+        if (!verdict.accepted) {
+          ctx.logger.info('the leaked token is already refused (the roll invalidated it)', { provider: provider.name });
+          return;
+        }
+        throw new UnsafeRotationError(
+          `secret ${ctx.secretArn}: ${provider.name} still accepts the leaked token; it shares its id with the current ` +
+            'token, so it cannot be revoked alone: rotate the secret (a roll invalidates it)',
+        );
+      }
+      if (!leaked.tokenId || leaked.tokenId === current.tokenId) {
+        throw new UnsafeRotationError(
+          `secret ${ctx.secretArn}: the leaked token has no id or the id of the current token; refusing to revoke by id`,
+        );
+      }
+      const failed = await revokeAll([leaked.tokenId], current, session, await session.managed(), ctx);
+      if (failed.length > 0) {
+        throw new RotationStepError(`secret ${ctx.secretArn}: revoking the leaked token ${leaked.tokenId} failed`);
+      }
+      const verdict = await provider.verify(target, session.plain());
+      if (verdict.accepted) {
+        throw new RotationStepError(`secret ${ctx.secretArn}: ${provider.name} still accepts the leaked token after revoking it`);
+      }
+      ctx.logger.info('leaked token revoked', { provider: provider.name, tokenId: leaked.tokenId });
+    },
+  };
+}
+
+/** The API token kind with default settings (what the Lambda handler uses). */
+export const apiTokenKind = createApiTokenKind();

@@ -1,0 +1,61 @@
+import type { ProviderHttp } from './http';
+import type { ApiTokenSecret } from './secret';
+
+/** A token the provider issued (or rolled). */
+export interface Issued {
+  readonly token: string;
+  /** The provider's id of the token, when it has one (needed to revoke it). */
+  readonly tokenId?: string;
+}
+
+/** What a verify call found: accepted or refused, and the id the provider reports, if any. */
+export interface Verdict {
+  readonly accepted: boolean;
+  readonly tokenId?: string;
+}
+
+export const RevokeOutcomes = {
+  REVOKED: 'revoked',
+  /** The provider does not know the token (already revoked, or never existed). */
+  ALREADY_GONE: 'already-gone',
+} as const;
+export type RevokeOutcome = (typeof RevokeOutcomes)[keyof typeof RevokeOutcomes];
+
+/** What a provider call needs besides the secret. */
+export interface ProviderSession {
+  readonly http: ProviderHttp;
+  /** The rotation's ClientRequestToken (names issued keys, so an operator can trace them). */
+  readonly rotation: string;
+  /**
+   * The management credential's fields (from the secret named by `managementSecretArn`).
+   * Providers that allow `selfRotation` use the token itself instead and never call this.
+   */
+  credential(): Promise<Readonly<Record<string, string>>>;
+}
+
+/**
+ * A token provider is a small object: issue a new token from the current one, verify a token,
+ * revoke a token by id, and whether two tokens may be live at once.
+ */
+export interface TokenProvider {
+  readonly name: string;
+  /**
+   * true: two tokens may be live at once, so a rotation issues a new one and the old one is
+   * revoked after the grace window (dual-active). false: issuing rolls the token, which
+   * invalidates the old value at once (single-user).
+   */
+  dualActive(secret: ApiTokenSecret): boolean;
+  /** Provider-specific checks of a parsed secret; throws SecretFormatError naming the field. */
+  validate(secret: ApiTokenSecret, where: string): void;
+  /** Fields the management secret must hold for this provider. */
+  managementFields(secret: ApiTokenSecret): readonly string[];
+  /** Hosts a management credential may be sent to when the management secret lists none. */
+  readonly defaultHosts: readonly string[];
+  /** Every URL the provider would call for this secret (checked against the allowed hosts first). */
+  urls(secret: ApiTokenSecret): string[];
+  issue(current: ApiTokenSecret, session: ProviderSession): Promise<Issued>;
+  /** Whether the provider accepts `target.token`; throws only when it cannot tell. */
+  verify(target: ApiTokenSecret, session: ProviderSession): Promise<Verdict>;
+  /** Revokes the token with this id; idempotent. */
+  revoke(target: ApiTokenSecret & { tokenId: string }, session: ProviderSession): Promise<RevokeOutcome>;
+}

@@ -1,0 +1,28 @@
+import { SecretFormatError } from '../../core/errors';
+import type { TokenProvider } from '../provider';
+import type { ApiTokenSecret } from '../secret';
+import { cloudflareProvider } from './cloudflare';
+import { datadogProvider } from './datadog';
+import { httpProvider } from './http';
+
+/** The providers a secret's `provider` field may name. */
+export const providers: Readonly<Record<string, TokenProvider>> = {
+  [datadogProvider.name]: datadogProvider,
+  [cloudflareProvider.name]: cloudflareProvider,
+  [httpProvider.name]: httpProvider,
+};
+
+/** The provider a secret names, after its provider-specific checks. */
+export function providerFor(secret: ApiTokenSecret, where: string): TokenProvider {
+  const provider = Object.hasOwn(providers, secret.provider) ? providers[secret.provider] : undefined;
+  if (!provider) {
+    const shown = secret.provider.replace(/[^\w.-]/g, '?').slice(0, 40);
+    throw new SecretFormatError(
+      `${where}: field 'provider' is invalid: unknown provider '${shown}' (known: ${Object.keys(providers).join(', ')})`,
+    );
+  }
+  provider.validate(secret, where);
+  return provider;
+}
+
+export { cloudflareProvider, datadogProvider, httpProvider };

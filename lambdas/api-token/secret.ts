@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import { SecretFormatError } from '../core/errors';
+import { parseWith } from '../core/secretValue';
+import { urlProblem } from './urls';
+
+/** Defaults of the api-token secret's optional fields. */
+export const apiTokenDefaults = {
+  /** Hours the previous token of a dual-active provider keeps working after a rotation. */
+  graceperiod: 24,
+  /** Prefix of the names Rotor gives the keys it issues (`<keyName>-<rotation token>`). */
+  keyName: 'rotor',
+} as const;
+
+const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+const requestTemplate = z.object({
+  method: z.enum(HTTP_METHODS),
+  url: z.string().min(1),
+  headers: z.record(z.string(), z.string()).optional(),
+  body: z.unknown().optional(),
+});
+
+/**
+ * The generic HTTP provider, configured by data: one request template per operation, and
+ * where the token and its id are found in the issue response (a small JSON path).
+ */
+export const httpProviderSchema = z.object({
+  /** true: the provider allows two live tokens (issue new, revoke old after the grace window); false: issuing rolls the token in place. */
+  dualActive: z.boolean(),
+  issue: requestTemplate.extend({
+    tokenPath: z.string().min(1),
+    tokenIdPath: z.string().min(1).optional(),
+  }),
+  verify: requestTemplate.extend({
+    /** Statuses that mean "this token is not accepted". @default [401, 403] */
+    refusedStatus: z.array(z.number().int().min(400).max(599)).optional(),
+    /** Where the verified token's id is, to check it is the expected one. */
+    tokenIdPath: z.string().min(1).optional(),
+  }),
+  revoke: requestTemplate
+    .extend({
+      /** Statuses that mean "already revoked or unknown". @default [404] */
+      goneStatus: z.array(z.number().int().min(400).max(599)).optional(),
+    })
+    .optional(),
+});
+export type HttpProviderConfig = z.output<typeof httpProviderSchema>;
+export type RequestTemplate = z.output<typeof requestTemplate>;
+
+const hours = z
+  .union([z.number(), z.string().regex(/^\d+(\.\d+)?$/, 'must be a number of hours').transform(Number)])
+  .pipe(z.number().min(0).max(24 * 365));
+
+/**
+ * An API token secret. Fields Rotor does not know are kept as they are, so they survive
+ * rotation. `issuedAt` and `revokeQueue` are written by Rotor.
+ */
+export const apiTokenSecretSchema = z.looseObject({
+  provider: z.string().min(1),
+  token: z.string().min(1),
+  tokenId: z.string().min(1).optional(),
+  /** ARN of the secret holding the credential that manages tokens (never the token being rotated). */
+  managementSecretArn: z.string().min(1).optional(),
+  /** Explicit opt-in for roll-only providers that only let a token roll itself. */
+  selfRotation: z.boolean().optional(),
+  graceperiod: hours.optional(),
+  baseUrl: z.string().min(1).optional(),
+  keyName: z
+    .string()
+    .min(1)
+    .max(100)
+    .regex(/^[\w .:-]+$/, 'may hold letters, digits, space and _ . : - only')
+    .optional(),
+  http: httpProviderSchema.optional(),
+  /** When Rotor issued this token (ISO 8601): the previous token's grace window starts here. */
+  issuedAt: z.iso.datetime().optional(),
+  /** Ids of older tokens whose revocation failed or waits for its grace window; retried at retire. */
+  revokeQueue: z.array(z.string().min(1)).max(50).optional(),
+});
+
+export type ApiTokenSecret = z.output<typeof apiTokenSecretSchema>;
+
+/** How a secret authenticates its management calls: exactly one of the two. */
+export type Authentication =
+  | { readonly managementSecretArn: string; readonly selfRotation?: never }
+  | { readonly selfRotation: true; readonly managementSecretArn?: never };
+
+export function parseApiTokenSecret(value: unknown, where: string): ApiTokenSecret {
+  const secret = parseWith(apiTokenSecretSchema, value, where);
+  if (secret.managementSecretArn !== undefined && secret.selfRotation === true) {
+    throw new SecretFormatError(
+      `${where}: fields 'managementSecretArn' and 'selfRotation' exclude each other (use one way to authenticate)`,
+    );
+  }
+  if (secret.baseUrl !== undefined) checkUrl(secret.baseUrl, 'baseUrl', where);
+  return secret;
+}
+
+/** Refuses a URL that is not https (http only to loopback), naming the field. */
+export function checkUrl(url: string, field: string, where: string): void {
+  // Placeholders are checked after filling; here only the template's scheme and host matter.
+  const problem = urlProblem(url.replace(/\{\{[^}]*\}\}/g, 'x'));
+  if (problem) throw new SecretFormatError(`${where}: field '${field}' ${problem}`);
+}
+
+export function missing(where: string, field: string, why: string): SecretFormatError {
+  return new SecretFormatError(`${where}: field '${field}' is missing (${why})`);
+}
+
+/** The grace window of a secret's previous token, in milliseconds. */
+export function graceMs(secret: ApiTokenSecret): number {
+  return (secret.graceperiod ?? apiTokenDefaults.graceperiod) * 3_600_000;
+}
+
+/**
+ * The fields that describe where and how a token is rotated. They must not change between
+ * AWSCURRENT and AWSPENDING: a pending value that points the provider or the management
+ * credential elsewhere is refused.
+ */
+export function targetOf(secret: ApiTokenSecret): string {
+  return JSON.stringify([
+    secret.provider,
+    secret.baseUrl ?? null,
+    secret.managementSecretArn ?? null,
+    secret.selfRotation ?? false,
+    secret.http ?? null,
+  ]);
+}

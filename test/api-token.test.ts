@@ -1,0 +1,553 @@
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createRotationHandler } from '../lambdas/core/handler';
+import { Strategies, type KindContext } from '../lambdas/core/types';
+import { createApiTokenKind, REVOKE_FAILED_METRIC } from '../lambdas/api-token/apiTokenKind';
+import { lambdaContext, smClient, STEPS } from './support/harness';
+import { errorText } from './support/logCapture';
+import { freePort } from './support/ports';
+import { useRotationSuite } from './support/rotationSuite';
+import { Routes, TokenProviderServer } from './support/token-provider';
+
+const suite = useRotationSuite();
+let provider: TokenProviderServer;
+const timings: Record<string, number> = {};
+
+beforeAll(async () => {
+  provider = await TokenProviderServer.start();
+});
+afterAll(async () => {
+  await provider?.close();
+  // Printed after the log capture of the last case has stopped.
+  if (Object.keys(timings).length > 0) console.log(`one rotation (four steps) per provider, ms: ${JSON.stringify(timings)}`);
+});
+beforeEach(() => {
+  provider.resetFaults();
+});
+
+/** Short pauses so that failure cases stay fast; the limits themselves are the defaults. */
+const kind = createApiTokenKind({ verifyDelayMs: 50, http: { backoffMs: 20, timeoutMs: 3_000 } });
+const handler = () => suite.handler(kind);
+const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+interface TokenSecret {
+  provider: string;
+  token: string;
+  tokenId?: string;
+  revokeQueue?: string[];
+  issuedAt?: string;
+  [k: string]: unknown;
+}
+const value = (arn: string, stage = 'AWSCURRENT') => suite.player.value<TokenSecret>(arn, stage);
+
+/** A Datadog management secret and an API key secret that names it. */
+async function datadogSecret(extra: Record<string, unknown> = {}) {
+  const management = provider.datadogManagement();
+  suite.sensitive(management.apiKey, management.appKey);
+  const managementSecretArn = await suite.secret(unique('dd-management'), management);
+  const key = provider.datadogApiKey();
+  const arn = await suite.secret(unique('dd-key'), {
+    provider: 'datadog',
+    token: key.token,
+    tokenId: key.tokenId,
+    managementSecretArn,
+    baseUrl: provider.datadogBaseUrl,
+    graceperiod: 0,
+    ...extra,
+  });
+  return { arn, key, managementSecretArn };
+}
+
+/** A Cloudflare management token ("API Tokens Write") and a token secret that names it. */
+async function cloudflareSecret(extra: Record<string, unknown> = {}, managerCanWrite = true) {
+  const manager = provider.cloudflareToken(managerCanWrite);
+  const managementSecretArn = await suite.secret(unique('cf-management'), { token: manager.token });
+  const app = provider.cloudflareToken();
+  const arn = await suite.secret(unique('cf-token'), {
+    provider: 'cloudflare',
+    token: app.token,
+    tokenId: app.tokenId,
+    managementSecretArn,
+    baseUrl: provider.cloudflareBaseUrl,
+    ...extra,
+  });
+  return { arn, app, manager };
+}
+
+/** Acme request templates for the generic HTTP provider, dual-active. */
+function acmeTemplates(base = provider.acmeBaseUrl) {
+  return {
+    dualActive: true,
+    issue: {
+      method: 'POST',
+      url: `${base}/v1/tokens`,
+      headers: { authorization: 'Bearer {{management.adminToken}}' },
+      body: { name: 'rotor-{{rotation}}' },
+      tokenPath: '$.token.secret',
+      tokenIdPath: '$.token.id',
+    },
+    verify: { method: 'GET', url: `${base}/v1/whoami`, headers: { 'x-acme-token': '{{token}}' }, tokenIdPath: '$.id' },
+    revoke: {
+      method: 'DELETE',
+      url: `${base}/v1/tokens/{{tokenId}}`,
+      headers: { authorization: 'Bearer {{management.adminToken}}' },
+    },
+  };
+}
+
+async function acmeSecret(extra: Record<string, unknown> = {}) {
+  const admin = provider.acmeToken(true);
+  suite.sensitive(admin.token);
+  const managementSecretArn = await suite.secret(unique('acme-management'), { adminToken: admin.token });
+  const app = provider.acmeToken();
+  const arn = await suite.secret(unique('acme-token'), {
+    provider: 'http',
+    token: app.token,
+    tokenId: app.tokenId,
+    managementSecretArn,
+    graceperiod: 0,
+    http: acmeTemplates(),
+    ...extra,
+  });
+  return { arn, app, admin };
+}
+
+/** The context the retire and emergency handlers give a kind's retire/revoke hooks. */
+function hookContext(secretArn: string): KindContext {
+  return {
+    secretArn,
+    token: 'scheduled-retire',
+    strategy: Strategies.SINGLE_USER,
+    logger: new Logger({ serviceName: 'rotor' }),
+    recordLogin: () => undefined,
+    redact: () => undefined,
+  };
+}
+
+/** Calls a hook as the retire/emergency handler would; what it throws is checked for leaks too. */
+async function callHook(hook: 'retire' | 'revoke', arn: string, target: TokenSecret): Promise<void> {
+  try {
+    await kind[hook]!(target as never, hookContext(arn));
+  } catch (err) {
+    suite.logs.note(errorText(err));
+    throw err;
+  }
+}
+const retire = async (arn: string) => callHook('retire', arn, await value(arn, 'AWSPREVIOUS'));
+
+async function rotateTimed(label: string, arn: string) {
+  const token = await suite.player.startRotation(arn);
+  const started = performance.now();
+  const outcomes = await suite.player.runSteps(handler(), arn, token);
+  timings[label] = Math.round(performance.now() - started);
+  return { token, outcomes };
+}
+
+/** Runs steps until one fails; returns the error (whose text is checked for leaks). */
+async function failingStep(arn: string, token: string, step: (typeof STEPS)[number]) {
+  return handler()(suite.player.event(arn, token, step), lambdaContext()).then(
+    () => {
+      throw new Error(`${step} succeeded`);
+    },
+    (err: Error) => err,
+  );
+}
+
+describe('ApiTokenRotation datadog (dual-active)', () => {
+  it('issues a new key; the old one keeps working until retire, then is refused', async () => {
+    // Prepare
+    const { arn, key } = await datadogSecret();
+    const before = await suite.player.versionOf(arn, 'AWSCURRENT');
+    // Act
+    const { token, outcomes } = await rotateTimed('datadog', arn);
+    // Assess
+    const now = await value(arn);
+    expect(now.token).not.toBe(key.token);
+    expect(now.tokenId).not.toBe(key.tokenId);
+    expect(now.token).toMatch(/^[0-9a-f]{32}$/);
+    expect(provider.accepts(now.token)).toBe(true);
+    expect(provider.accepts(key.token)).toBe(true);
+    const versions = await suite.player.versions(arn);
+    expect(versions[token]).toEqual(['AWSCURRENT']);
+    expect(versions[before!]).toEqual(['AWSPREVIOUS']);
+    expect(outcomes.map((o) => o.outcome)).toEqual(['done', 'done', 'done', 'done']);
+    // The kind reads the management secret once more, outside the engine's count.
+    expect(outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0)).toBeLessThanOrEqual(9);
+    expect(provider.count(Routes.DATADOG_CREATE)).toBe(1);
+
+    await retire(arn);
+
+    expect(provider.accepts(key.token)).toBe(false);
+    expect(provider.accepts(now.token)).toBe(true);
+  });
+
+  it('waits for the grace window (graceperiod, default 24 h) before retiring', async () => {
+    const { arn, key } = await datadogSecret({ graceperiod: undefined });
+    await suite.player.rotate(handler(), arn);
+    await expect(retire(arn)).rejects.toThrow(/grace window \('graceperiod' 24 h\) ends at .*not retiring it yet/);
+    expect(provider.accepts(key.token)).toBe(true);
+    expect(provider.count(Routes.DATADOG_DELETE)).toBe(0);
+  });
+
+  it('revokes the key that loses its last label on the next rotation, leaving no orphan keys', async () => {
+    const { arn, key } = await datadogSecret({ keyName: 'orphan-check' });
+    await suite.player.rotate(handler(), arn);
+    const first = await value(arn);
+    await suite.player.rotate(handler(), arn);
+    const second = await value(arn);
+    expect(provider.accepts(key.token)).toBe(false);
+    expect(provider.accepts(first.token)).toBe(true);
+    expect(provider.accepts(second.token)).toBe(true);
+    expect(second.revokeQueue).toBeUndefined();
+    expect(provider.liveNamed('orphan-check-')).toBe(2);
+  });
+
+  it('is idempotent: every step run twice issues one key', async () => {
+    const { arn, key } = await datadogSecret();
+    const token = await suite.player.startRotation(arn);
+    const outcomes = [];
+    for (const step of STEPS) {
+      outcomes.push(await handler()(suite.player.event(arn, token, step), lambdaContext()));
+      outcomes.push(await handler()(suite.player.event(arn, token, step), lambdaContext()));
+    }
+    expect(outcomes.map((o) => o.outcome)).toEqual([
+      'done', 'pending-exists', 'done', 'done', 'done', 'done', 'done', 'already-current',
+    ]);
+    expect(provider.count(Routes.DATADOG_CREATE)).toBe(1);
+    expect(provider.accepts((await value(arn)).token)).toBe(true);
+    expect(provider.accepts(key.token)).toBe(true);
+    expect(Object.keys(await suite.player.versions(arn))).toHaveLength(2);
+  });
+
+  it('honours a 429 (X-RateLimit-Reset) and then succeeds', async () => {
+    const { arn } = await datadogSecret();
+    provider.failNext(Routes.DATADOG_CREATE, { status: 429, retryAfter: 1 });
+    const started = Date.now();
+    await suite.player.rotate(handler(), arn);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(provider.count(Routes.DATADOG_CREATE, 429)).toBe(1);
+    expect(provider.count(Routes.DATADOG_CREATE, 201)).toBe(1);
+    expect(provider.accepts((await value(arn)).token)).toBe(true);
+  });
+
+  it('fails fast on a Retry-After beyond the bound, and AWSCURRENT still works', async () => {
+    const { arn, key } = await datadogSecret();
+    provider.failNext(Routes.DATADOG_CREATE, { status: 429, retryAfter: 3600 });
+    const token = await suite.player.startRotation(arn);
+    const err = await failingStep(arn, token, 'createSecret');
+    expect(err.message).toMatch(/rate limited \(HTTP 429\); the provider asks to wait 3600 s/);
+    expect((await value(arn)).token).toBe(key.token);
+    expect(provider.accepts(key.token)).toBe(true);
+  });
+
+  it('when revoking the old key fails, the rotation succeeds, reports it, and retire retries it', async () => {
+    const { arn, key } = await datadogSecret();
+    await suite.player.rotate(handler(), arn);
+    const first = await value(arn);
+    provider.failNext(Routes.DATADOG_DELETE, { status: 500, times: 4 });
+
+    const { outcomes } = await suite.player.rotate(handler(), arn);
+
+    expect(outcomes.map((o) => o.outcome)).toEqual(['done', 'done', 'done', 'done']);
+    const second = await value(arn);
+    expect(second.revokeQueue).toEqual([key.tokenId]);
+    expect(provider.accepts(key.token)).toBe(true);
+    const warned = suite.logs.records().find((r) => r.message === 'revoking an old token failed; the retire handler retries it');
+    expect(warned).toMatchObject({ level: 'WARN', tokenId: key.tokenId });
+    expect(JSON.stringify(warned)).toMatch(/answered HTTP 500/);
+    const metric = suite.logs.records().find((r) => REVOKE_FAILED_METRIC in r);
+    expect(metric).toMatchObject({ [REVOKE_FAILED_METRIC]: 1, kind: 'api-token', provider: 'datadog' });
+
+    await retire(arn);
+
+    expect(provider.accepts(key.token)).toBe(false);
+    expect(provider.accepts(first.token)).toBe(false);
+    expect(provider.accepts(second.token)).toBe(true);
+  });
+
+  it('fails with a clear error when the provider is down, and AWSCURRENT still works', async () => {
+    const closed = await freePort();
+    const { arn, key } = await datadogSecret({ baseUrl: `http://127.0.0.1:${closed}/datadog` });
+    const token = await suite.player.startRotation(arn);
+    const err = await failingStep(arn, token, 'createSecret');
+    expect(err.message).toMatch(
+      new RegExp(`datadog issue: POST http://127.0.0.1:${closed}/datadog/api/v2/api_keys: cannot reach the provider \\(ECONNREFUSED\\) after 4 attempts`),
+    );
+    expect((await value(arn)).token).toBe(key.token);
+    expect(provider.accepts(key.token)).toBe(true);
+  });
+
+  it('revokes a leaked previous key at once (emergency), and refuses to revoke the current one', async () => {
+    const { arn, key } = await datadogSecret({ graceperiod: 48 });
+    await suite.player.rotate(handler(), arn);
+    const now = await value(arn);
+    await callHook('revoke', arn, await value(arn, 'AWSPREVIOUS'));
+    expect(provider.accepts(key.token)).toBe(false);
+    expect(provider.accepts(now.token)).toBe(true);
+    await callHook('revoke', arn, await value(arn, 'AWSPREVIOUS')); // again: already gone, still fine
+    await expect(callHook('revoke', arn, now)).rejects.toThrow(/still AWSCURRENT; rotate the secret first/);
+    expect(provider.accepts(now.token)).toBe(true);
+  });
+});
+
+describe('ApiTokenRotation cloudflare (roll-only)', () => {
+  it('rolls the token: the new value verifies, the old one is refused at once', async () => {
+    const { arn, app } = await cloudflareSecret();
+    const { outcomes } = await rotateTimed('cloudflare', arn);
+    const now = await value(arn);
+    expect(now.token).not.toBe(app.token);
+    expect(now.tokenId).toBe(app.tokenId);
+    expect(now.token).toHaveLength(40);
+    expect(provider.accepts(now.token)).toBe(true);
+    expect(provider.accepts(app.token)).toBe(false);
+    expect(outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0)).toBeLessThanOrEqual(9);
+    expect(provider.count(Routes.CLOUDFLARE_ROLL)).toBe(1);
+    // Nothing is left to retire or revoke: the roll did it.
+    await retire(arn);
+    await callHook('revoke', arn, await value(arn, 'AWSPREVIOUS'));
+    expect(provider.count(Routes.CLOUDFLARE_DELETE)).toBe(0);
+    expect(provider.accepts(now.token)).toBe(true);
+  });
+
+  it('is idempotent: every step run twice rolls once', async () => {
+    const { arn } = await cloudflareSecret();
+    const token = await suite.player.startRotation(arn);
+    for (const step of STEPS) {
+      await handler()(suite.player.event(arn, token, step), lambdaContext());
+      await handler()(suite.player.event(arn, token, step), lambdaContext());
+    }
+    expect(provider.count(Routes.CLOUDFLARE_ROLL)).toBe(1);
+    expect(provider.accepts((await value(arn)).token)).toBe(true);
+  });
+
+  it('when storing the rolled value fails, the retry stores it instead of rolling again', async () => {
+    const { arn, app } = await cloudflareSecret();
+    const token = await suite.player.startRotation(arn);
+    const client = smClient(suite.moto.endpoint);
+    const send = client.send.bind(client) as (command: unknown) => Promise<unknown>;
+    let failed = false;
+    (client as { send: unknown }).send = async (command: unknown) => {
+      if (command instanceof PutSecretValueCommand && !failed) {
+        failed = true;
+        throw Object.assign(new Error('simulated network failure'), { name: 'TimeoutError' });
+      }
+      return send(command);
+    };
+    const flaky = createRotationHandler(kind, { client: client as SecretsManagerClient });
+
+    await expect(flaky(suite.player.event(arn, token, 'createSecret'), lambdaContext())).rejects.toThrow(/simulated/);
+    expect(provider.accepts(app.token)).toBe(false); // the roll happened
+
+    const outcomes = await suite.player.runSteps(handler(), arn, token);
+
+    expect(outcomes.map((o) => o.outcome)).toEqual(['done', 'done', 'done', 'done']);
+    expect(provider.count(Routes.CLOUDFLARE_ROLL)).toBe(1);
+    expect(provider.accepts((await value(arn)).token)).toBe(true);
+  });
+
+  it('uses the token itself only with selfRotation: true (explicit opt-in)', async () => {
+    const app = provider.cloudflareToken(true); // may roll itself
+    const base = { provider: 'cloudflare', token: app.token, tokenId: app.tokenId, baseUrl: provider.cloudflareBaseUrl };
+    const implicit = await suite.secret(unique('cf-self'), base);
+    const token = await suite.player.startRotation(implicit);
+    const err = await failingStep(implicit, token, 'createSecret');
+    expect(err.message).toMatch(/field 'managementSecretArn' is missing .*'selfRotation': true/);
+    expect(provider.accepts(app.token)).toBe(true);
+
+    const explicit = await suite.secret(unique('cf-self'), { ...base, selfRotation: true });
+    await suite.player.rotate(handler(), explicit);
+    expect(provider.accepts(app.token)).toBe(false);
+    expect(provider.accepts((await value(explicit)).token)).toBe(true);
+  });
+
+  it('honours a 429 with Retry-After on the roll, then succeeds', async () => {
+    const { arn, app } = await cloudflareSecret();
+    provider.failNext(Routes.CLOUDFLARE_ROLL, { status: 429, retryAfter: 1 });
+    const started = Date.now();
+    await suite.player.rotate(handler(), arn);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(provider.count(Routes.CLOUDFLARE_ROLL, 429)).toBe(1);
+    expect(provider.count(Routes.CLOUDFLARE_ROLL, 200)).toBe(1);
+    expect(provider.accepts(app.token)).toBe(false);
+    expect(provider.accepts((await value(arn)).token)).toBe(true);
+  });
+
+  it('reports a management token without "API Tokens Write" clearly, and AWSCURRENT still works', async () => {
+    const { arn, app } = await cloudflareSecret({}, false);
+    const token = await suite.player.startRotation(arn);
+    const err = await failingStep(arn, token, 'createSecret');
+    expect(err.message).toMatch(/cloudflare roll: PUT .*\/value answered HTTP 403: 9109 Unauthorized to access requested resource/);
+    expect(provider.accepts(app.token)).toBe(true);
+  });
+});
+
+describe('ApiTokenRotation generic HTTP provider (configured by data)', () => {
+  it('rotates dual-active from request templates; retire revokes the old token', async () => {
+    const { arn, app } = await acmeSecret();
+    await rotateTimed('http (acme)', arn);
+    const now = await value(arn);
+    expect(now.token).not.toBe(app.token);
+    expect(now.tokenId).toMatch(/^tok_/);
+    expect(provider.accepts(now.token)).toBe(true);
+    expect(provider.accepts(app.token)).toBe(true);
+    await retire(arn);
+    expect(provider.accepts(app.token)).toBe(false);
+    expect(provider.accepts(now.token)).toBe(true);
+  });
+
+  it('rotates a roll-only provider whose tokens roll themselves (selfRotation)', async () => {
+    const app = provider.acmeToken();
+    const arn = await suite.secret(unique('acme-self'), {
+      provider: 'http',
+      token: app.token,
+      selfRotation: true,
+      http: {
+        dualActive: false,
+        issue: {
+          method: 'POST',
+          url: `${provider.acmeBaseUrl}/v1/tokens/self/roll`,
+          headers: { 'x-acme-token': '{{token}}' },
+          tokenPath: 'secret',
+        },
+        verify: { method: 'GET', url: `${provider.acmeBaseUrl}/v1/whoami`, headers: { 'x-acme-token': '{{token}}' } },
+      },
+    });
+    await suite.player.rotate(handler(), arn);
+    expect(provider.accepts(app.token)).toBe(false);
+    expect(provider.accepts((await value(arn)).token)).toBe(true);
+  });
+
+  it('masks credentials a provider echoes in its error bodies', async () => {
+    const { arn, app, admin } = await acmeSecret();
+    const stranger = randomBytes(24).toString('base64url');
+    suite.sensitive(stranger);
+    provider.failNext(Routes.ACME_ISSUE, { status: 400, body: { error: `bad request from ${admin.token} near ${stranger}` } });
+    const token = await suite.player.startRotation(arn);
+    const err = await failingStep(arn, token, 'createSecret');
+    expect(err.message).toMatch(/http issue: POST .*\/acme\/v1\/tokens answered HTTP 400: bad request from \[REDACTED\] near \[REDACTED\]/);
+    expect(errorText(err)).not.toContain(admin.token);
+    expect(errorText(err)).not.toContain(stranger);
+    expect(provider.accepts(app.token)).toBe(true);
+  });
+
+  it('refuses a template that authenticates with {{token}} without selfRotation', async () => {
+    const templates = acmeTemplates();
+    const { arn, app } = await acmeSecret({
+      http: { ...templates, issue: { ...templates.issue, headers: { authorization: 'Bearer {{token}}' } } },
+    });
+    const token = await suite.player.startRotation(arn);
+    const err = await failingStep(arn, token, 'createSecret');
+    expect(err.message).toMatch(/field 'http.issue' sends \{\{token\}\}, the token being rotated: that is self-rotation, an explicit opt-in/);
+    expect(provider.count(Routes.ACME_ISSUE)).toBe(0);
+    expect(provider.accepts(app.token)).toBe(true);
+  });
+});
+
+describe('ApiTokenRotation refuses bad configuration before calling the provider', () => {
+  const cases: Array<[string, () => Promise<{ arn: string; token: string }>, RegExp]> = [
+    [
+      'an unknown provider',
+      async () => {
+        const { arn, key } = await datadogSecret({ provider: 'nope' });
+        return { arn, token: key.token };
+      },
+      /field 'provider' is invalid: unknown provider 'nope' \(known: datadog, cloudflare, http\)/,
+    ],
+    [
+      'a Datadog secret without managementSecretArn',
+      async () => {
+        const { arn, key } = await datadogSecret({ managementSecretArn: undefined });
+        return { arn, token: key.token };
+      },
+      /field 'managementSecretArn' is missing/,
+    ],
+    [
+      'a Datadog secret without tokenId',
+      async () => {
+        const { arn, key } = await datadogSecret({ tokenId: undefined });
+        return { arn, token: key.token };
+      },
+      /field 'tokenId' is missing/,
+    ],
+    [
+      'a generic secret without a verify template',
+      async () => {
+        const { arn, app } = await acmeSecret({ http: { ...acmeTemplates(), verify: undefined } });
+        return { arn, token: app.token };
+      },
+      /field 'http.verify' is missing/,
+    ],
+    [
+      'a management secret without a field the provider needs',
+      async () => {
+        const managementSecretArn = await suite.secret(unique('dd-management'), { apiKey: provider.datadogApiKey().token });
+        const { arn, key } = await datadogSecret({ managementSecretArn });
+        return { arn, token: key.token };
+      },
+      /management secret .*: field 'appKey' is missing \(required by provider 'datadog'\)/,
+    ],
+    [
+      'a non-https base URL',
+      async () => {
+        const { arn, key } = await datadogSecret({ baseUrl: 'http://api.datadoghq.com' });
+        return { arn, token: key.token };
+      },
+      /field 'baseUrl' must use https \(http is allowed only for loopback hosts\), got http for host api.datadoghq.com/,
+    ],
+    [
+      'a non-https template URL',
+      async () => {
+        const { arn, app } = await acmeSecret({ http: acmeTemplates('http://tokens.example.com') });
+        return { arn, token: app.token };
+      },
+      /field 'http.issue.url' must use https/,
+    ],
+    [
+      'a host the management secret does not allow',
+      async () => {
+        const { arn, key } = await datadogSecret({ baseUrl: 'https://collector.example.com' });
+        return { arn, token: key.token };
+      },
+      /host collector.example.com is not in the management secret's allowedHosts/,
+    ],
+    [
+      'a management secret that is the rotated secret itself',
+      async () => {
+        const name = unique('dd-self');
+        const key = provider.datadogApiKey();
+        const arn = await suite.secret(name, {
+          provider: 'datadog', token: key.token, tokenId: key.tokenId, managementSecretArn: name, baseUrl: provider.datadogBaseUrl,
+        });
+        return { arn, token: key.token };
+      },
+      /field 'managementSecretArn' names the secret being rotated/,
+    ],
+  ];
+
+  for (const [what, arrange, message] of cases) {
+    it(`refuses ${what}, naming the problem; AWSCURRENT still works`, async () => {
+      const { arn, token: current } = await arrange();
+      const token = await suite.player.startRotation(arn);
+      const err = await failingStep(arn, token, 'createSecret');
+      expect(err.message).toMatch(message);
+      expect((await value(arn)).token).toBe(current);
+      expect(provider.accepts(current)).toBe(true);
+      expect(provider.count(Routes.DATADOG_CREATE) + provider.count(Routes.ACME_ISSUE)).toBe(0);
+    });
+  }
+
+  it('refuses a pending value that points the provider elsewhere', async () => {
+    const { arn, key } = await datadogSecret();
+    const token = await suite.player.startRotation(arn);
+    const tampered = { ...(await value(arn)), baseUrl: 'https://api.datadoghq.eu', token: randomBytes(16).toString('hex') };
+    suite.sensitive(tampered.token);
+    await suite.player.client.send(
+      new PutSecretValueCommand({ SecretId: arn, ClientRequestToken: token, SecretString: JSON.stringify(tampered), VersionStages: ['AWSPENDING'] }),
+    );
+    const err = await failingStep(arn, token, 'setSecret');
+    expect(err.message).toMatch(/provider settings .* differ between AWSCURRENT and AWSPENDING/);
+    expect(provider.accepts(key.token)).toBe(true);
+  });
+});
