@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StepOutcome } from '../lambdas/core/engine';
 import { Strategies } from '../lambdas/core/types';
 import { handler as deployedHandler, mysqlKind } from '../lambdas/mysql';
+import { DatabaseError } from '../lambdas/mysql/connection';
 import { grantSyncStatements, parseGrants, parseRequire, tokenize } from '../lambdas/mysql/grants';
 import { createMysqlKind } from '../lambdas/mysql/mysqlKind';
 import { mysqlDefaults, readMysqlOptions } from '../lambdas/mysql/options';
@@ -712,6 +713,18 @@ describe('MySQL kind SQL (unit)', () => {
     const user = { user: 'app', host: '%' };
     expect(() => parseGrants(['REVOKE INSERT ON `mysql`.* FROM `app`@`%`'], user)).toThrow(/partial revokes/);
     expect(() => parseGrants(['GRANT SELECT ON *.* TO `other`@`%`'], user)).toThrow(/another account/);
+  });
+
+  it('keeps no statement text in a database error (mysql2 puts the statement, password included, in `sql`)', () => {
+    const statement = "SET PASSWORD = PASSWORD('Secret-Value-123'))";
+    const driverError = Object.assign(
+      new Error("You have an error in your SQL syntax; check the manual for the right syntax to use near 'Secret-Val' at line 1"),
+      { code: 'ER_PARSE_ERROR', errno: 1064, sqlState: '42000', sql: statement, sqlMessage: statement },
+    );
+    const safe = new DatabaseError(driverError);
+    expect(safe).toMatchObject({ name: 'DatabaseError', code: 'ER_PARSE_ERROR', errno: 1064, sqlState: '42000' });
+    expect(safe.message).toBe('You have an error in your SQL syntax; check the manual for the right syntax to use (statement not shown)');
+    expect(JSON.stringify({ ...safe, message: safe.message, stack: safe.stack })).not.toMatch(/Secret-Val/);
   });
 
   it('validates the secret: engines, port as number or numeric string, default port 3306', () => {
