@@ -7,7 +7,9 @@ import { RotationCache } from './rotationCache';
 import { decodeJson } from './secretValue';
 import { SecretsApi, versionWithStage, type SecretDescription } from './secretsApi';
 import type { Settings } from './settings';
+import { fingerprint } from './fingerprint';
 import {
+  RotorTags,
   Stages,
   Steps,
   type KindContext,
@@ -305,6 +307,18 @@ class StepRun<S> {
     await this.api.moveStage(this.event.SecretId, Stages.CURRENT, { to: token, from: currentId });
     await this.api.moveStage(this.event.SecretId, Stages.PENDING, { from: token });
     this.deps.logger.info('AWSCURRENT moved to the new version', { previousVersionId: currentId });
+    if (this.kind.leakIdentity) {
+      // Values are read from this rotation's cache where the earlier steps ran here.
+      const pending = await this.pending();
+      const tags: Record<string, string> = { [RotorTags.FINGERPRINT_CURRENT]: fingerprint(this.kind.leakIdentity(pending)) };
+      if (currentId) {
+        const old = await this.read(currentId, Stages.PREVIOUS).catch(() => undefined);
+        if (old !== undefined) {
+          tags[RotorTags.FINGERPRINT_PREVIOUS] = fingerprint(this.kind.leakIdentity(this.parse(old, Stages.PREVIOUS)));
+        }
+      }
+      await this.api.tag(this.event.SecretId, tags);
+    }
     this.deps.cache.forget(this.event.SecretId, token);
     return 'done';
   }

@@ -4,6 +4,7 @@ import {
   GetSecretValueCommand,
   PutSecretValueCommand,
   ResourceNotFoundException,
+  TagResourceCommand,
   type DescribeSecretCommandOutput,
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
@@ -53,6 +54,13 @@ export class SecretsApi {
       if (err instanceof ResourceNotFoundException) return undefined;
       throw err;
     }
+  }
+
+  public async tag(secretId: string, tags: Record<string, string>): Promise<void> {
+    this.calls++;
+    await this.client.send(
+      new TagResourceCommand({ SecretId: secretId, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }),
+    );
   }
 
   public async randomPassword(policy: PasswordPolicy): Promise<string> {

@@ -112,6 +112,12 @@ export interface RotationKind<S> {
    * falls back to the `rotor:grace-hours` tag, then to its default.
    */
   graceHours?(current: S): number | undefined;
+  /**
+   * The string that identifies a value when it leaks (an access key id, a token). finishSecret
+   * stores its fingerprint (see `fingerprint()`) in the secret's tags so that the emergency
+   * handler can find the secret from a leaked value without reading every secret.
+   */
+  leakIdentity?(value: S): string;
   /** Emergencies: make a leaked value useless at once (called by the emergency handler). */
   revoke?(leaked: S, ctx: KindContext): Promise<void>;
 }
@@ -125,6 +131,10 @@ export const RotorTags = {
   STRATEGY: 'rotor:strategy',
   /** Hours the previous value of a dual-active kind stays valid after a rotation. */
   GRACE_HOURS: 'rotor:grace-hours',
+  /** Fingerprint of AWSCURRENT's leak identity (see `fingerprint()`). */
+  FINGERPRINT_CURRENT: 'rotor:fp-current',
+  /** Fingerprint of AWSPREVIOUS's leak identity. */
+  FINGERPRINT_PREVIOUS: 'rotor:fp-previous',
   /** The AWSPREVIOUS version id the retire handler has retired (so a later run does not redo it). */
   RETIRED_VERSION: 'rotor:retired-version',
 } as const;

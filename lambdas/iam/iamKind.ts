@@ -219,6 +219,7 @@ export function createIamKind(options: IamKindOptions | (() => IamKindOptions) =
     strategies: [Strategies.SINGLE_USER],
     parse: parseIamSecret,
     sensitive: (secret) => [secret.secretAccessKey],
+    leakIdentity: (secret) => secret.accessKeyId,
     graceHours: (secret) => secret.graceperiod,
 
     async create(current: IamSecret, ctx: CreateContext<IamSecret>): Promise<IamSecret> {
