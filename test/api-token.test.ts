@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PutSecretValueCommand, TagResourceCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRotationHandler } from '../lambdas/core/handler';
-import { Strategies, type KindContext } from '../lambdas/core/types';
+import { createRetireHandler, type RetireReport, type RetireResult } from '../lambdas/core/retire';
+import { RotorTags, Strategies, type KindContext } from '../lambdas/core/types';
 import { createApiTokenKind, REVOKE_FAILED_METRIC } from '../lambdas/api-token/apiTokenKind';
 import { lambdaContext, smClient, STEPS } from './support/harness';
 import { errorText } from './support/logCapture';
@@ -31,6 +32,16 @@ beforeEach(() => {
 const kind = createApiTokenKind({ verifyDelayMs: 50, http: { backoffMs: 20, timeoutMs: 3_000 } });
 const handler = () => suite.handler(kind);
 const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
+const HOUR = 3_600_000;
+
+/** A token secret, tagged as the CDK construct tags it, so that the retire handler finds it. */
+async function tokenSecret(name: string, secretValue: Record<string, unknown>): Promise<string> {
+  const arn = await suite.secret(name, secretValue);
+  await suite.player.client.send(
+    new TagResourceCommand({ SecretId: arn, Tags: [{ Key: RotorTags.KIND, Value: 'api-token' }] }),
+  );
+  return arn;
+}
 
 interface TokenSecret {
   provider: string;
@@ -48,7 +59,7 @@ async function datadogSecret(extra: Record<string, unknown> = {}) {
   suite.sensitive(management.apiKey, management.appKey);
   const managementSecretArn = await suite.secret(unique('dd-management'), management);
   const key = provider.datadogApiKey();
-  const arn = await suite.secret(unique('dd-key'), {
+  const arn = await tokenSecret(unique('dd-key'), {
     provider: 'datadog',
     token: key.token,
     tokenId: key.tokenId,
@@ -65,7 +76,7 @@ async function cloudflareSecret(extra: Record<string, unknown> = {}, managerCanW
   const manager = provider.cloudflareToken(managerCanWrite);
   const managementSecretArn = await suite.secret(unique('cf-management'), { token: manager.token });
   const app = provider.cloudflareToken();
-  const arn = await suite.secret(unique('cf-token'), {
+  const arn = await tokenSecret(unique('cf-token'), {
     provider: 'cloudflare',
     token: app.token,
     tokenId: app.tokenId,
@@ -102,7 +113,7 @@ async function acmeSecret(extra: Record<string, unknown> = {}) {
   suite.sensitive(admin.token);
   const managementSecretArn = await suite.secret(unique('acme-management'), { adminToken: admin.token });
   const app = provider.acmeToken();
-  const arn = await suite.secret(unique('acme-token'), {
+  const arn = await tokenSecret(unique('acme-token'), {
     provider: 'http',
     token: app.token,
     tokenId: app.tokenId,
@@ -114,11 +125,11 @@ async function acmeSecret(extra: Record<string, unknown> = {}) {
   return { arn, app, admin };
 }
 
-/** The context the retire and emergency handlers give a kind's retire/revoke hooks. */
+/** The context the emergency handler gives a kind's revoke hook. */
 function hookContext(secretArn: string): KindContext {
   return {
     secretArn,
-    token: 'scheduled-retire',
+    token: 'emergency',
     strategy: Strategies.SINGLE_USER,
     logger: new Logger({ serviceName: 'rotor' }),
     recordLogin: () => undefined,
@@ -126,16 +137,29 @@ function hookContext(secretArn: string): KindContext {
   };
 }
 
-/** Calls a hook as the retire/emergency handler would; what it throws is checked for leaks too. */
-async function callHook(hook: 'retire' | 'revoke', arn: string, target: TokenSecret): Promise<void> {
+/** Calls the revoke hook as the emergency handler would; what it throws is checked for leaks too. */
+async function emergencyRevoke(arn: string, leaked: TokenSecret): Promise<void> {
   try {
-    await kind[hook]!(target as never, hookContext(arn));
+    await kind.revoke!(leaked as never, hookContext(arn));
   } catch (err) {
     suite.logs.note(errorText(err));
     throw err;
   }
 }
-const retire = async (arn: string) => callHook('retire', arn, await value(arn, 'AWSPREVIOUS'));
+
+/** One run of the scheduled retire handler (lambdas/core/retire) at `at`; the result for `arn`. */
+async function retireRun(arn: string, at = new Date()): Promise<RetireResult | undefined> {
+  const run = createRetireHandler({ 'api-token': kind }, { client: smClient(suite.moto.endpoint), now: () => at });
+  let report: RetireReport;
+  try {
+    report = await run({}, lambdaContext('rotor-retire'));
+  } catch (err) {
+    suite.logs.note(errorText(err));
+    report = (err as { report?: RetireReport }).report!;
+    if (!report) throw err;
+  }
+  return [...report.retired, ...report.skipped, ...report.failed].find((r) => r.secretArn === arn);
+}
 
 async function rotateTimed(label: string, arn: string) {
   const token = await suite.player.startRotation(arn);
@@ -177,18 +201,32 @@ describe('ApiTokenRotation datadog (dual-active)', () => {
     expect(outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0)).toBeLessThanOrEqual(9);
     expect(provider.count(Routes.DATADOG_CREATE)).toBe(1);
 
-    await retire(arn);
+    expect(await retireRun(arn)).toMatchObject({ outcome: 'retired' });
 
     expect(provider.accepts(key.token)).toBe(false);
     expect(provider.accepts(now.token)).toBe(true);
+    expect(await retireRun(arn)).toMatchObject({ outcome: 'skipped', reason: 'AWSPREVIOUS already retired' });
   });
 
-  it('waits for the grace window (graceperiod, default 24 h) before retiring', async () => {
-    const { arn, key } = await datadogSecret({ graceperiod: undefined });
-    await suite.player.rotate(handler(), arn);
-    await expect(retire(arn)).rejects.toThrow(/grace window \('graceperiod' 24 h\) ends at .*not retiring it yet/);
-    expect(provider.accepts(key.token)).toBe(true);
+  it('keeps the old key for the grace window: graceperiod hours, else 24', async () => {
+    const byDefault = await datadogSecret({ graceperiod: undefined });
+    const twoHours = await datadogSecret({ graceperiod: 2 });
+    for (const { arn } of [byDefault, twoHours]) await suite.player.rotate(handler(), arn);
+
+    const open = await retireRun(byDefault.arn);
+    expect(open).toMatchObject({ outcome: 'skipped', reason: 'grace window not over' });
+    const ends = Date.parse(open!.graceEndsAt!);
+    expect(ends - Date.now()).toBeGreaterThan(23.9 * HOUR);
     expect(provider.count(Routes.DATADOG_DELETE)).toBe(0);
+
+    const inThreeHours = new Date(Date.now() + 3 * HOUR);
+    expect(await retireRun(twoHours.arn, inThreeHours)).toMatchObject({ outcome: 'retired' });
+    expect(await retireRun(byDefault.arn, inThreeHours)).toMatchObject({ outcome: 'skipped' });
+    expect(provider.accepts(twoHours.key.token)).toBe(false);
+    expect(provider.accepts(byDefault.key.token)).toBe(true);
+
+    expect(await retireRun(byDefault.arn, new Date(ends))).toMatchObject({ outcome: 'retired' });
+    expect(provider.accepts(byDefault.key.token)).toBe(false);
   });
 
   it('revokes the key that loses its last label on the next rotation, leaving no orphan keys', async () => {
@@ -202,6 +240,22 @@ describe('ApiTokenRotation datadog (dual-active)', () => {
     expect(provider.accepts(second.token)).toBe(true);
     expect(second.revokeQueue).toBeUndefined();
     expect(provider.liveNamed('orphan-check-')).toBe(2);
+  });
+
+  it('without graceperiod, leaves a still-live older key to the retire handler', async () => {
+    const { arn, key } = await datadogSecret({ graceperiod: undefined });
+    await suite.player.rotate(handler(), arn);
+    const first = await value(arn);
+    await suite.player.rotate(handler(), arn); // before any retire run
+    const second = await value(arn);
+    expect(second.revokeQueue).toEqual([key.tokenId]);
+    expect(provider.accepts(key.token)).toBe(true);
+
+    expect(await retireRun(arn, new Date(Date.now() + 25 * HOUR))).toMatchObject({ outcome: 'retired' });
+
+    expect(provider.accepts(key.token)).toBe(false);
+    expect(provider.accepts(first.token)).toBe(false);
+    expect(provider.accepts(second.token)).toBe(true);
   });
 
   it('is idempotent: every step run twice issues one key', async () => {
@@ -260,7 +314,12 @@ describe('ApiTokenRotation datadog (dual-active)', () => {
     const metric = suite.logs.records().find((r) => REVOKE_FAILED_METRIC in r);
     expect(metric).toMatchObject({ [REVOKE_FAILED_METRIC]: 1, kind: 'api-token', provider: 'datadog' });
 
-    await retire(arn);
+    // The retire run while the provider still fails: reported, not tagged as retired.
+    provider.failNext(Routes.DATADOG_DELETE, { status: 500, times: 8 });
+    expect(await retireRun(arn)).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/revoking 2 old token\(s\) failed/) });
+    expect(provider.accepts(key.token)).toBe(true);
+    // The next run succeeds.
+    expect(await retireRun(arn)).toMatchObject({ outcome: 'retired' });
 
     expect(provider.accepts(key.token)).toBe(false);
     expect(provider.accepts(first.token)).toBe(false);
@@ -283,11 +342,11 @@ describe('ApiTokenRotation datadog (dual-active)', () => {
     const { arn, key } = await datadogSecret({ graceperiod: 48 });
     await suite.player.rotate(handler(), arn);
     const now = await value(arn);
-    await callHook('revoke', arn, await value(arn, 'AWSPREVIOUS'));
+    await emergencyRevoke(arn, await value(arn, 'AWSPREVIOUS'));
     expect(provider.accepts(key.token)).toBe(false);
     expect(provider.accepts(now.token)).toBe(true);
-    await callHook('revoke', arn, await value(arn, 'AWSPREVIOUS')); // again: already gone, still fine
-    await expect(callHook('revoke', arn, now)).rejects.toThrow(/still AWSCURRENT; rotate the secret first/);
+    await emergencyRevoke(arn, await value(arn, 'AWSPREVIOUS')); // again: already gone, still fine
+    await expect(emergencyRevoke(arn, now)).rejects.toThrow(/still AWSCURRENT; rotate the secret first/);
     expect(provider.accepts(now.token)).toBe(true);
   });
 });
@@ -305,8 +364,8 @@ describe('ApiTokenRotation cloudflare (roll-only)', () => {
     expect(outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0)).toBeLessThanOrEqual(9);
     expect(provider.count(Routes.CLOUDFLARE_ROLL)).toBe(1);
     // Nothing is left to retire or revoke: the roll did it.
-    await retire(arn);
-    await callHook('revoke', arn, await value(arn, 'AWSPREVIOUS'));
+    expect(await retireRun(arn, new Date(Date.now() + 25 * HOUR))).toMatchObject({ outcome: 'retired' });
+    await emergencyRevoke(arn, await value(arn, 'AWSPREVIOUS'));
     expect(provider.count(Routes.CLOUDFLARE_DELETE)).toBe(0);
     expect(provider.accepts(now.token)).toBe(true);
   });
@@ -392,7 +451,7 @@ describe('ApiTokenRotation generic HTTP provider (configured by data)', () => {
     expect(now.tokenId).toMatch(/^tok_/);
     expect(provider.accepts(now.token)).toBe(true);
     expect(provider.accepts(app.token)).toBe(true);
-    await retire(arn);
+    expect(await retireRun(arn)).toMatchObject({ outcome: 'retired' });
     expect(provider.accepts(app.token)).toBe(false);
     expect(provider.accepts(now.token)).toBe(true);
   });

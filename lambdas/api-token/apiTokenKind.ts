@@ -46,10 +46,6 @@ export interface ApiTokenKindOptions {
 /** Metric emitted (as its own EMF line) every time revoking an old or leaked token fails. */
 export const REVOKE_FAILED_METRIC = 'TokenRevokeFailed';
 
-/** The grace window of a secret's previous token in hours (`graceperiod`, default 24), for the retire handler. */
-export function apiTokenGraceHours(secret: ApiTokenSecret): number {
-  return graceMs(secret) / 3_600_000;
-}
 
 /**
  * One hook call's view of the provider: a redactor that knows every credential seen so far
@@ -113,8 +109,9 @@ class Session {
 
 /**
  * The API token kind. A provider that allows two live tokens rotates dual-active: createSecret
- * issues a new token, the old one keeps working until the retire handler revokes it after the
- * grace window. A roll-only provider rotates single-user: createSecret rolls the token, which
+ * issues a new token, the old one keeps working until the retire handler (lambdas/retire) calls
+ * the retire hook after the grace window (`graceperiod` hours, else the rotor:grace-hours tag,
+ * else 24), which revokes it. A roll-only provider rotates single-user: createSecret rolls the token, which
  * invalidates the old value at once.
  *
  * Why the roll is in createSecret: the new value exists only in the roll's answer, and
@@ -178,9 +175,11 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
   }
 
   /**
-   * Dual-active createSecret: the AWSPREVIOUS token is about to lose its last label. Revoke it
-   * (and any earlier failures) once its grace window is over; what cannot be revoked now is
-   * carried in the new value's revokeQueue for the retire handler.
+   * Dual-active createSecret: the AWSPREVIOUS token is about to lose its last label, after which
+   * nothing would revoke it. Normally the retire handler revoked it long ago (verify says so).
+   * If it is still accepted, it is revoked now when the value's own `graceperiod` says its window
+   * (which began when AWSCURRENT was issued) is over, else queued. Queued ids, and any whose
+   * revocation fails, go into the new value's revokeQueue for the retire hook.
    */
   async function settleOldTokens(
     current: ApiTokenSecret,
@@ -198,20 +197,24 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
         previous.tokenId !== current.tokenId &&
         previous.token !== current.token
       ) {
-        queue.add(previous.tokenId);
+        const target = { ...current, token: previous.token, tokenId: previous.tokenId };
+        if ((await session.provider.verify(target, session.plain())).accepted) queue.add(previous.tokenId);
       }
     } catch (err) {
-      ctx.logger.warn('cannot read AWSPREVIOUS; its token is left to the retire handler', {
+      ctx.logger.warn('cannot check the AWSPREVIOUS token; it is left to the retire handler', {
         error: session.redactor.error(err),
       });
     }
     if (current.tokenId) queue.delete(current.tokenId);
     if (queue.size === 0) return [];
-    const graceEnds = current.issuedAt ? Date.parse(current.issuedAt) + graceMs(current) : 0;
-    if (now() < graceEnds) {
-      ctx.logger.info('older tokens are within their grace window; the retire handler revokes them', {
+    const graceEnds =
+      current.graceperiod === undefined || !current.issuedAt
+        ? undefined
+        : Date.parse(current.issuedAt) + graceMs(current.graceperiod);
+    if (graceEnds === undefined || now() < graceEnds) {
+      ctx.logger.info('older tokens are still accepted; the retire handler revokes them after the grace window', {
         tokenIds: [...queue],
-        graceEnds: new Date(graceEnds).toISOString(),
+        graceEnds: graceEnds === undefined ? undefined : new Date(graceEnds).toISOString(),
       });
       return [...queue];
     }
@@ -240,6 +243,9 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
     },
 
     sensitive: (secret) => [secret.token],
+
+    // The retire handler owns the timing: this is the value's own setting, else its tag or default.
+    graceHours: (current) => current.graceperiod,
 
     async create(current, ctx) {
       const provider = providerFor(current, `secret ${ctx.secretArn} (AWSCURRENT)`);
@@ -330,13 +336,6 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
           provider: provider.name,
         });
         return;
-      }
-      const graceEnds = current.issuedAt ? Date.parse(current.issuedAt) + graceMs(current) : 0;
-      if (now() < graceEnds) {
-        throw new RotationStateError(
-          `secret ${ctx.secretArn}: the previous token's grace window ('graceperiod' ${apiTokenGraceHours(current)} h) ` +
-            `ends at ${new Date(graceEnds).toISOString()}; not retiring it yet`,
-        );
       }
       const retiringPrevious =
         previous.tokenId !== undefined && previous.tokenId !== current.tokenId && previous.token !== current.token;

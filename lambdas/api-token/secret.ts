@@ -5,8 +5,6 @@ import { urlProblem } from './urls';
 
 /** Defaults of the api-token secret's optional fields. */
 export const apiTokenDefaults = {
-  /** Hours the previous token of a dual-active provider keeps working after a rotation. */
-  graceperiod: 24,
   /** Prefix of the names Rotor gives the keys it issues (`<keyName>-<rotation token>`). */
   keyName: 'rotor',
 } as const;
@@ -63,6 +61,10 @@ export const apiTokenSecretSchema = z.looseObject({
   managementSecretArn: z.string().min(1).optional(),
   /** Explicit opt-in for roll-only providers that only let a token roll itself. */
   selfRotation: z.boolean().optional(),
+  /**
+   * Hours the previous token of a dual-active provider keeps working after a rotation.
+   * @default - the secret's rotor:grace-hours tag, else the retire handler's default (24)
+   */
   graceperiod: hours.optional(),
   baseUrl: z.string().min(1).optional(),
   keyName: z
@@ -107,9 +109,9 @@ export function missing(where: string, field: string, why: string): SecretFormat
   return new SecretFormatError(`${where}: field '${field}' is missing (${why})`);
 }
 
-/** The grace window of a secret's previous token, in milliseconds. */
-export function graceMs(secret: ApiTokenSecret): number {
-  return (secret.graceperiod ?? apiTokenDefaults.graceperiod) * 3_600_000;
+/** A `graceperiod` in milliseconds. */
+export function graceMs(graceperiod: number): number {
+  return graceperiod * 3_600_000;
 }
 
 /**

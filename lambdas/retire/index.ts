@@ -1,4 +1,5 @@
 import { createRetireHandler, type RetireKinds } from '../core/retire';
+import { apiTokenKind } from '../api-token/apiTokenKind';
 import { iamKind } from '../iam/iamKind';
 
 /**
@@ -7,6 +8,7 @@ import { iamKind } from '../iam/iamKind';
  */
 export const retireKinds: RetireKinds = {
   iam: iamKind,
+  'api-token': apiTokenKind,
 };
 
 /** The scheduled retire function (an EventBridge schedule invokes it, hourly by default). */
