@@ -8,6 +8,7 @@ import { ConfigurationError } from '../lambdas/core/errors';
 import type { KindContext } from '../lambdas/core/types';
 import { createIamKind, iamDefaults } from '../lambdas/iam/iamKind';
 import { lambdaContext, STEPS } from './support/harness';
+import { errorText } from './support/logCapture';
 import { callerArn, failingPutOnce, useIamSuite, type KeyPair } from './support/iam';
 
 const t = useIamSuite();
@@ -296,6 +297,36 @@ describe('IamAccessKeyRotation', () => {
     expect(() => createIamKind({ testFirstDelayMs: 9_000, testMaxDelayMs: 100 })).toThrow(/'testFirstDelayMs'.*testMaxDelayMs/);
     expect(() => createIamKind({ testTimeoutMs: 10, colour: 'red' } as never)).toThrow(ConfigurationError);
     expect(iamDefaults.testTimeoutMs).toBe(60_000);
+  });
+});
+
+describe('the deployed entry (lambdas/iam/index.ts)', () => {
+  it('rotates with the function\'s own credentials from the environment', async () => {
+    const user = await t.arrange();
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: t.admin.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: t.admin.secretAccessKey,
+      IAM_TEST_TIMEOUT_MS: '5000',
+    });
+    suite.sensitive(t.admin.secretAccessKey);
+    try {
+      const { handler } = await import('../lambdas/iam/index');
+      const { outcomes } = await suite.player.rotate(async (event, context) => {
+        try {
+          return await handler(event, context);
+        } catch (err) {
+          suite.logs.note(errorText(err));
+          throw err;
+        }
+      }, user.arn);
+      expect(outcomes.map((o) => o.outcome)).toEqual(['done', 'done', 'done', 'done']);
+      const now = await t.value(user.arn);
+      expect(await callerArn(now)).toBe(userArn(user.username));
+      expect(await t.keys(user.username)).toEqual({ [user.key.accessKeyId]: 'Active', [now.accessKeyId]: 'Active' });
+    } finally {
+      process.env = saved;
+    }
   });
 });
 

@@ -178,4 +178,20 @@ describe('retire handler with the IAM kind', () => {
     expect(resultFor(report, user.arn)).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/tag rotor:grace-hours 'a day' is not a number of hours/) });
     expect(Object.values(await t.keys(user.username))).toEqual(['Active', 'Active']);
   });
+
+  it('the deployed entry (lambdas/retire/index.ts) runs with the function\'s own credentials and clock', async () => {
+    const user = await rotatedOnce();
+    const saved = { ...process.env };
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: t.admin.accessKeyId, AWS_SECRET_ACCESS_KEY: t.admin.secretAccessKey });
+    suite.sensitive(t.admin.secretAccessKey);
+    try {
+      const { handler, retireKinds } = await import('../lambdas/retire/index');
+      expect(Object.keys(retireKinds)).toContain('iam');
+      const report = await handler({}, lambdaContext('rotor-retire'));
+      expect(resultFor(report, user.arn)).toMatchObject({ outcome: 'skipped', reason: 'grace window not over' });
+      expect(report.failed).toEqual([]);
+    } finally {
+      process.env = saved;
+    }
+  });
 });

@@ -1,0 +1,211 @@
+import { Duration } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { describe, expect, it } from 'vitest';
+import { IamAccessKeyRotation } from '../lib/iam-access-key-rotation';
+import { RetireSchedule } from '../lib/retire-schedule';
+import { RotorSchedule } from '../lib/rotation-schedule';
+import { testStack } from './support/cdk';
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+/** The statements of the policies attached to the role whose logical id starts with `rolePrefix`. */
+function statementsOf(template: Template, rolePrefix: string): Statement[] {
+  const policies = template.findResources('AWS::IAM::Policy');
+  return Object.values(policies)
+    .filter((p) => JSON.stringify((p as { Properties: { Roles: unknown } }).Properties.Roles).includes(rolePrefix))
+    .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
+}
+
+const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const logicalId = (stack: ReturnType<typeof testStack>, c: { node: { defaultChild?: unknown } }) =>
+  stack.getLogicalId(c.node.defaultChild as secretsmanager.CfnSecret);
+
+function arrange() {
+  const stack = testStack();
+  const secret = new secretsmanager.Secret(stack, 'Key');
+  const user = new iam.User(stack, 'Deployer');
+  return { stack, secret, user };
+}
+
+describe('IamAccessKeyRotation', () => {
+  it('grants IAM key actions on the named user only, and user tags only keyed by an access key id', () => {
+    const { stack, secret, user } = arrange();
+    const other = new iam.User(stack, 'Other');
+    new IamAccessKeyRotation(stack, 'Rotation', { secret, user });
+    const statements = statementsOf(Template.fromStack(stack), 'RotationRole');
+    const userArn = { 'Fn::GetAtt': [logicalId(stack, user), 'Arn'] };
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: ['iam:ListAccessKeys', 'iam:CreateAccessKey', 'iam:UpdateAccessKey', 'iam:DeleteAccessKey', 'iam:ListUserTags'],
+      Resource: userArn,
+    });
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: ['iam:TagUser', 'iam:UntagUser'],
+      Resource: userArn,
+      Condition: { 'ForAllValues:StringLike': { 'aws:TagKeys': ['AKIA*'] } },
+    });
+    const iamStatements = statements.filter((s) => actions(s).some((a) => a.startsWith('iam:')));
+    expect(iamStatements.map((s) => s.Resource)).toEqual([userArn, userArn]);
+    expect(JSON.stringify(statements)).not.toContain(logicalId(stack, other));
+    // Secrets Manager: this secret only.
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: [
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+        'secretsmanager:PutSecretValue',
+        'secretsmanager:UpdateSecretVersionStage',
+      ],
+      Resource: { Ref: logicalId(stack, secret) },
+    });
+  });
+
+  it('scopes an imported user by name to arn:aws:iam::ACCOUNT:user/NAME', () => {
+    const { stack, secret } = arrange();
+    new IamAccessKeyRotation(stack, 'Rotation', { secret, user: iam.User.fromUserName(stack, 'Ci', 'ci-deployer') });
+    const statements = statementsOf(Template.fromStack(stack), 'RotationRole');
+    const resources = statements.filter((s) => actions(s).includes('iam:CreateAccessKey')).map((s) => s.Resource);
+    expect(resources).toEqual([
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::123456789012:user/ci-deployer']] },
+    ]);
+  });
+
+  it('runs the iam entry as single-user with the STS bound, a timeout above it, and tags the secret', () => {
+    const { stack, secret, user } = arrange();
+    new IamAccessKeyRotation(stack, 'Rotation', { secret, user, gracePeriod: Duration.hours(6), stsTestTimeout: Duration.seconds(90) });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: 'Rotor iam rotation',
+      Timeout: 120,
+      Environment: { Variables: Match.objectLike({ ROTATION_STRATEGY: 'single-user', IAM_TEST_TIMEOUT_MS: '90000' }) },
+    });
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Tags: Match.arrayWith([
+        { Key: 'rotor:grace-hours', Value: '6' },
+        { Key: 'rotor:kind', Value: 'iam' },
+        { Key: 'rotor:strategy', Value: 'single-user' },
+      ]),
+    });
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      RotationRules: { ScheduleExpression: 'rate(30 days)' },
+    });
+  });
+
+  it('defaults: 24-hour grace window, 60-second STS bound, 2-minute timeout', () => {
+    const { stack, secret, user } = arrange();
+    new IamAccessKeyRotation(stack, 'Rotation', { secret, user });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Timeout: 120,
+      Environment: { Variables: Match.objectLike({ IAM_TEST_TIMEOUT_MS: '60000' }) },
+    });
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Tags: Match.arrayWith([{ Key: 'rotor:grace-hours', Value: '24' }]),
+    });
+  });
+
+  it('validates its props at synth time, naming the prop and the value', () => {
+    const make = (props: Partial<ConstructorParameters<typeof IamAccessKeyRotation>[2]>) => {
+      const { stack, secret, user } = arrange();
+      return () => new IamAccessKeyRotation(stack, 'Rotation', { secret, user, ...props });
+    };
+    expect(make({ gracePeriod: Duration.days(2), automaticallyAfter: Duration.days(1) })).toThrow(
+      'Rotation: gracePeriod must be shorter than automaticallyAfter (the next rotation would cut it short), got gracePeriod 2 days and automaticallyAfter 1 day',
+    );
+    expect(make({ gracePeriod: Duration.days(400) })).toThrow(/gracePeriod must be at most 365 days, got 400 days/);
+    expect(make({ stsTestTimeout: Duration.seconds(60), timeout: Duration.seconds(60) })).toThrow(
+      /timeout must exceed stsTestTimeout by at least 30 seconds, got timeout 1 minute and stsTestTimeout 1 minute/,
+    );
+    expect(make({ stsTestTimeout: Duration.millis(10) })).toThrow(/stsTestTimeout must be at least 1 second/);
+    // A cron schedule: the interval is not checked against the grace window.
+    expect(make({ gracePeriod: Duration.days(2), schedule: RotorSchedule.cron('cron(0 4 ? * SUN *)') })).not.toThrow();
+  });
+
+  it('adds its secret and user to a retire schedule', () => {
+    const { stack, secret, user } = arrange();
+    const retire = new RetireSchedule(stack, 'Retire');
+    new IamAccessKeyRotation(stack, 'Rotation', { secret, user, retireSchedule: retire });
+    const statements = statementsOf(Template.fromStack(stack), 'RetireRole');
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: ['iam:ListAccessKeys', 'iam:UpdateAccessKey'],
+      Resource: { 'Fn::GetAtt': [logicalId(stack, user), 'Arn'] },
+    });
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: 'secretsmanager:GetSecretValue',
+      Resource: { Ref: logicalId(stack, secret) },
+    });
+  });
+});
+
+describe('RetireSchedule', () => {
+  it('runs the retire entry hourly from an EventBridge schedule, one run at a time, no async retries', () => {
+    const { stack, secret, user } = arrange();
+    new RetireSchedule(stack, 'Retire').addIamAccessKey(secret, user);
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 hour)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^RetireFunction'), 'Arn'] } })],
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('retire previous values'),
+      ReservedConcurrentExecutions: 1,
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 0 });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^RetireSchedule'), 'Arn'] },
+    });
+  });
+
+  it('may read and tag only the secrets added to it, and only with rotor:retired-version', () => {
+    const { stack, secret, user } = arrange();
+    const unrelated = new secretsmanager.Secret(stack, 'Unrelated');
+    const key = new kms.Key(stack, 'Cmk');
+    const encrypted = new secretsmanager.Secret(stack, 'Encrypted', { encryptionKey: key });
+    const retire = new RetireSchedule(stack, 'Retire', { interval: Duration.minutes(30) });
+    retire.addIamAccessKey(secret, user);
+    retire.addIamAccessKey(encrypted, user);
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(30 minutes)' });
+    const statements = statementsOf(template, 'RetireRole');
+    for (const s of [secret, encrypted]) {
+      expect(statements).toContainEqual({
+        Effect: 'Allow',
+        Action: 'secretsmanager:TagResource',
+        Resource: { Ref: logicalId(stack, s) },
+        Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rotor:retired-version'] } },
+      });
+    }
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: 'kms:Decrypt',
+      Resource: { 'Fn::GetAtt': [stack.getLogicalId(key.node.defaultChild as kms.CfnKey), 'Arn'] },
+      Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+    });
+    expect(JSON.stringify(statements)).not.toContain(logicalId(stack, unrelated));
+    const wildcard = statements.filter((s) => s.Resource === '*');
+    expect(wildcard.map((s) => s.Action)).toEqual(['secretsmanager:ListSecrets']);
+    // The user's statement is added once, however many of its secrets are added.
+    expect(statements.filter((s) => actions(s).includes('iam:UpdateAccessKey'))).toHaveLength(1);
+    const all = statements.flatMap(actions);
+    expect(all).not.toContain('secretsmanager:PutSecretValue');
+    expect(all).not.toContain('iam:DeleteAccessKey');
+  });
+
+  it('refuses a bad interval and a schedule with no secret', () => {
+    const { stack } = arrange();
+    expect(() => new RetireSchedule(stack, 'Fast', { interval: Duration.seconds(30) })).toThrow(
+      'Fast: interval must be whole minutes between 1 minute and 24 hours, got 30 seconds',
+    );
+    expect(() => new RetireSchedule(stack, 'Slow', { interval: Duration.days(2) })).toThrow(/got 2 days/);
+    new RetireSchedule(stack, 'Empty');
+    expect(() => Template.fromStack(stack)).toThrow(/Empty: no secret was added/);
+  });
+});
