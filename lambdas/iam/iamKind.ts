@@ -19,6 +19,31 @@ import {
 } from './callerIdentity';
 import { parseIamSecret, type IamSecret } from './secret';
 
+/*
+ * How an IAM access key rotates (the user holds at most two keys):
+ *
+ * createSecret  makes room, then creates a key and marks it as Rotor's (an IAM user tag whose key
+ *               is the access key id and whose value is `Rotor: <secret name>`; the IAM console
+ *               shows it as the key's description). Making room never touches the AWSCURRENT key.
+ *               The orphan rule: a key of the user that neither AWSCURRENT nor AWSPREVIOUS holds
+ *               is deleted only if it carries this secret's mark, i.e. Rotor created it for this
+ *               secret and the value was never stored (the function stopped between
+ *               CreateAccessKey and PutSecretValue, or PutSecretValue failed). Any other such key
+ *               is never deleted: when the user has no room left, createSecret fails naming it.
+ *               If the user still holds two keys, the one AWSPREVIOUS holds is deleted; if it is
+ *               still Active, its grace window is cut short and a warning says so.
+ *               (The one gap: a stop between CreateAccessKey and TagUser leaves an unmarked key;
+ *               the retry then fails naming it, and an operator deletes it.)
+ * setSecret     nothing to change (a key is live when created): checks it exists and is Active.
+ * testSecret    STS GetCallerIdentity signed with the new key, retried with backoff within a
+ *               bound while IAM's eventual consistency settles; the ARN must be the user's; then
+ *               IAM must report the key Active (an inactive key must not pass, and moto lets one
+ *               sign).
+ * retire        (the scheduled retire handler, after the grace window) deactivates the previous
+ *               key; the next createSecret deletes it.
+ * revoke        (emergencies) deactivates, then deletes, the leaked key.
+ */
+
 /** IAM allows a user two access keys. */
 export const MAX_KEYS_PER_USER = 2;
 
