@@ -69,3 +69,48 @@ export function awsEnvFor(endpoint: string): Record<string, string> {
     AWS_SECRET_ACCESS_KEY: 'testing',
   };
 }
+
+/**
+ * Creates a Lambda function in moto (with Docker off, so invocations are no-ops) for
+ * RotateSecret to name: RotateSecret then succeeds and stages an empty AWSPENDING version, as
+ * the service does before it calls createSecret. The test then plays the function's part.
+ */
+export async function createRotationFunction(endpoint: string, name = 'rotor-rotation'): Promise<string> {
+  const { LambdaClient, CreateFunctionCommand, GetFunctionCommand } = await import('@aws-sdk/client-lambda');
+  const { IAMClient, CreateRoleCommand, GetRoleCommand } = await import('@aws-sdk/client-iam');
+  const config = { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+  await fetch(`${endpoint}/moto-api/config`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ lambda: { use_docker: false } }),
+  });
+  const lambda = new LambdaClient(config);
+  const existing = await lambda.send(new GetFunctionCommand({ FunctionName: name })).catch(() => undefined);
+  if (existing?.Configuration?.FunctionArn) return existing.Configuration.FunctionArn;
+  const iam = new IAMClient(config);
+  const roleName = `${name}-role`;
+  const role =
+    (await iam.send(new GetRoleCommand({ RoleName: roleName })).catch(() => undefined))?.Role ??
+    (
+      await iam.send(
+        new CreateRoleCommand({
+          RoleName: roleName,
+          AssumeRolePolicyDocument: JSON.stringify({
+            Version: '2012-10-17',
+            Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+          }),
+        }),
+      )
+    ).Role;
+  const fn = await lambda.send(
+    new CreateFunctionCommand({
+      FunctionName: name,
+      Runtime: 'nodejs20.x',
+      Role: role!.Arn!,
+      Handler: 'index.handler',
+      // An empty zip archive: moto never runs it.
+      Code: { ZipFile: Buffer.from('UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA==', 'base64') },
+    }),
+  );
+  return fn.FunctionArn!;
+}
