@@ -68,6 +68,18 @@ export class RotorSchedule {
     return new RotorSchedule(`cron(${fields.join(' ')})`, interval, startHour);
   }
 
+  /** A `rate(N hours|days)` or `cron(...)` expression as written in a config file. */
+  public static expression(expression: string): RotorSchedule {
+    const text = expression.trim();
+    const rate = /^rate\((\d+) (hour|hours|day|days)\)$/.exec(text);
+    if (rate) {
+      const n = Number(rate[1]);
+      return RotorSchedule.rate(rate[2]!.startsWith('hour') ? Duration.hours(n) : Duration.days(n));
+    }
+    if (text.startsWith('cron(')) return RotorSchedule.cron(text);
+    throw new Error(`schedule: expected 'rate(N hours|days)' or 'cron(...)', got '${expression}'`);
+  }
+
   private constructor(
     /** The ScheduleExpression. */
     public readonly expression: string,
