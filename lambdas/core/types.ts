@@ -74,6 +74,20 @@ export interface SetContext<S> extends KindContext {
   readSecret(secretId: string): Promise<S>;
 }
 
+/**
+ * What revoke receives. The emergency handler (core/revoke.ts) always provides every member;
+ * they are optional so that a kind's own tests can call `revoke` with a plain KindContext, and a
+ * kind that needs one fails clearly without it.
+ */
+export interface RevokeContext<S> extends KindContext {
+  /** The value that is AWSCURRENT now. */
+  readonly current?: SecretVersion<S>;
+  /** Reads another secret (a master secret named by `masterarn`), parsed with the kind's parser. */
+  readSecret?(secretId: string): Promise<S>;
+  /** A random password (GetRandomPassword with the kind's policy), for locking an old login. */
+  randomPassword?(): Promise<string>;
+}
+
 /** testSecret needs only the pending value: it proves that value works, nothing else. */
 export type TestContext = KindContext;
 
@@ -118,8 +132,11 @@ export interface RotationKind<S> {
    * handler can find the secret from a leaked value without reading every secret.
    */
   leakIdentity?(value: S): string;
-  /** Emergencies: make a leaked value useless at once (called by the emergency handler). */
-  revoke?(leaked: S, ctx: KindContext): Promise<void>;
+  /**
+   * Emergencies: make a leaked value useless at once (called by the emergency handler once the
+   * leaked value is no longer AWSCURRENT). Must be idempotent: events arrive at least once.
+   */
+  revoke?(leaked: S, ctx: RevokeContext<S>): Promise<void>;
 }
 
 /**
