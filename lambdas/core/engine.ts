@@ -304,12 +304,14 @@ class StepRun<S> {
   private async finish(description: SecretDescription): Promise<StepOutcome['outcome']> {
     const token = this.event.ClientRequestToken;
     const currentId = versionWithStage(description, Stages.CURRENT);
+    // Read while the version is still staged AWSPENDING: a cold function has no cached copy, and
+    // after the moves below a read naming AWSPENDING is refused.
+    const pending = this.kind.leakIdentity ? await this.pending() : undefined;
     await this.api.moveStage(this.event.SecretId, Stages.CURRENT, { to: token, from: currentId });
     await this.api.moveStage(this.event.SecretId, Stages.PENDING, { from: token });
     this.deps.logger.info('AWSCURRENT moved to the new version', { previousVersionId: currentId });
-    if (this.kind.leakIdentity) {
+    if (this.kind.leakIdentity && pending !== undefined) {
       // Values are read from this rotation's cache where the earlier steps ran here.
-      const pending = await this.pending();
       const tags: Record<string, string> = { [RotorTags.FINGERPRINT_CURRENT]: fingerprint(this.kind.leakIdentity(pending)) };
       if (currentId) {
         const old = await this.read(currentId, Stages.PREVIOUS).catch(() => undefined);
