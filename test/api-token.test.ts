@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { PutSecretValueCommand, TagResourceCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { fingerprint } from '../lambdas/core/fingerprint';
 import { createRotationHandler } from '../lambdas/core/handler';
 import { createRetireHandler, type RetireReport, type RetireResult } from '../lambdas/core/retire';
 import { RotorTags, Strategies, type KindContext } from '../lambdas/core/types';
@@ -48,6 +49,7 @@ interface TokenSecret {
   token: string;
   tokenId?: string;
   revokeQueue?: string[];
+  previousTokenId?: string;
   issuedAt?: string;
   [k: string]: unknown;
 }
@@ -200,6 +202,9 @@ describe('ApiTokenRotation datadog (dual-active)', () => {
     // The kind reads the management secret once more, outside the engine's count.
     expect(outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0)).toBeLessThanOrEqual(9);
     expect(provider.count(Routes.DATADOG_CREATE)).toBe(1);
+    // A secret scanner that finds the token can name the secret by the token's fingerprint.
+    expect((await suite.player.describe(arn)).Tags).toContainEqual({ Key: RotorTags.FINGERPRINT_CURRENT, Value: fingerprint(now.token) });
+    expect((await suite.player.describe(arn)).Tags).toContainEqual({ Key: RotorTags.FINGERPRINT_PREVIOUS, Value: fingerprint(key.token) });
 
     expect(await retireRun(arn)).toMatchObject({ outcome: 'retired' });
 
@@ -248,7 +253,8 @@ describe('ApiTokenRotation datadog (dual-active)', () => {
     const first = await value(arn);
     await suite.player.rotate(handler(), arn); // before any retire run
     const second = await value(arn);
-    expect(second.revokeQueue).toEqual([key.tokenId]);
+    expect(second.previousTokenId).toBe(first.tokenId);
+    expect(second.revokeQueue).toBeUndefined();
     expect(provider.accepts(key.token)).toBe(true);
 
     expect(await retireRun(arn, new Date(Date.now() + 25 * HOUR))).toMatchObject({ outcome: 'retired' });

@@ -4,7 +4,6 @@ import { Redactor } from '../core/redact';
 import { decodeJson } from '../core/secretValue';
 import {
   Strategies,
-  type CreateContext,
   type KindContext,
   type RotationKind,
   type SetContext,
@@ -175,50 +174,30 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
   }
 
   /**
-   * Dual-active createSecret: the AWSPREVIOUS token is about to lose its last label, after which
-   * nothing would revoke it. Normally the retire handler revoked it long ago (verify says so).
-   * If it is still accepted, it is revoked now when the value's own `graceperiod` says its window
-   * (which began when AWSCURRENT was issued) is over, else queued. Queued ids, and any whose
-   * revocation fails, go into the new value's revokeQueue for the retire hook.
+   * Dual-active createSecret. Older tokens that may still be live:
+   * - ids in AWSCURRENT's revokeQueue, revocations that failed after their grace window: retried now;
+   * - the token AWSPREVIOUS holds (AWSCURRENT's previousTokenId), about to lose its last label.
+   *   The retire hook revokes it in any case (it revokes previous.tokenId and
+   *   previous.previousTokenId), so it is revoked here only when the value's own `graceperiod`
+   *   says its window, which began when AWSCURRENT was issued, is over.
+   * Returns the ids whose revocation failed (logged, counted): the new value's revokeQueue.
+   * Needs no Secrets Manager read: the ids are in AWSCURRENT.
    */
   async function settleOldTokens(
     current: ApiTokenSecret,
-    ctx: CreateContext<ApiTokenSecret>,
+    ctx: KindContext,
     session: Session,
     managed: ProviderSession | undefined,
   ): Promise<string[]> {
-    const queue = new Set(current.revokeQueue ?? []);
-    try {
-      const previous = (await ctx.previous())?.value;
-      if (previous) session.redact(previous.token);
-      if (
-        previous?.tokenId &&
-        previous.provider === current.provider &&
-        previous.tokenId !== current.tokenId &&
-        previous.token !== current.token
-      ) {
-        const target = { ...current, token: previous.token, tokenId: previous.tokenId };
-        if ((await session.provider.verify(target, session.plain())).accepted) queue.add(previous.tokenId);
-      }
-    } catch (err) {
-      ctx.logger.warn('cannot check the AWSPREVIOUS token; it is left to the retire handler', {
-        error: session.redactor.error(err),
-      });
-    }
-    if (current.tokenId) queue.delete(current.tokenId);
-    if (queue.size === 0) return [];
+    const due = new Set(current.revokeQueue ?? []);
     const graceEnds =
       current.graceperiod === undefined || !current.issuedAt
         ? undefined
         : Date.parse(current.issuedAt) + graceMs(current.graceperiod);
-    if (graceEnds === undefined || now() < graceEnds) {
-      ctx.logger.info('older tokens are still accepted; the retire handler revokes them after the grace window', {
-        tokenIds: [...queue],
-        graceEnds: graceEnds === undefined ? undefined : new Date(graceEnds).toISOString(),
-      });
-      return [...queue];
-    }
-    return revokeAll([...queue], current, session, managed ?? (await session.managed()), ctx);
+    if (current.previousTokenId && graceEnds !== undefined && now() >= graceEnds) due.add(current.previousTokenId);
+    if (current.tokenId) due.delete(current.tokenId);
+    if (due.size === 0) return [];
+    return revokeAll([...due], current, session, managed ?? (await session.managed()), ctx);
   }
 
   function issueFailure(err: unknown, current: ApiTokenSecret): unknown {
@@ -243,6 +222,9 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
     },
 
     sensitive: (secret) => [secret.token],
+
+    // What a secret scanner finds is the token itself: its fingerprint tags the secret.
+    leakIdentity: (secret) => secret.token,
 
     // The retire handler owns the timing: this is the value's own setting, else its tag or default.
     graceHours: (current) => current.graceperiod,
@@ -273,7 +255,7 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
           tokenId: issued.tokenId,
         });
       }
-      const { revokeQueue: _settled, ...rest } = current;
+      const { revokeQueue: _settled, previousTokenId: _replaced, ...rest } = current;
       const pending: ApiTokenSecret = {
         ...rest,
         token: issued.token,
@@ -281,8 +263,9 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
         issuedAt: new Date(now()).toISOString(),
       };
       if (dualActive) {
-        const queue = await settleOldTokens(current, ctx, session, managed);
-        if (queue.length > 0) pending.revokeQueue = queue;
+        if (current.tokenId && current.tokenId !== pending.tokenId) pending.previousTokenId = current.tokenId;
+        const failed = await settleOldTokens(current, ctx, session, managed);
+        if (failed.length > 0) pending.revokeQueue = failed;
       }
       return pending;
     },
@@ -339,8 +322,11 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
       }
       const retiringPrevious =
         previous.tokenId !== undefined && previous.tokenId !== current.tokenId && previous.token !== current.token;
+      // The previous token, the one it replaced (live if rotations came faster than retire runs),
+      // and revocations that failed before. Revoking an id already gone is a no-op.
       const ids = new Set(current.revokeQueue ?? []);
       if (retiringPrevious) ids.add(previous.tokenId!);
+      if (previous.previousTokenId) ids.add(previous.previousTokenId);
       if (current.tokenId) ids.delete(current.tokenId);
       if (ids.size === 0) {
         ctx.logger.info('nothing to retire: AWSPREVIOUS holds the current token', { provider: provider.name });

@@ -51,7 +51,7 @@ const hours = z
 
 /**
  * An API token secret. Fields Rotor does not know are kept as they are, so they survive
- * rotation. `issuedAt` and `revokeQueue` are written by Rotor.
+ * rotation. `issuedAt`, `previousTokenId` and `revokeQueue` are written by Rotor.
  */
 export const apiTokenSecretSchema = z.looseObject({
   provider: z.string().min(1),
@@ -76,7 +76,9 @@ export const apiTokenSecretSchema = z.looseObject({
   http: httpProviderSchema.optional(),
   /** When Rotor issued this token (ISO 8601): the previous token's grace window starts here. */
   issuedAt: z.iso.datetime().optional(),
-  /** Ids of older tokens whose revocation failed or waits for its grace window; retried at retire. */
+  /** Dual-active: the id of the token this one replaced (revoked by the retire hook with AWSPREVIOUS). */
+  previousTokenId: z.string().min(1).optional(),
+  /** Ids of older tokens whose revocation failed; retried by the retire hook and the next rotation. */
   revokeQueue: z.array(z.string().min(1)).max(50).optional(),
 });
 
