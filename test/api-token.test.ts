@@ -5,6 +5,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fingerprint } from '../lambdas/core/fingerprint';
 import { createRotationHandler } from '../lambdas/core/handler';
 import { createRetireHandler, type RetireReport, type RetireResult } from '../lambdas/core/retire';
+import { revokeVersion } from '../lambdas/core/revoke';
+import { SecretsApi } from '../lambdas/core/secretsApi';
 import { RotorTags, Strategies, type KindContext } from '../lambdas/core/types';
 import { createApiTokenKind, REVOKE_FAILED_METRIC } from '../lambdas/api-token/apiTokenKind';
 import { lambdaContext, smClient, STEPS } from './support/harness';
@@ -127,22 +129,33 @@ async function acmeSecret(extra: Record<string, unknown> = {}) {
   return { arn, app, admin };
 }
 
-/** The context the emergency handler gives a kind's revoke hook. */
-function hookContext(secretArn: string): KindContext {
-  return {
-    secretArn,
+/** Revokes a leaked version as the emergency handler does (lambdas/core/revoke.ts). */
+async function emergencyRevoke(arn: string, versionId: string): Promise<void> {
+  try {
+    const description = await new SecretsApi(suite.player.client).describe(arn);
+    await revokeVersion(
+      kind,
+      { secretArn: arn, description, versionId, strategy: Strategies.SINGLE_USER },
+      { client: suite.player.client, logger: new Logger({ serviceName: 'rotor-emergency' }) },
+    );
+  } catch (err) {
+    suite.logs.note(errorText(err));
+    throw err;
+  }
+}
+
+/** Calls the revoke hook with only the leaked value (no ctx.current): the kind reads AWSCURRENT itself. */
+async function revokeHookAlone(arn: string, leaked: TokenSecret): Promise<void> {
+  const ctx: KindContext = {
+    secretArn: arn,
     token: 'emergency',
     strategy: Strategies.SINGLE_USER,
-    logger: new Logger({ serviceName: 'rotor' }),
+    logger: new Logger({ serviceName: 'rotor-emergency' }),
     recordLogin: () => undefined,
     redact: () => undefined,
   };
-}
-
-/** Calls the revoke hook as the emergency handler would; what it throws is checked for leaks too. */
-async function emergencyRevoke(arn: string, leaked: TokenSecret): Promise<void> {
   try {
-    await kind.revoke!(leaked as never, hookContext(arn));
+    await kind.revoke!(leaked as never, ctx);
   } catch (err) {
     suite.logs.note(errorText(err));
     throw err;
@@ -348,11 +361,13 @@ describe('ApiTokenRotation datadog (dual-active)', () => {
     const { arn, key } = await datadogSecret({ graceperiod: 48 });
     await suite.player.rotate(handler(), arn);
     const now = await value(arn);
-    await emergencyRevoke(arn, await value(arn, 'AWSPREVIOUS'));
+    const previousId = (await suite.player.versionOf(arn, 'AWSPREVIOUS'))!;
+    await emergencyRevoke(arn, previousId);
     expect(provider.accepts(key.token)).toBe(false);
     expect(provider.accepts(now.token)).toBe(true);
-    await emergencyRevoke(arn, await value(arn, 'AWSPREVIOUS')); // again: already gone, still fine
-    await expect(emergencyRevoke(arn, now)).rejects.toThrow(/still AWSCURRENT; rotate the secret first/);
+    await emergencyRevoke(arn, previousId); // events come at least once: already gone, still fine
+    await revokeHookAlone(arn, await value(arn, 'AWSPREVIOUS'));
+    await expect(revokeHookAlone(arn, now)).rejects.toThrow(/still AWSCURRENT; rotate the secret first/);
     expect(provider.accepts(now.token)).toBe(true);
   });
 });
@@ -371,7 +386,7 @@ describe('ApiTokenRotation cloudflare (roll-only)', () => {
     expect(provider.count(Routes.CLOUDFLARE_ROLL)).toBe(1);
     // Nothing is left to retire or revoke: the roll did it.
     expect(await retireRun(arn, new Date(Date.now() + 25 * HOUR))).toMatchObject({ outcome: 'retired' });
-    await emergencyRevoke(arn, await value(arn, 'AWSPREVIOUS'));
+    await emergencyRevoke(arn, (await suite.player.versionOf(arn, 'AWSPREVIOUS'))!);
     expect(provider.count(Routes.CLOUDFLARE_DELETE)).toBe(0);
     expect(provider.accepts(now.token)).toBe(true);
   });

@@ -162,7 +162,7 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
     return failed;
   }
 
-  /** AWSCURRENT of the secret, for the hooks that get only an old value (retire, revoke). */
+  /** AWSCURRENT of the secret, for hooks given only an old value (retire; revoke without ctx.current). */
   async function readCurrent(ctx: KindContext): Promise<ApiTokenSecret> {
     const where = `secret ${ctx.secretArn} (AWSCURRENT)`;
     const { secretString } = await readSecret(ctx.secretArn);
@@ -348,7 +348,7 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
     },
 
     async revoke(leaked, ctx) {
-      const current = await readCurrent(ctx);
+      const current = ctx.current?.value ?? (await readCurrent(ctx));
       const provider = providerFor(current, `secret ${ctx.secretArn} (AWSCURRENT)`);
       const session = open(current, provider, ctx);
       session.redact(leaked.token);
