@@ -1,0 +1,166 @@
+import { Duration, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { RotorTags } from '../lambdas/core/types';
+import type { RetireSchedule } from './retire-schedule';
+import {
+  lambdaEntry,
+  RotationFunctionBase,
+  rotationDefaults,
+  RotationStrategy,
+  secretArnPattern,
+  type RotationConstructProps,
+} from './rotation-function';
+
+/** Defaults of the API token rotation, in one place. */
+export const apiTokenRotationDefaults = {
+  gracePeriod: Duration.hours(24),
+  /**
+   * Longer than the default 60 s: a step may wait out a provider's Retry-After (up to 30 s per
+   * request) and retries requests that time out (10 s each).
+   */
+  timeout: Duration.minutes(2),
+  maxGracePeriod: Duration.days(365),
+} as const;
+
+/** Options of an API token rotation (as passed to a shortcut). */
+export interface ApiTokenRotationOptions {
+  /**
+   * How long the previous token of a dual-active provider (datadog, or http with dualActive)
+   * keeps working after a rotation; the retire schedule revokes it then. Written to the secret's
+   * `rotor:grace-hours` tag; a `graceperiod` field in the secret's value takes precedence.
+   * Roll-only providers (cloudflare) invalidate the old token at once and ignore it.
+   * @default Duration.hours(24)
+   */
+  readonly gracePeriod?: Duration;
+  /**
+   * The retire schedule that revokes previous tokens after `gracePeriod`; this secret is added
+   * to it, and its function may read `managementSecret`.
+   * @default - none: a previous token stays valid until the next rotation revokes it (with an
+   * explicit `graceperiod` in the secret) or forever
+   */
+  readonly retireSchedule?: RetireSchedule;
+}
+
+/** How the function authenticates to the provider: exactly one of the two. */
+export type ApiTokenAuthentication =
+  | {
+      /**
+       * The secret holding the credential that issues and revokes tokens (the secret JSON's
+       * `managementSecretArn` names it). The function may read it, never write it.
+       */
+      readonly managementSecret: secretsmanager.ISecret;
+      readonly selfRotation?: never;
+    }
+  | {
+      /**
+       * The token rolls itself (roll-only providers whose tokens may only rotate themselves;
+       * the secret JSON must say `"selfRotation": true` too). No management credential is read.
+       */
+      readonly selfRotation: true;
+      readonly managementSecret?: never;
+    };
+
+export type ApiTokenRotationProps = RotationConstructProps & ApiTokenRotationOptions & ApiTokenAuthentication;
+
+/**
+ * Rotates an API token secret (JSON `provider`, `token`, `tokenId`, provider settings) through
+ * a provider plugin: dual-active providers issue a new token and revoke the old one after the
+ * grace window; roll-only providers roll the token in place. The function may read the
+ * management secret and nothing else besides the secret it rotates.
+ */
+export class ApiTokenRotation extends RotationFunctionBase {
+  /** The management credential's secret, when there is one. */
+  public readonly managementSecret?: secretsmanager.ISecret;
+
+  public constructor(scope: Construct, id: string, props: ApiTokenRotationProps) {
+    const grace = props.gracePeriod ?? apiTokenRotationDefaults.gracePeriod;
+    const timeout = props.timeout ?? apiTokenRotationDefaults.timeout;
+    validate(id, props, {
+      grace,
+      automaticallyAfter: props.schedule ? undefined : (props.automaticallyAfter ?? rotationDefaults.automaticallyAfter),
+    });
+    super(
+      scope,
+      id,
+      { ...props, timeout },
+      {
+        kind: 'api-token',
+        entry: lambdaEntry('api-token'),
+        strategy: RotationStrategy.SINGLE_USER,
+        readOnlySecrets: props.managementSecret ? [props.managementSecret] : [],
+        tags: { [RotorTags.GRACE_HOURS]: String(grace.toHours({ integral: false })) },
+      },
+    );
+    this.managementSecret = props.managementSecret;
+
+    // finishSecret tags the secret with the fingerprints of the current and previous token
+    // (kinds with leakIdentity), so that a leaked token can be traced to its secret. Only those
+    // two tags: the function cannot change the tags that mark a secret as Rotor's.
+    this.rotationFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:TagResource'],
+        resources: [secretArnPattern(props.secret)],
+        conditions: {
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [RotorTags.FINGERPRINT_CURRENT, RotorTags.FINGERPRINT_PREVIOUS] },
+        },
+      }),
+    );
+
+    if (props.retireSchedule) {
+      props.retireSchedule.addSecret(props.secret);
+      // The retire hook revokes old tokens with the management credential: read only.
+      if (props.managementSecret) grantRead(props.retireSchedule.function, props.managementSecret);
+    }
+  }
+}
+
+/** Management secrets each retire function may already read (several rotations may share one). */
+const retireReads = new WeakMap<object, Set<secretsmanager.ISecret>>();
+
+function grantRead(fn: { addToRolePolicy(statement: iam.PolicyStatement): void }, secret: secretsmanager.ISecret): void {
+  const granted = retireReads.get(fn) ?? new Set<secretsmanager.ISecret>();
+  if (granted.has(secret)) return;
+  granted.add(secret);
+  retireReads.set(fn, granted);
+  fn.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secretArnPattern(secret)] }),
+  );
+  if (secret.encryptionKey) {
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [secret.encryptionKey.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(secret).region}.amazonaws.com` } },
+      }),
+    );
+  }
+}
+
+function validate(
+  id: string,
+  props: ApiTokenRotationProps,
+  p: { grace: Duration; automaticallyAfter?: Duration },
+): void {
+  const { managementSecret, selfRotation } = props as { managementSecret?: secretsmanager.ISecret; selfRotation?: boolean };
+  if (managementSecret && selfRotation) {
+    throw new Error(`${id}: managementSecret and selfRotation exclude each other; pass one`);
+  }
+  if (!managementSecret && selfRotation !== true) {
+    throw new Error(`${id}: managementSecret is required (or selfRotation: true for a token that may only roll itself)`);
+  }
+  if (managementSecret && managementSecret === props.secret) {
+    throw new Error(`${id}: managementSecret must be another secret than the rotated one (use selfRotation: true instead)`);
+  }
+  if (Token.isUnresolved(p.grace.toMilliseconds())) throw new Error(`${id}: gracePeriod must be a concrete duration, not a token`);
+  if (p.grace.toMilliseconds() > apiTokenRotationDefaults.maxGracePeriod.toMilliseconds()) {
+    throw new Error(`${id}: gracePeriod must be at most 365 days, got ${p.grace.toHumanString()}`);
+  }
+  if (p.automaticallyAfter && p.grace.toMilliseconds() >= p.automaticallyAfter.toMilliseconds()) {
+    throw new Error(
+      `${id}: gracePeriod must be shorter than automaticallyAfter (the next rotation would cut it short), ` +
+        `got gracePeriod ${p.grace.toHumanString()} and automaticallyAfter ${p.automaticallyAfter.toHumanString()}`,
+    );
+  }
+}

@@ -1,0 +1,184 @@
+import { Duration } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { describe, expect, it } from 'vitest';
+import { ApiTokenRotation, type ApiTokenRotationProps } from '../lib/api-token-rotation';
+import { RetireSchedule } from '../lib/retire-schedule';
+import { RotorSchedule } from '../lib/rotation-schedule';
+import { testStack } from './support/cdk';
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+/** The statements of the policies attached to the role whose logical id starts with `rolePrefix`. */
+function statementsOf(template: Template, rolePrefix: string): Statement[] {
+  const policies = template.findResources('AWS::IAM::Policy');
+  return Object.values(policies)
+    .filter((p) => JSON.stringify((p as { Properties: { Roles: unknown } }).Properties.Roles).includes(rolePrefix))
+    .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
+}
+
+const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const ref = (stack: ReturnType<typeof testStack>, secret: secretsmanager.ISecret) => ({
+  Ref: stack.getLogicalId(secret.node.defaultChild as secretsmanager.CfnSecret),
+});
+
+function arrange() {
+  const stack = testStack();
+  const secret = new secretsmanager.Secret(stack, 'Token');
+  const management = new secretsmanager.Secret(stack, 'Management');
+  return { stack, secret, management };
+}
+
+describe('ApiTokenRotation', () => {
+  it('may read the management secret, never write it, and change only the secret it rotates', () => {
+    // Prepare
+    const { stack, secret, management } = arrange();
+    const unrelated = new secretsmanager.Secret(stack, 'Unrelated');
+    // Act
+    new ApiTokenRotation(stack, 'Rotation', { secret, managementSecret: management });
+    // Assess
+    const statements = statementsOf(Template.fromStack(stack), 'RotationRole');
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+      Resource: ref(stack, management),
+    });
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: [
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+        'secretsmanager:PutSecretValue',
+        'secretsmanager:UpdateSecretVersionStage',
+      ],
+      Resource: ref(stack, secret),
+    });
+    const onManagement = statements.filter((s) => JSON.stringify(s.Resource) === JSON.stringify(ref(stack, management)));
+    expect(onManagement.flatMap(actions).sort()).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
+    expect(JSON.stringify(statements)).not.toContain(JSON.stringify(ref(stack, unrelated)));
+    const wildcard = statements.filter((s) => s.Resource === '*');
+    expect(wildcard.flatMap(actions)).toEqual(['secretsmanager:GetRandomPassword']);
+  });
+
+  it('may tag its secret with the token fingerprints only', () => {
+    const { stack, secret, management } = arrange();
+    new ApiTokenRotation(stack, 'Rotation', { secret, managementSecret: management });
+    const statements = statementsOf(Template.fromStack(stack), 'RotationRole');
+    const tagging = statements.filter((s) => actions(s).includes('secretsmanager:TagResource'));
+    expect(tagging).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'secretsmanager:TagResource',
+        Resource: ref(stack, secret),
+        Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rotor:fp-current', 'rotor:fp-previous'] } },
+      },
+    ]);
+  });
+
+  it('decrypts a management secret under a customer key only through Secrets Manager', () => {
+    const stack = testStack();
+    const key = new kms.Key(stack, 'Cmk');
+    const secret = new secretsmanager.Secret(stack, 'Token');
+    const management = new secretsmanager.Secret(stack, 'Management', { encryptionKey: key });
+    new ApiTokenRotation(stack, 'Rotation', { secret, managementSecret: management });
+    const statements = statementsOf(Template.fromStack(stack), 'RotationRole');
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: 'kms:Decrypt',
+      Resource: { 'Fn::GetAtt': [stack.getLogicalId(key.node.defaultChild as kms.CfnKey), 'Arn'] },
+      Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+    });
+  });
+
+  it('runs the api-token entry with a 2-minute timeout and tags the secret (kind, strategy, grace hours)', () => {
+    const { stack, secret, management } = arrange();
+    new ApiTokenRotation(stack, 'Rotation', { secret, managementSecret: management, gracePeriod: Duration.hours(6) });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: 'Rotor api-token rotation',
+      Timeout: 120,
+      Environment: { Variables: Match.objectLike({ ROTATION_STRATEGY: 'single-user' }) },
+    });
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Tags: Match.arrayWith([
+        { Key: 'rotor:grace-hours', Value: '6' },
+        { Key: 'rotor:kind', Value: 'api-token' },
+        { Key: 'rotor:strategy', Value: 'single-user' },
+      ]),
+    });
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      SecretId: ref(stack, secret),
+      RotationRules: { ScheduleExpression: 'rate(30 days)' },
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Principal: 'secretsmanager.amazonaws.com',
+      SourceAccount: '123456789012',
+    });
+  });
+
+  it('defaults to a 24-hour grace window', () => {
+    const { stack, secret, management } = arrange();
+    new ApiTokenRotation(stack, 'Rotation', { secret, managementSecret: management });
+    Template.fromStack(stack).hasResourceProperties('AWS::SecretsManager::Secret', {
+      Tags: Match.arrayWith([{ Key: 'rotor:grace-hours', Value: '24' }]),
+    });
+  });
+
+  it('with selfRotation reads no other secret', () => {
+    const { stack, secret, management } = arrange();
+    new ApiTokenRotation(stack, 'Rotation', { secret, selfRotation: true });
+    const statements = statementsOf(Template.fromStack(stack), 'RotationRole');
+    expect(JSON.stringify(statements)).not.toContain(JSON.stringify(ref(stack, management)));
+    const secretResources = statements
+      .filter((s) => actions(s).some((a) => a.startsWith('secretsmanager:')) && s.Resource !== '*')
+      .map((s) => s.Resource);
+    expect(secretResources.every((r) => JSON.stringify(r) === JSON.stringify(ref(stack, secret)))).toBe(true);
+  });
+
+  it('adds its secret to a retire schedule, whose function may read the management secret and nothing more', () => {
+    const { stack, secret, management } = arrange();
+    const retire = new RetireSchedule(stack, 'Retire');
+    new ApiTokenRotation(stack, 'Rotation', { secret, managementSecret: management, retireSchedule: retire });
+    const statements = statementsOf(Template.fromStack(stack), 'RetireRole');
+    expect(statements).toContainEqual({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ref(stack, secret) });
+    expect(statements).toContainEqual({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ref(stack, management) });
+    const onManagement = statements.filter((s) => JSON.stringify(s.Resource) === JSON.stringify(ref(stack, management)));
+    expect(onManagement.flatMap(actions)).toEqual(['secretsmanager:GetSecretValue']);
+    expect(statements.flatMap(actions)).not.toContain('secretsmanager:PutSecretValue');
+  });
+
+  it('grants a retire schedule one read of a management secret however many rotations share it', () => {
+    const { stack, secret, management } = arrange();
+    const second = new secretsmanager.Secret(stack, 'SecondToken');
+    const retire = new RetireSchedule(stack, 'Retire');
+    new ApiTokenRotation(stack, 'Rotation', { secret, managementSecret: management, retireSchedule: retire });
+    new ApiTokenRotation(stack, 'Second', { secret: second, managementSecret: management, retireSchedule: retire });
+    const statements = statementsOf(Template.fromStack(stack), 'RetireRole');
+    const onManagement = statements.filter((s) => JSON.stringify(s.Resource) === JSON.stringify(ref(stack, management)));
+    expect(onManagement).toHaveLength(1);
+    expect(statements).toContainEqual({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ref(stack, second) });
+  });
+
+  it('validates its props at synth time, naming the prop and the value', () => {
+    const make = (props: Record<string, unknown>) => {
+      const { stack, secret, management } = arrange();
+      return () =>
+        new ApiTokenRotation(stack, 'Rotation', {
+          secret,
+          ...(props.noManagement ? {} : { managementSecret: props.self ? secret : management }),
+          ...props,
+        } as unknown as ApiTokenRotationProps);
+    };
+    expect(make({ noManagement: true })).toThrow(
+      'Rotation: managementSecret is required (or selfRotation: true for a token that may only roll itself)',
+    );
+    expect(make({ selfRotation: true })).toThrow('Rotation: managementSecret and selfRotation exclude each other; pass one');
+    expect(make({ self: true })).toThrow(/managementSecret must be another secret than the rotated one/);
+    expect(make({ gracePeriod: Duration.days(400) })).toThrow(/gracePeriod must be at most 365 days, got 400 days/);
+    expect(make({ gracePeriod: Duration.days(2), automaticallyAfter: Duration.days(1) })).toThrow(
+      'Rotation: gracePeriod must be shorter than automaticallyAfter (the next rotation would cut it short), got gracePeriod 2 days and automaticallyAfter 1 day',
+    );
+    expect(make({ gracePeriod: Duration.days(2), schedule: RotorSchedule.cron('cron(0 4 ? * SUN *)') })).not.toThrow();
+  });
+});
