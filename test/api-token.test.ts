@@ -604,6 +604,18 @@ describe('ApiTokenRotation refuses bad configuration before calling the provider
       },
       /field 'managementSecretArn' names the secret being rotated/,
     ],
+    [
+      'a management secret that holds the rotated token itself',
+      async () => {
+        const app = provider.cloudflareToken(true);
+        const managementSecretArn = await suite.secret(unique('cf-management'), { token: app.token });
+        const arn = await tokenSecret(unique('cf-token'), {
+          provider: 'cloudflare', token: app.token, tokenId: app.tokenId, managementSecretArn, baseUrl: provider.cloudflareBaseUrl,
+        });
+        return { arn, token: app.token };
+      },
+      /the management secret holds the token being rotated; that is self-rotation/,
+    ],
   ];
 
   for (const [what, arrange, message] of cases) {
@@ -614,7 +626,7 @@ describe('ApiTokenRotation refuses bad configuration before calling the provider
       expect(err.message).toMatch(message);
       expect((await value(arn)).token).toBe(current);
       expect(provider.accepts(current)).toBe(true);
-      expect(provider.count(Routes.DATADOG_CREATE) + provider.count(Routes.ACME_ISSUE)).toBe(0);
+      expect(provider.count(Routes.DATADOG_CREATE) + provider.count(Routes.ACME_ISSUE) + provider.count(Routes.CLOUDFLARE_ROLL)).toBe(0);
     });
   }
 

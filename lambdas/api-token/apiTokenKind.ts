@@ -88,6 +88,12 @@ class Session {
   public async managed(): Promise<ProviderSession> {
     if (this.secret.selfRotation) return { ...this.plain(), credential: () => Promise.resolve({}) };
     const cred = await this.credential();
+    if (Object.values(cred.fields).includes(this.secret.token)) {
+      throw new UnsafeRotationError(
+        `secret ${this.ctx.secretArn}: the management secret holds the token being rotated; that is self-rotation, ` +
+          "an explicit opt-in ('selfRotation': true instead of 'managementSecretArn')",
+      );
+    }
     const http = this.http.restrictedTo(cred.allowedHosts ?? this.provider.defaultHosts);
     for (const url of this.provider.urls(this.secret)) http.checkUrl(`${this.provider.name} configuration`, url);
     return { http, rotation: this.ctx.token, credential: () => Promise.resolve(cred.fields) };
