@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Redactor, REDACTED } from '../lambdas/core/redact';
 import { RotationCache } from '../lambdas/core/rotationCache';
 import { readSettings } from '../lambdas/core/settings';
+import { parseLeakEvent } from '../lambdas/emergency/events';
 import { LogCapture } from './support/logCapture';
 import { testPassword } from './support/postgres';
 
@@ -59,5 +60,22 @@ describe('settings and cache', () => {
     cache.get('s', 'b');
     cache.get('s', 'c');
     expect(cache.get('s', 'a').values.get('v')).toBeUndefined();
+  });
+});
+
+describe('leak event parsing', () => {
+  it('reads AWS Health exposure events with several keys, and GuardDuty IAM findings', () => {
+    const health = parseLeakEvent({
+      id: 'h1', source: 'aws.health', 'detail-type': 'AWS Health Event',
+      detail: { eventTypeCode: 'AWS_RISK_CREDENTIALS_EXPOSED', affectedEntities: [{ entityValue: 'AKIAAAAAAAAAAAAAAAAA' }, { entityValue: 'AKIABBBBBBBBBBBBBBBB' }] },
+    });
+    expect(health.map((r) => r.accessKeyId)).toEqual(['AKIAAAAAAAAAAAAAAAAA', 'AKIABBBBBBBBBBBBBBBB']);
+    const gd = parseLeakEvent({
+      id: 'g1', source: 'aws.guardduty', 'detail-type': 'GuardDuty Finding',
+      detail: { type: 'CredentialAccess:IAMUser/AnomalousBehavior', resource: { accessKeyDetails: { accessKeyId: 'AKIACCCCCCCCCCCCCCCC' } } },
+    });
+    expect(gd).toEqual([expect.objectContaining({ via: 'aws.guardduty', accessKeyId: 'AKIACCCCCCCCCCCCCCCC' })]);
+    expect(() => parseLeakEvent({ source: 'aws.health', 'detail-type': 'AWS Health Event', detail: { eventTypeCode: 'AWS_EC2_MAINTENANCE' } })).toThrow(/not a credential exposure/);
+    expect(() => parseLeakEvent({ source: 'aws.s3', 'detail-type': 'Object Created' })).toThrow(/unsupported event/);
   });
 });

@@ -48,11 +48,10 @@ export async function revokeVersion<S>(kind: RotationKind<S>, request: RevokeReq
     };
     const stages = request.description.versions[request.versionId] ?? [];
     // Name the stage when the version still has one (moto needs it); an unlabelled version by id.
-    const leakedRaw = await api.getValue(
-      request.secretArn,
-      request.versionId,
-      stages.includes(Stages.PREVIOUS) ? Stages.PREVIOUS : undefined,
-    );
+    const leakedRaw =
+      (await api.getValue(request.secretArn, request.versionId, stages.includes(Stages.PREVIOUS) ? Stages.PREVIOUS : undefined)) ??
+      // The label may have gone since the description was read (a concurrent revoke): by id alone.
+      (stages.includes(Stages.PREVIOUS) ? await api.getValue(request.secretArn, request.versionId, undefined) : undefined);
     if (leakedRaw === undefined) throw new RotationStateError(`${where}: version ${request.versionId} has no value`);
     const leaked = parse(leakedRaw, `version ${request.versionId}`);
     const current = parse(await api.getValue(request.secretArn, currentId, Stages.CURRENT), Stages.CURRENT);

@@ -4,6 +4,7 @@ import {
   Strategies,
   type CreateContext,
   type KindContext,
+  type RevokeContext,
   type RotationKind,
   type SetContext,
   type TestContext,
@@ -168,6 +169,54 @@ async function setAlternating(pending: PostgresSecret, ctx: SetContext<PostgresS
   ctx.logger.info('alternate login password set and memberships synced', { login: pending.username });
 }
 
+/**
+ * Makes a leaked credential useless once it is no longer AWSCURRENT. Alternating users: the
+ * leaked login (the one that is not current) gets a random password nobody keeps, set with the
+ * master secret, and its open sessions are ended. Single-user: the rotation already replaced the
+ * password; this proves the leaked one is refused. Idempotent.
+ */
+async function revokePostgres(leaked: PostgresSecret, ctx: RevokeContext<PostgresSecret>): Promise<void> {
+  const current = ctx.current?.value;
+  if (!current || !ctx.readSecret || !ctx.randomPassword) {
+    throw new RotationStepError(`secret ${ctx.secretArn}: revoke needs the current value, the master secret and GetRandomPassword`);
+  }
+  if (!sameTarget(leaked, current)) {
+    throw new UnsafeRotationError(`secret ${ctx.secretArn}: the leaked version is for a different host or port`);
+  }
+  if (leaked.username === current.username) {
+    // Same login: only a password change can have revoked it. Prove the leaked password is refused.
+    if (await canLogin(leaked, ctx)) {
+      throw new UnsafeRotationError(
+        `secret ${ctx.secretArn}: the leaked password of ${JSON.stringify(leaked.username)} still logs in, and it is the current login; rotate it`,
+      );
+    }
+    ctx.logger.info('the leaked password is already refused (the rotation replaced it)');
+    return;
+  }
+  if (leaked.username !== alternateUsername(current.username) || !current.masterarn) {
+    throw new UnsafeRotationError(
+      `secret ${ctx.secretArn}: the leaked login is not the alternate of ${JSON.stringify(current.username)}; refusing to touch it`,
+    );
+  }
+  const master = await ctx.readSecret(current.masterarn);
+  if (!sameTarget(master, current) || master.username === leaked.username) {
+    throw new UnsafeRotationError(`secret ${ctx.secretArn}: the master secret cannot be used for this login`);
+  }
+  const lock = await ctx.randomPassword();
+  ctx.recordLogin();
+  const ended = await withConnection(master, async (client) => {
+    await client.query(
+      `ALTER ROLE ${client.escapeIdentifier(leaked.username)} WITH PASSWORD ${passwordLiteral(client, lock)}`,
+    );
+    const res = await client.query(
+      'SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()',
+      [leaked.username],
+    );
+    return (res.rows[0] as { n: number } | undefined)?.n ?? 0;
+  });
+  ctx.logger.info('leaked login locked with a password nobody keeps', { login: leaked.username, sessionsEnded: ended });
+}
+
 /** The PostgreSQL kind: single-user and alternating-users rotation with the pg client. */
 export const postgresKind: RotationKind<PostgresSecret> = {
   name: 'postgres',
@@ -175,6 +224,7 @@ export const postgresKind: RotationKind<PostgresSecret> = {
   passwordPolicy: postgresPasswordPolicy,
   parse: parsePostgresSecret,
   sensitive: (secret) => [secret.password],
+  revoke: revokePostgres,
 
   async create(current: PostgresSecret, ctx: CreateContext<PostgresSecret>): Promise<PostgresSecret> {
     if (ctx.strategy === Strategies.SINGLE_USER) {

@@ -152,3 +152,42 @@ export function sensitiveValues(secretStrings: Iterable<string>): string[] {
   }
   return [...out];
 }
+
+/**
+ * Plays Secrets Manager while other code (the emergency handler, the CLI) waits for a rotation:
+ * whenever a new AWSPENDING version appears on the secret, it calls the handler's four steps,
+ * as the service would. Stop it when the waiting code has returned.
+ */
+export function playRotations(player: SecretsManagerPlayer, handler: Handler, secretId: string, pollMs = 50) {
+  const done = new Set<string>();
+  const errors: unknown[] = [];
+  let stopped = false;
+  let rotations = 0;
+  const loop = (async () => {
+    while (!stopped) {
+      const versions = await player.versions(secretId);
+      const token = Object.entries(versions).find(([id, s]) => s.includes('AWSPENDING') && !s.includes('AWSCURRENT') && !done.has(id))?.[0];
+      if (token) {
+        done.add(token);
+        try {
+          await player.runSteps(handler, secretId, token);
+          rotations++;
+        } catch (err) {
+          errors.push(err);
+        }
+      } else {
+        await new Promise((r) => setTimeout(r, pollMs));
+      }
+    }
+  })();
+  return {
+    get rotations() {
+      return rotations;
+    },
+    errors,
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}

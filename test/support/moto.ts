@@ -75,10 +75,14 @@ export function awsEnvFor(endpoint: string): Record<string, string> {
  * RotateSecret to name: RotateSecret then succeeds and stages an empty AWSPENDING version, as
  * the service does before it calls createSecret. The test then plays the function's part.
  */
-export async function createRotationFunction(endpoint: string, name = 'rotor-rotation'): Promise<string> {
+export async function createRotationFunction(
+  endpoint: string,
+  name = 'rotor-rotation',
+  credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' },
+): Promise<string> {
   const { LambdaClient, CreateFunctionCommand, GetFunctionCommand } = await import('@aws-sdk/client-lambda');
   const { IAMClient, CreateRoleCommand, GetRoleCommand } = await import('@aws-sdk/client-iam');
-  const config = { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+  const config = { endpoint, region: 'us-east-1', credentials };
   await fetch(`${endpoint}/moto-api/config`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

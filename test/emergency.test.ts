@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import { TagResourceCommand } from '@aws-sdk/client-secrets-manager';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createEmergencyHandler } from '../lambdas/emergency/index';
+import { postgresKind } from '../lambdas/postgres/postgresKind';
+import { captureEvents, eventsClient } from './support/events';
+import { lambdaContext, playRotations, smClient } from './support/harness';
+import { createRotationFunction } from './support/moto';
+import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from './support/postgres';
+import { useRotationSuite } from './support/rotationSuite';
+
+const cluster = inject('postgres') as unknown as PostgresCluster;
+const suite = useRotationSuite();
+let admin: pg.Client;
+beforeAll(async () => {
+  admin = await adminClient(cluster);
+});
+afterAll(async () => {
+  await admin?.end();
+});
+
+type Strategy = 'single-user' | 'alternating-users';
+
+/** A Rotor-managed PostgreSQL secret whose rotation is configured (as the construct leaves it). */
+async function arrange(strategy: Strategy, opts: { managed?: boolean } = {}) {
+  await createRotationFunction(suite.moto.endpoint);
+  const username = uniqueName('leak');
+  const password = testPassword();
+  await admin.query(`CREATE ROLE ${admin.escapeIdentifier(username)} LOGIN PASSWORD ${admin.escapeLiteral(password)}`);
+  const value: Record<string, unknown> = { engine: 'postgres', host: cluster.host, port: cluster.port, username, password };
+  if (strategy === 'alternating-users') {
+    value.masterarn = await suite.secret(uniqueName('master'), {
+      engine: 'postgres', host: cluster.host, port: cluster.port,
+      username: cluster.superuser.username, password: cluster.superuser.password,
+    });
+  }
+  const arn = await suite.secret(uniqueName('leaky'), value);
+  if (opts.managed !== false) {
+    await suite.player.client.send(
+      new TagResourceCommand({ SecretId: arn, Tags: [{ Key: 'rotor:kind', Value: 'postgres' }, { Key: 'rotor:strategy', Value: strategy }] }),
+    );
+  }
+  const rotation = suite.handler(postgresKind, { ROTATION_STRATEGY: strategy });
+  // Configure rotation the way the construct's RotationSchedule does, and run that first rotation.
+  await suite.player.rotate(rotation, arn);
+  const leaked = await suite.player.value<{ username: string; password: string }>(arn);
+  const leakedVersionId = (await suite.player.versionOf(arn, 'AWSCURRENT'))!;
+  return { arn, rotation, leaked, leakedVersionId };
+}
+
+function emergency() {
+  return createEmergencyHandler({
+    sm: smClient(suite.moto.endpoint),
+    events: eventsClient(suite.moto.endpoint),
+    pollIntervalMs: 50,
+    waitTimeoutMs: 20_000,
+  });
+}
+
+function leakEvent(detail: Record<string, unknown>, id = randomUUID()) {
+  return { id, source: 'rotor', 'detail-type': 'Secret Leak Detected', detail };
+}
+
+/** Delivers the event to the emergency handler while playing Secrets Manager's rotation. */
+async function deliver(arn: string, rotation: ReturnType<typeof suite.handler>, ...events: unknown[]) {
+  const service = playRotations(suite.player, rotation, arn);
+  try {
+    return await Promise.all(events.map((e) => emergency()(e as never, lambdaContext('rotor-emergency'))));
+  } finally {
+    await service.stop();
+    expect(service.errors).toEqual([]);
+  }
+}
+
+describe('emergency rotation and revocation: PostgreSQL', () => {
+  it('alternating users: rotates, locks the leaked login, removes AWSPREVIOUS, announces it', async () => {
+    const { arn, rotation, leaked, leakedVersionId } = await arrange('alternating-users');
+    const seen = await captureEvents(suite.moto.endpoint, { source: ['rotor'], 'detail-type': ['Secret Rotated', 'Secret Revoked'] });
+    expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(true);
+
+    const started = Date.now();
+    const [[result]] = await deliver(arn, rotation, leakEvent({ secretId: arn, reason: 'found in a public gist' }));
+    const took = Date.now() - started;
+
+    expect(result).toMatchObject({ outcome: 'rotated-and-revoked', leakedVersionId, kind: 'postgres', via: 'rotor' });
+    expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(false);
+    const now = await suite.player.value<{ username: string; password: string }>(arn);
+    expect(now.username).not.toBe(leaked.username);
+    expect(await pgLogin(cluster, now.username, now.password)).toBe(true);
+    const versions = await suite.player.versions(arn);
+    expect(Object.values(versions).flat()).not.toContain('AWSPREVIOUS');
+    expect(versions[leakedVersionId]).toEqual([]);
+    const tags = (await suite.player.describe(arn)).Tags ?? [];
+    expect(tags).toContainEqual({ Key: 'rotor:revoked-version', Value: leakedVersionId });
+    const announced = await seen.drain();
+    expect(announced.map((e) => e['detail-type']).sort()).toEqual(['Secret Revoked', 'Secret Rotated']);
+    expect(announced.find((e) => e['detail-type'] === 'Secret Revoked')!.detail).toMatchObject({
+      secretArn: arn, revokedVersionId: leakedVersionId, reason: 'found in a public gist', kind: 'postgres',
+    });
+    suite.logs.note(JSON.stringify(announced));
+    console.info(`[figure] postgres alternating: leak event to leaked login refused in ${took} ms`);
+  });
+
+  it('single-user: the rotation replaces the leaked password, which is then refused', async () => {
+    const { arn, rotation, leaked, leakedVersionId } = await arrange('single-user');
+    const [[result]] = await deliver(arn, rotation, leakEvent({ secretId: arn, reason: 'pasted in chat' }));
+    expect(result).toMatchObject({ outcome: 'rotated-and-revoked', leakedVersionId });
+    expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(false);
+    const now = await suite.player.value<{ username: string; password: string }>(arn);
+    expect(await pgLogin(cluster, now.username, now.password)).toBe(true);
+    expect(Object.values(await suite.player.versions(arn)).flat()).not.toContain('AWSPREVIOUS');
+  });
+
+  it('a duplicate delivery of the same event changes nothing more', async () => {
+    const { arn, rotation } = await arrange('alternating-users');
+    const event = leakEvent({ secretId: arn, reason: 'dup test' });
+    await deliver(arn, rotation, event);
+    const versionsAfterFirst = await suite.player.versions(arn);
+    const current = await suite.player.value<{ username: string; password: string }>(arn);
+    const [[again]] = await deliver(arn, rotation, event);
+    expect(again!.outcome).toBe('duplicate');
+    expect(await suite.player.versions(arn)).toEqual(versionsAfterFirst);
+    expect(await pgLogin(cluster, current.username, current.password)).toBe(true);
+  });
+
+  it('two deliveries at once end in one rotation and one revocation', async () => {
+    const { arn, rotation, leaked } = await arrange('alternating-users');
+    const before = Object.keys(await suite.player.versions(arn)).length;
+    const event = leakEvent({ secretId: arn, reason: 'concurrent' });
+    const results = (await deliver(arn, rotation, event, event)).flat();
+    expect(results.map((r) => r.outcome).sort()).toEqual(expect.arrayContaining(['rotated-and-revoked']));
+    expect(Object.keys(await suite.player.versions(arn)).length).toBe(before + 1);
+    expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(false);
+    const now = await suite.player.value<{ username: string; password: string }>(arn);
+    expect(await pgLogin(cluster, now.username, now.password)).toBe(true);
+  });
+
+  it('a leak that races a scheduled rotation waits for it instead of starting another', async () => {
+    const { arn, rotation, leaked } = await arrange('alternating-users');
+    const before = Object.keys(await suite.player.versions(arn)).length;
+    await suite.player.startRotation(arn); // the scheduled rotation has begun: AWSPENDING staged
+    const [[result]] = await deliver(arn, rotation, leakEvent({ secretId: arn, reason: 'race' }));
+    expect(result!.outcome).toBe('rotated-and-revoked');
+    expect(Object.keys(await suite.player.versions(arn)).length).toBe(before + 1);
+    expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(false);
+  });
+
+  it('refuses a secret Rotor does not manage and touches nothing', async () => {
+    const { arn, rotation, leaked } = await arrange('single-user', { managed: false });
+    const before = await suite.player.versions(arn);
+    await expect(deliver(arn, rotation, leakEvent({ secretId: arn, reason: 'not ours' }))).rejects.toThrow(
+      /not managed by Rotor/,
+    );
+    expect(await suite.player.versions(arn)).toEqual(before);
+    expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(true);
+  });
+
+  it('refuses an unknown secret and a malformed leak event clearly', async () => {
+    const { arn, rotation } = await arrange('single-user');
+    await expect(deliver(arn, rotation, leakEvent({ secretId: 'no-such-secret', reason: 'x' }))).rejects.toThrow(/not found/);
+    await expect(deliver(arn, rotation, leakEvent({ secretId: arn, accessKeyId: 'AKIAIOSFODNN7EXAMPLX' }))).rejects.toThrow(
+      /exactly one of secretId, accessKeyId, fingerprint/,
+    );
+  });
+
+  it('fails within its bound when the rotation never finishes, leaving the current login working', async () => {
+    const { arn, leaked } = await arrange('alternating-users');
+    const slow = createEmergencyHandler({
+      sm: smClient(suite.moto.endpoint),
+      events: eventsClient(suite.moto.endpoint),
+      pollIntervalMs: 50,
+      waitTimeoutMs: 1_000,
+    });
+    await expect(slow(leakEvent({ secretId: arn, reason: 'nobody rotates' }) as never, lambdaContext())).rejects.toThrow(
+      /did not finish within 1 s/,
+    );
+    expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(true);
+  });
+});
+
