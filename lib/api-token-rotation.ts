@@ -91,22 +91,11 @@ export class ApiTokenRotation extends RotationFunctionBase {
         strategy: RotationStrategy.SINGLE_USER,
         readOnlySecrets: props.managementSecret ? [props.managementSecret] : [],
         tags: { [RotorTags.GRACE_HOURS]: String(grace.toHours({ integral: false })) },
+        randomPasswords: false,
+        fingerprintTags: true,
       },
     );
     this.managementSecret = props.managementSecret;
-
-    // finishSecret tags the secret with the fingerprints of the current and previous token
-    // (kinds with leakIdentity), so that a leaked token can be traced to its secret. Only those
-    // two tags: the function cannot change the tags that mark a secret as Rotor's.
-    this.rotationFunction.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['secretsmanager:TagResource'],
-        resources: [secretArnPattern(props.secret)],
-        conditions: {
-          'ForAllValues:StringEquals': { 'aws:TagKeys': [RotorTags.FINGERPRINT_CURRENT, RotorTags.FINGERPRINT_PREVIOUS] },
-        },
-      }),
-    );
 
     if (props.retireSchedule) {
       props.retireSchedule.addSecret(props.secret);

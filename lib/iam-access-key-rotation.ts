@@ -75,6 +75,8 @@ export class IamAccessKeyRotation extends RotationFunctionBase {
         strategy: RotationStrategy.SINGLE_USER,
         environment: { IAM_TEST_TIMEOUT_MS: String(stsTimeout.toMilliseconds()) },
         tags: { [RotorTags.GRACE_HOURS]: String(grace.toHours({ integral: false })) },
+        randomPasswords: false,
+        fingerprintTags: true,
       },
     );
     this.user = props.user;

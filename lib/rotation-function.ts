@@ -105,6 +105,18 @@ export interface RotationFunctionSpec {
   readonly readOnlySecrets?: secretsmanager.ISecret[];
   /** Extra tags for the rotated secret (e.g. `rotor:grace-hours`). */
   readonly tags?: Record<string, string>;
+  /**
+   * The kind makes passwords with GetRandomPassword (the database kinds). Without it the
+   * function gets no `*` permission at all.
+   * @default true
+   */
+  readonly randomPasswords?: boolean;
+  /**
+   * The kind has a leak identity: finishSecret writes the `rotor:fp-current` / `rotor:fp-previous`
+   * tags (and only those) on the secret.
+   * @default false
+   */
+  readonly fingerprintTags?: boolean;
 }
 
 export interface RotationConstructProps extends RotationOptions {
@@ -235,9 +247,21 @@ export abstract class RotationFunctionBase extends Construct {
         resources: [secretArnPattern(props.secret)],
       }),
     );
-    this.rotationFunction.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['secretsmanager:GetRandomPassword'], resources: ['*'] }),
-    );
+    if (spec.randomPasswords ?? true) {
+      this.rotationFunction.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['secretsmanager:GetRandomPassword'], resources: ['*'] }),
+      );
+    }
+    if (spec.fingerprintTags) {
+      // Only the two fingerprint tags: the function cannot change the tags that mark a secret as Rotor's.
+      this.rotationFunction.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['secretsmanager:TagResource'],
+          resources: [secretArnPattern(props.secret)],
+          conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rotor:fp-current', 'rotor:fp-previous'] } },
+        }),
+      );
+    }
     for (const other of spec.readOnlySecrets ?? []) {
       this.rotationFunction.addToRolePolicy(
         new iam.PolicyStatement({

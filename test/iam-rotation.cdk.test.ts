@@ -64,6 +64,19 @@ describe('IamAccessKeyRotation', () => {
     });
   });
 
+  it('may write only the fingerprint tags on its secret, and has no wildcard resource', () => {
+    const { stack, secret, user } = arrange();
+    new IamAccessKeyRotation(stack, 'Rotation', { secret, user });
+    const statements = statementsOf(Template.fromStack(stack), 'RotationRole');
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: 'secretsmanager:TagResource',
+      Resource: { Ref: logicalId(stack, secret) },
+      Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rotor:fp-current', 'rotor:fp-previous'] } },
+    });
+    expect(statements.filter((s) => s.Resource === '*')).toEqual([]);
+  });
+
   it('scopes an imported user by name to arn:aws:iam::ACCOUNT:user/NAME', () => {
     const { stack, secret } = arrange();
     new IamAccessKeyRotation(stack, 'Rotation', { secret, user: iam.User.fromUserName(stack, 'Ci', 'ci-deployer') });
