@@ -1,0 +1,360 @@
+import {
+  DescribeSecretCommand,
+  RotateSecretCommand,
+  type DescribeSecretCommandOutput,
+} from '@aws-sdk/client-secrets-manager';
+import { Stages } from '../../lambdas/core/types';
+import { explainAwsError, functionNameOf, type AwsClients } from './aws';
+import { CliError, ExitCodes, SecretNotFoundError, UsageError, type ExitCode } from './errors';
+import { leakDetail, sendLeakEvent, type LeakTarget } from './leak';
+import { formatDuration, formatTime, type Output } from './output';
+import { RotationLog, type StepRecord } from './rotationLog';
+import { collectStatus, renderStatus, statusDefaults } from './status';
+import { REVOKED_VERSION_TAG, waitForLeakResponse, waitForRotation, type Progress, type WaitDeps } from './wait';
+
+/** What every command runs with; tests of the waiting replace the clock and sleep. */
+export interface CommandContext {
+  readonly clients: AwsClients;
+  readonly out: Output;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  /** @default waitDefaults.pollIntervalMs */
+  readonly pollIntervalMs?: number;
+}
+
+function where(clients: AwsClients): string {
+  return `${clients.region}${clients.endpoint ? ` at ${clients.endpoint}` : ''}`;
+}
+
+/** DescribeSecret, with a clear error for an unknown or deleted secret. Reads no value. */
+export async function describeSecret(clients: AwsClients, secretId: string): Promise<DescribeSecretCommandOutput> {
+  let out: DescribeSecretCommandOutput;
+  try {
+    out = await clients.secrets.send(new DescribeSecretCommand({ SecretId: secretId }));
+  } catch (err) {
+    if ((err as Error).name === 'ResourceNotFoundException') {
+      throw new SecretNotFoundError(
+        `secret '${secretId}' not found in ${where(clients)}: check the name or ARN, and the region (AWS_REGION or --region)`,
+        { cause: err },
+      );
+    }
+    throw explainAwsError(err, `reading secret '${secretId}' (DescribeSecret)`, clients);
+  }
+  if (out.DeletedDate) {
+    throw new CliError(`secret '${out.Name ?? secretId}' is scheduled for deletion (since ${formatTime(out.DeletedDate)})`);
+  }
+  return out;
+}
+
+function versionWith(d: DescribeSecretCommandOutput, stage: string): string | undefined {
+  return Object.entries(d.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes(stage))?.[0];
+}
+
+// ---------------------------------------------------------------------------------------------
+// rotor status
+
+export interface StatusCommandOptions {
+  readonly json: boolean;
+  /** Judge overdue, stuck and grace at this time. @default - now */
+  readonly at?: Date;
+  /** @default statusDefaults.stuckAfterMinutes */
+  readonly stuckAfterMinutes?: number;
+}
+
+export async function statusCommand(options: StatusCommandOptions, ctx: CommandContext): Promise<ExitCode> {
+  const now = options.at ?? new Date(ctx.now());
+  const stuckAfterMinutes = options.stuckAfterMinutes ?? statusDefaults.stuckAfterMinutes;
+  let statuses;
+  try {
+    statuses = await collectStatus({ secrets: ctx.clients.secrets, now, stuckAfterMinutes });
+  } catch (err) {
+    throw explainAwsError(err, 'listing Rotor-managed secrets (ListSecrets)', ctx.clients);
+  }
+  ctx.out.result({ region: ctx.clients.region, at: now.toISOString(), stuckAfterMinutes, secrets: statuses });
+  ctx.out.line(renderStatus(statuses, { region: ctx.clients.region, now, at: options.at !== undefined }));
+  return ExitCodes.OK;
+}
+
+// ---------------------------------------------------------------------------------------------
+// rotor leak
+
+export interface LeakCommandOptions {
+  readonly json: boolean;
+  readonly target: LeakTarget;
+  readonly reason?: string;
+  readonly source?: string;
+  readonly eventBus?: string;
+}
+
+export async function leakCommand(options: LeakCommandOptions, ctx: CommandContext): Promise<ExitCode> {
+  let target = options.target;
+  let resourceArn: string | undefined;
+  if (target.secretId !== undefined) {
+    const secret = await describeSecret(ctx.clients, target.secretId);
+    resourceArn = secret.ARN;
+    target = { secretId: secret.ARN ?? target.secretId };
+  }
+  const detail = leakDetail(target, options.reason);
+  let sent;
+  try {
+    sent = await sendLeakEvent(ctx.clients.events, detail, { source: options.source, eventBusName: options.eventBus, resourceArn });
+  } catch (err) {
+    throw explainAwsError(err, 'sending the leak event (EventBridge PutEvents)', ctx.clients);
+  }
+  ctx.out.result(sent);
+  const named = detail.secretId ? `secret ${detail.secretId}` : detail.accessKeyId ? `access key ${detail.accessKeyId}` : `fingerprint ${detail.fingerprint}`;
+  ctx.out.line(`Leak event sent: ${sent.eventId}`);
+  ctx.out.line(`  ${sent.detailType} from source '${sent.source}' on bus '${sent.eventBusName}', naming ${named}`);
+  return ExitCodes.OK;
+}
+
+// ---------------------------------------------------------------------------------------------
+// rotor rotate
+
+export interface RotateCommandOptions {
+  readonly json: boolean;
+  readonly leaked: boolean;
+  readonly reason?: string;
+  readonly timeoutSeconds: number;
+  readonly source?: string;
+  readonly eventBus?: string;
+  /** Where the rotation function logs. @default - its LoggingConfig, else /aws/lambda/<function> */
+  readonly logGroup?: string;
+}
+
+function stepLine(record: StepRecord): string {
+  if (record.finished) {
+    const took = record.durationMs === undefined ? '' : formatDuration(record.durationMs);
+    return `  ${record.step.padEnd(13)} ${(record.outcome ?? 'finished').padEnd(16)} ${took}`.trimEnd();
+  }
+  return `  ${record.step.padEnd(13)} FAILED: ${record.error?.name ?? 'Error'}: ${record.error?.message ?? '(no message)'}`;
+}
+
+/** Shows progress as it comes: step lines on stdout, notes on how progress is read on stderr. */
+function progressPrinter(out: Output): (p: Progress) => void {
+  return (p) => {
+    switch (p.kind) {
+      case 'step':
+        return out.line(stepLine(p.record));
+      case 'logs-unavailable':
+        return out.note(
+          `rotor: cannot read the rotation function's log group ${p.logGroupName} (${p.reason}); ` +
+            'showing progress from the staging labels instead',
+        );
+      case 'logs-available':
+        return out.note(`rotor: reading step lines from ${p.logGroupName} again`);
+      case 'pending-staged':
+        return out.line(`  AWSPENDING staged on ${p.versionId} (labels)`);
+      case 'current-moved':
+        return out.line(`  AWSCURRENT moved to ${p.versionId}${p.from ? ` from ${p.from}` : ''} (labels)`);
+      case 'rotation-started':
+        return out.line(`  rotation started: token ${p.versionId}`);
+      case 'revoked':
+        return out.line(`  leaked version ${p.versionId} revoked (tag ${REVOKED_VERSION_TAG})`);
+      case 'previous-removed':
+        return out.line('  AWSPREVIOUS removed: nothing falls back to the leaked version');
+    }
+  };
+}
+
+function stepJson(record: StepRecord) {
+  return {
+    step: record.step,
+    finished: record.finished,
+    outcome: record.outcome,
+    durationMs: record.durationMs,
+    error: record.error,
+  };
+}
+
+interface RotationTarget {
+  readonly description: DescribeSecretCommandOutput;
+  readonly arn: string;
+  readonly name: string;
+  readonly functionArn?: string;
+  readonly logGroupName?: string;
+}
+
+async function rotationTarget(secretId: string, options: RotateCommandOptions, ctx: CommandContext): Promise<RotationTarget> {
+  const description = await describeSecret(ctx.clients, secretId);
+  const arn = description.ARN ?? secretId;
+  const name = description.Name ?? secretId;
+  if (!description.RotationEnabled) {
+    const hint = options.leaked
+      ? ` The emergency handler cannot rotate it; to report the leak anyway: rotor leak --secret ${name}`
+      : ' Deploy a Rotor rotation construct for it (or turn rotation on) first.';
+    throw new CliError(`rotation is not enabled for secret ${name}.${hint}`);
+  }
+  const functionArn = description.RotationLambdaARN || undefined;
+  let logGroupName = options.logGroup;
+  if (!logGroupName && functionArn) {
+    const found = await ctx.clients.functionLogGroup(functionArn);
+    if (found.note) ctx.out.note(`rotor: ${found.note}; assuming log group ${found.logGroupName}`);
+    logGroupName = found.logGroupName;
+  }
+  return { description, arn, name, functionArn, logGroupName };
+}
+
+function waitDeps(target: RotationTarget, options: RotateCommandOptions, ctx: CommandContext, since: number): WaitDeps {
+  const logGroupName = target.logGroupName;
+  return {
+    secrets: ctx.clients.secrets,
+    stepLog: logGroupName ? (token) => new RotationLog(ctx.clients.logs, logGroupName, token, since) : undefined,
+    now: ctx.now,
+    sleep: ctx.sleep,
+    pollIntervalMs: ctx.pollIntervalMs,
+    timeoutMs: options.timeoutSeconds * 1000,
+    onProgress: progressPrinter(ctx.out),
+  };
+}
+
+/** Options that only make sense together: an option silently ignored is a usage error. */
+export function checkRotateOptions(options: Pick<RotateCommandOptions, 'leaked' | 'reason' | 'source' | 'eventBus'>): void {
+  if (options.leaked) return;
+  for (const [flag, value] of [['--reason', options.reason], ['--source', options.source], ['--event-bus', options.eventBus]] as const) {
+    if (value !== undefined) throw new UsageError(`${flag} applies only with --leaked`);
+  }
+}
+
+export async function rotateCommand(secretId: string, options: RotateCommandOptions, ctx: CommandContext): Promise<ExitCode> {
+  checkRotateOptions(options);
+  const target = await rotationTarget(secretId, options, ctx);
+  return options.leaked ? rotateLeaked(target, options, ctx) : rotateNow(target, options, ctx);
+}
+
+async function rotateNow(target: RotationTarget, options: RotateCommandOptions, ctx: CommandContext): Promise<ExitCode> {
+  const { description, arn, name, functionArn, logGroupName } = target;
+  const current = versionWith(description, Stages.CURRENT);
+  const pending = versionWith(description, Stages.PENDING);
+  if (pending && pending !== current) {
+    throw new CliError(
+      `a rotation of secret ${name} is already in progress: version ${pending} is staged AWSPENDING. ` +
+        'Wait for it (rotor status shows how long it has been pending); if it is abandoned, remove the label: ' +
+        `aws secretsmanager update-secret-version-stage --secret-id ${arn} --version-stage AWSPENDING --remove-from-version-id ${pending}`,
+    );
+  }
+  ctx.out.line(
+    `Rotating ${name}` +
+      (functionArn ? ` with ${functionNameOf(functionArn)}` : '') +
+      (logGroupName ? `; steps from log group ${logGroupName}` : '; no rotation function log group to read, progress from the staging labels'),
+  );
+  const started = ctx.now();
+  let token: string | undefined;
+  try {
+    // The configured function is named again (not changed): without it, an emulator may treat the
+    // call as "no function" and promote the empty pending version; AWS uses the configured one either way.
+    const out = await ctx.clients.secrets.send(
+      new RotateSecretCommand({ SecretId: arn, RotateImmediately: true, ...(functionArn ? { RotationLambdaARN: functionArn } : {}) }),
+    );
+    token = out.VersionId;
+  } catch (err) {
+    throw explainAwsError(err, `starting the rotation of ${name} (RotateSecret)`, ctx.clients);
+  }
+  if (!token) {
+    const after = await describeSecret(ctx.clients, arn);
+    token = versionWith(after, Stages.PENDING);
+    if (!token) throw new CliError(`RotateSecret on ${name} returned no version id and staged no AWSPENDING version`);
+  }
+  ctx.out.line(`Token: ${token}`);
+
+  const result = await waitForRotation(arn, token, waitDeps(target, options, ctx, started));
+  const failedStep = result.failed;
+  ctx.out.result({
+    secret: { name, arn },
+    token,
+    outcome: result.outcome,
+    elapsedMs: result.elapsedMs,
+    progressFrom: result.progressFrom,
+    logGroup: logGroupName,
+    steps: result.steps.map(stepJson),
+    failedStep: failedStep?.step,
+    error: failedStep?.error,
+    currentVersionId: result.currentVersionId,
+    previousVersionId: result.previousVersionId,
+    state: result.state,
+  });
+  switch (result.outcome) {
+    case 'rotated': {
+      if (result.progressFrom === 'logs' && result.steps.length === 0) {
+        ctx.out.note(`rotor: no step lines of this rotation appeared in ${logGroupName}; if the function logs elsewhere, pass --log-group`);
+      }
+      const previous = result.previousVersionId ? `; ${result.previousVersionId} is AWSPREVIOUS` : '';
+      ctx.out.line(`Rotated ${name} in ${formatDuration(result.elapsedMs)}: AWSCURRENT is now ${token}${previous}`);
+      return ExitCodes.OK;
+    }
+    case 'failed':
+      ctx.out.note(
+        `rotor: rotation of ${name} failed at ${failedStep!.step}: ${failedStep!.error?.name ?? 'Error'}: ${failedStep!.error?.message ?? '(no message)'}\n` +
+          `rotor: AWSCURRENT is unchanged. Secrets Manager retries a failed rotation; see ${logGroupName} and rotor status.`,
+      );
+      return ExitCodes.FAILURE;
+    case 'timed-out':
+      ctx.out.note(
+        `rotor: timed out after ${options.timeoutSeconds} s waiting for the rotation of ${name}: ${result.state}. ` +
+          'It may still finish: check rotor status.',
+      );
+      return ExitCodes.FAILURE;
+    case 'abandoned':
+      ctx.out.note(`rotor: the rotation of ${name} did not finish: ${result.state}`);
+      return ExitCodes.FAILURE;
+  }
+}
+
+async function rotateLeaked(target: RotationTarget, options: RotateCommandOptions, ctx: CommandContext): Promise<ExitCode> {
+  const { description, arn, name } = target;
+  const leaked = versionWith(description, Stages.CURRENT);
+  if (!leaked) throw new CliError(`secret ${name} has no AWSCURRENT version to revoke`);
+  const detail = leakDetail({ secretId: arn }, options.reason);
+  const started = ctx.now();
+  let sent;
+  try {
+    sent = await sendLeakEvent(ctx.clients.events, detail, { source: options.source, eventBusName: options.eventBus, resourceArn: arn });
+  } catch (err) {
+    throw explainAwsError(err, 'sending the leak event (EventBridge PutEvents)', ctx.clients);
+  }
+  ctx.out.line(`Leak event sent: ${sent.eventId} (source '${sent.source}', bus '${sent.eventBusName}')`);
+  ctx.out.line(`Leaked version: ${leaked} (AWSCURRENT of ${name})`);
+  ctx.out.line(`Waiting up to ${options.timeoutSeconds} s for the emergency handler to rotate and revoke it`);
+
+  const result = await waitForLeakResponse(arn, leaked, waitDeps(target, options, ctx, started));
+  ctx.out.result({
+    secret: { name, arn },
+    eventId: sent.eventId,
+    outcome: result.outcome,
+    leakedVersionId: leaked,
+    newVersionId: result.newVersionId,
+    rotated: result.rotated,
+    revoked: result.revoked,
+    previousRemoved: result.previousRemoved,
+    elapsedMs: result.elapsedMs,
+    steps: result.steps.map(stepJson),
+    failedStep: result.failed?.step,
+    error: result.failed?.error,
+  });
+  switch (result.outcome) {
+    case 'revoked':
+      ctx.out.line(
+        `Rotated and revoked in ${formatDuration(result.elapsedMs)}: leaked version ${leaked}, new version ${result.newVersionId}`,
+      );
+      return ExitCodes.OK;
+    case 'failed':
+      ctx.out.note(
+        `rotor: the emergency rotation of ${name} failed at ${result.failed!.step}: ` +
+          `${result.failed!.error?.name ?? 'Error'}: ${result.failed!.error?.message ?? '(no message)'}`,
+      );
+      return ExitCodes.FAILURE;
+    case 'timed-out': {
+      const missing = [
+        result.rotated ? undefined : `AWSCURRENT is still on the leaked version ${leaked}`,
+        result.revoked ? undefined : `no ${REVOKED_VERSION_TAG} tag names it`,
+        !result.rotated || result.previousRemoved ? undefined : 'AWSPREVIOUS is still staged',
+      ].filter(Boolean);
+      ctx.out.note(
+        `rotor: timed out after ${options.timeoutSeconds} s: the leak event was sent (${sent.eventId}) but ${missing.join(', ')}. ` +
+          `Is Rotor's emergency rule deployed on bus '${sent.eventBusName}' for source '${sent.source}'? Check rotor status.`,
+      );
+      return ExitCodes.FAILURE;
+    }
+  }
+}
+

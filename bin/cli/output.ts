@@ -1,0 +1,67 @@
+/**
+ * How the CLI writes: lines for people on stdout, notes and errors on stderr, and in --json
+ * mode one JSON document on stdout instead of the lines.
+ */
+export interface Output {
+  readonly json: boolean;
+  /** A line for people (stdout); dropped in --json mode, where the result says it all. */
+  line(text?: string): void;
+  /** A note on how the command is working or why it failed (stderr, in both modes). */
+  note(text: string): void;
+  /** The command's result (stdout, --json mode only). */
+  result(value: unknown): void;
+}
+
+export interface Streams {
+  readonly out: { write(text: string): unknown };
+  readonly err: { write(text: string): unknown };
+}
+
+export function streamOutput(json: boolean, streams: Streams = { out: process.stdout, err: process.stderr }): Output {
+  return {
+    json,
+    line(text = '') {
+      if (!json) streams.out.write(`${text}\n`);
+    },
+    note(text) {
+      streams.err.write(`${text}\n`);
+    },
+    result(value) {
+      if (json) streams.out.write(`${JSON.stringify(value, null, 2)}\n`);
+    },
+  };
+}
+
+/** A plain-text table: columns padded to their widest cell, two spaces apart. */
+export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const render = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [render(headers), ...rows.map(render)].join('\n');
+}
+
+/** `2025-03-01 14:05Z`: minutes are enough for rotation schedules; undefined prints as `-`. */
+export function formatTime(date: Date | undefined): string {
+  if (!date || Number.isNaN(date.getTime())) return '-';
+  return `${date.toISOString().slice(0, 16).replace('T', ' ')}Z`;
+}
+
+/** `850 ms`, `4.2 s`, `12m`, `3h 5m`, `2d 4h`. */
+export function formatDuration(ms: number): string {
+  const abs = Math.abs(ms);
+  if (abs < 1000) return `${Math.round(ms)} ms`;
+  if (abs < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const minutes = Math.floor(abs / 60_000);
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h ${minutes % 60}m`;
+  return `${Math.floor(hours / 24)}d ${hours % 24}h`;
+}
+
+/** The first 8 characters of a version id: enough to tell versions apart in a table. */
+export function shortId(versionId: string | undefined): string {
+  return versionId ? versionId.slice(0, 8) : '-';
+}

@@ -1,0 +1,207 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { emergencyDefaults } from '../../lambdas/emergency/events';
+import { connect, type AwsClients, type AwsOptions } from './aws';
+import { checkRotateOptions, leakCommand, rotateCommand, statusCommand, type CommandContext } from './commands';
+import { CliError, ExitCodes, UsageError, type ExitCode } from './errors';
+import { leakDetail, type LeakTarget } from './leak';
+import { streamOutput, type Output, type Streams } from './output';
+import { statusDefaults } from './status';
+import { waitDefaults } from './wait';
+
+/** What the CLI runs with: the process's by default; tests of the program replace them. */
+export interface CliIo {
+  readonly streams: Streams;
+  readonly env: NodeJS.ProcessEnv;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly connect: (options: AwsOptions, env: NodeJS.ProcessEnv) => Promise<AwsClients>;
+}
+
+export const processIo: CliIo = {
+  streams: { out: process.stdout, err: process.stderr },
+  env: process.env,
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  connect,
+};
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of seconds greater than 0');
+  return n;
+}
+
+function minutes(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number of minutes, 0 or more');
+  return n;
+}
+
+function time(value: string): Date {
+  const d = new Date(value);
+  if (value.trim() === '' || Number.isNaN(d.getTime())) throw new InvalidArgumentError('expected a time such as 2025-06-01T12:00Z');
+  return d;
+}
+
+const sourceOption = () =>
+  new Option('--source <source>', "the leak event's source (the emergency rule matches on it)").default(emergencyDefaults.source);
+const busOption = () => new Option('--event-bus <name>', 'the event bus to send the leak event to').default(emergencyDefaults.eventBusName);
+
+/**
+ * Runs `rotor` with the given arguments (without `node` and the script) and returns the exit
+ * code: 0 ok, 1 failure, 2 usage.
+ */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<ExitCode> {
+  let exitCode: ExitCode = ExitCodes.OK;
+  let output: Output = streamOutput(false, io.streams);
+  let clients: AwsClients | undefined;
+
+  /** Connects (region and credentials checked first), then runs the command. */
+  const run = async (json: boolean, global: AwsOptions, command: (ctx: CommandContext) => Promise<ExitCode>) => {
+    output = streamOutput(json, io.streams);
+    clients = await io.connect(global, io.env);
+    exitCode = await command({ clients, out: output, now: io.now, sleep: io.sleep });
+  };
+  const globals = (cmd: Command): AwsOptions => {
+    const o = cmd.optsWithGlobals<{ region?: string; profile?: string }>();
+    return { region: o.region, profile: o.profile };
+  };
+
+  const program = new Command('rotor')
+    .description('Rotor: rotate AWS Secrets Manager secrets now, report leaks, and show the state of every Rotor-managed secret.')
+    .version(version())
+    .option('--region <region>', 'AWS region (default: AWS_REGION, the profile, AWS_DEFAULT_REGION)')
+    .option('--profile <name>', 'AWS profile from the shared config files (default: AWS_PROFILE)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.streams.out.write(s),
+      writeErr: (s) => io.streams.err.write(s),
+    })
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      '\nAWS_ENDPOINT_URL points every call at another endpoint (a local emulator).\nExit codes: 0 ok, 1 failure, 2 usage.',
+    );
+
+  program
+    .command('status')
+    .description('every Rotor-managed secret (tagged rotor:kind): kind, strategy, last and next rotation, overdue, stuck AWSPENDING, grace of the previous value; reads no secret value')
+    .option('--json', 'print JSON instead of a table', false)
+    .option('--at <time>', 'judge overdue, stuck and grace windows at this time instead of now (ISO 8601)', time)
+    .option('--stuck-after <minutes>', 'an AWSPENDING version older than this is stuck', minutes, statusDefaults.stuckAfterMinutes)
+    .action(async (opts: { json: boolean; at?: Date; stuckAfter: number }, cmd: Command) => {
+      await run(opts.json, globals(cmd), (ctx) =>
+        statusCommand({ json: opts.json, at: opts.at, stuckAfterMinutes: opts.stuckAfter }, ctx),
+      );
+    });
+
+  program
+    .command('rotate')
+    .description('rotate a secret now and wait for it, showing each step; with --leaked, have the emergency handler rotate it and revoke the leaked value')
+    .argument('<secret>', 'secret name or ARN')
+    .option('--leaked', 'the current value leaked: send a leak event and wait for rotate-and-revoke', false)
+    .option('--reason <text>', 'why (with --leaked): a finding, a ticket')
+    .option('--timeout <seconds>', 'how long to wait', positiveSeconds, waitDefaults.timeoutSeconds)
+    .option('--log-group <name>', "the rotation function's log group (default: from the function's configuration, else /aws/lambda/<function>)")
+    .option('--source <source>', `the leak event's source, with --leaked (default: "${emergencyDefaults.source}")`)
+    .option('--event-bus <name>', `the event bus, with --leaked (default: "${emergencyDefaults.eventBusName}")`)
+    .option('--json', 'print one JSON result instead of progress lines', false)
+    .action(
+      async (
+        secret: string,
+        opts: { leaked: boolean; reason?: string; timeout: number; logGroup?: string; source?: string; eventBus?: string; json: boolean },
+        cmd: Command,
+      ) => {
+        // Checked before connecting: a wrong command line is a usage error whatever the AWS setup.
+        checkRotateOptions(opts);
+        await run(opts.json, globals(cmd), (ctx) =>
+          rotateCommand(
+            secret,
+            {
+              json: opts.json,
+              leaked: opts.leaked,
+              reason: opts.reason,
+              timeoutSeconds: opts.timeout,
+              logGroup: opts.logGroup,
+              source: opts.source,
+              eventBus: opts.eventBus,
+            },
+            ctx,
+          ),
+        );
+      },
+    );
+
+  program
+    .command('leak')
+    .description('report a leaked credential: send the "Secret Leak Detected" event the emergency handler acts on; name exactly one of --access-key-id, --secret, --fingerprint')
+    .option('--access-key-id <id>', 'an IAM access key id (AKIA..., ASIA...)')
+    .option('--secret <secret>', 'a secret name or ARN')
+    .option('--fingerprint <hex>', "the leaked token's fingerprint (32 hex digits, see lambdas/core/fingerprint.ts)")
+    .option('--reason <text>', 'why: a finding, a ticket')
+    .addOption(sourceOption())
+    .addOption(busOption())
+    .option('--json', 'print the sent event as JSON', false)
+    .action(
+      async (
+        opts: { accessKeyId?: string; secret?: string; fingerprint?: string; reason?: string; source: string; eventBus: string; json: boolean },
+        cmd: Command,
+      ) => {
+        const given = (
+          [
+            ['--access-key-id', opts.accessKeyId],
+            ['--secret', opts.secret],
+            ['--fingerprint', opts.fingerprint],
+          ] as const
+        ).filter(([, v]) => v !== undefined);
+        if (given.length !== 1) {
+          throw new UsageError(
+            `name exactly one of --access-key-id, --secret, --fingerprint` +
+              (given.length ? ` (got ${given.map(([flag]) => flag).join(' and ')})` : ''),
+          );
+        }
+        const target: LeakTarget =
+          opts.secret !== undefined
+            ? { secretId: opts.secret }
+            : opts.accessKeyId !== undefined
+              ? { accessKeyId: opts.accessKeyId }
+              : { fingerprint: opts.fingerprint! };
+        // The detail is checked before connecting (a malformed key id is a usage error).
+        leakDetail(target, opts.reason);
+        await run(opts.json, globals(cmd), (ctx) =>
+          leakCommand({ json: opts.json, target, reason: opts.reason, source: opts.source, eventBus: opts.eventBus }, ctx),
+        );
+      },
+    );
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has printed the message (or the help) already.
+      exitCode = err.exitCode === 0 ? ExitCodes.OK : ExitCodes.USAGE;
+    } else if (err instanceof CliError) {
+      const hint = err instanceof UsageError ? ' (run with --help for usage)' : '';
+      output.note(`rotor: ${err.message}${hint}`);
+      output.result({ error: { name: err.name, message: err.message, exitCode: err.exitCode } });
+      exitCode = err.exitCode;
+    } else {
+      const e = err instanceof Error ? err : new Error(String(err));
+      output.note(`rotor: unexpected error: ${e.name}: ${e.message}`);
+      output.result({ error: { name: e.name, message: e.message, exitCode: ExitCodes.FAILURE } });
+      exitCode = ExitCodes.FAILURE;
+    }
+  } finally {
+    clients?.destroy();
+  }
+  return exitCode;
+}

@@ -1,0 +1,277 @@
+import {
+  ListSecretsCommand,
+  ListSecretVersionIdsCommand,
+  type SecretListEntry,
+  type SecretsManagerClient,
+  type SecretVersionsListEntry,
+} from '@aws-sdk/client-secrets-manager';
+import { RotorTags, Stages } from '../../lambdas/core/types';
+import { functionNameOf } from './aws';
+import { formatDuration, formatTime, shortId, table } from './output';
+import { nextRotation, type NextRotation } from './schedule';
+
+export const statusDefaults = {
+  /** An AWSPENDING version older than this, not yet AWSCURRENT, is reported stuck. */
+  stuckAfterMinutes: 60,
+  /** Grace hours of a dual-active kind's previous value when the secret has no `rotor:grace-hours` tag (the retire handler's default). */
+  graceHours: 24,
+  /**
+   * Kinds whose previous value stays valid for a grace window, then is retired: the keys of
+   * `retireKinds` in lambdas/retire (a test checks that they agree).
+   */
+  dualActiveKinds: ['iam', 'api-token'] as readonly string[],
+  /** Secrets looked at in parallel (each may need one ListSecretVersionIds). */
+  concurrency: 8,
+} as const;
+
+export interface StatusOptions {
+  readonly secrets: SecretsManagerClient;
+  /** The time overdue, stuck and grace are judged at. */
+  readonly now: Date;
+  /** @default statusDefaults.stuckAfterMinutes */
+  readonly stuckAfterMinutes?: number;
+}
+
+export type PreviousState = 'none' | 'in-grace' | 'due-for-retirement' | 'retired';
+
+/** What `rotor status` reports for one secret: ids, dates and tags, never a value. */
+export interface SecretStatus {
+  readonly name: string;
+  readonly arn: string;
+  readonly kind: string;
+  /** The `rotor:strategy` tag; undefined means the kind's default strategy. */
+  readonly strategy?: string;
+  readonly rotationEnabled: boolean;
+  /** Name of the rotation function, when one is configured. */
+  readonly rotationFunction?: string;
+  readonly lastRotated?: string;
+  /** Undefined when rotation is off. */
+  readonly nextRotation?: { readonly at?: string; readonly basis: NextRotation['basis']; readonly text: string };
+  readonly overdue: boolean;
+  /** An AWSPENDING version that is not AWSCURRENT: a rotation in progress, or stuck. */
+  readonly pending?: {
+    readonly versionId: string;
+    readonly createdAt?: string;
+    readonly ageMinutes?: number;
+    readonly stuck: boolean;
+  };
+  /** Dual-active kinds only: the AWSPREVIOUS value and its grace window. */
+  readonly previous?: {
+    readonly state: PreviousState;
+    readonly versionId?: string;
+    readonly graceEndsAt?: string;
+    readonly graceHours?: number;
+    /** Where the grace hours came from; a `graceperiod` field in the value (not read here) takes precedence for the retire handler. */
+    readonly graceHoursFrom?: 'tag' | 'default';
+  };
+  /** Anything that needs a person: overdue, stuck pending, no AWSCURRENT, a bad tag. */
+  readonly problems: readonly string[];
+}
+
+function tagsOf(entry: SecretListEntry): Map<string, string> {
+  return new Map((entry.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+}
+
+function versionWith(stagesById: Record<string, string[]>, stage: string, except?: string): string | undefined {
+  return Object.entries(stagesById).find(([id, stages]) => stages.includes(stage) && id !== except)?.[0];
+}
+
+/** Every secret with a `rotor:kind` tag, page by page (the filter matches key prefixes: callers check the exact key). */
+async function listTagged(secrets: SecretsManagerClient): Promise<SecretListEntry[]> {
+  const out: SecretListEntry[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await secrets.send(
+      new ListSecretsCommand({ Filters: [{ Key: 'tag-key', Values: [RotorTags.KIND] }], MaxResults: 100, NextToken: nextToken }),
+    );
+    out.push(...(page.SecretList ?? []));
+    nextToken = page.NextToken || undefined;
+  } while (nextToken);
+  return out;
+}
+
+async function versionList(secrets: SecretsManagerClient, arn: string): Promise<Map<string, SecretVersionsListEntry>> {
+  const out = new Map<string, SecretVersionsListEntry>();
+  let nextToken: string | undefined;
+  do {
+    const page = await secrets.send(new ListSecretVersionIdsCommand({ SecretId: arn, MaxResults: 100, NextToken: nextToken }));
+    for (const v of page.Versions ?? []) if (v.VersionId) out.set(v.VersionId, v);
+    nextToken = page.NextToken || undefined;
+  } while (nextToken);
+  return out;
+}
+
+function graceHoursOf(tags: Map<string, string>, problems: string[]): { hours: number; from: 'tag' | 'default' } {
+  const tag = tags.get(RotorTags.GRACE_HOURS);
+  if (tag === undefined || tag === '') return { hours: statusDefaults.graceHours, from: 'default' };
+  if (!/^\d+(\.\d+)?$/.test(tag)) {
+    problems.push(`tag ${RotorTags.GRACE_HOURS} '${tag.slice(0, 20)}' is not a number of hours`);
+    return { hours: statusDefaults.graceHours, from: 'default' };
+  }
+  return { hours: Number(tag), from: 'tag' };
+}
+
+/** The status of one Rotor-managed secret; undefined for a secret whose tag only starts with `rotor:kind`. */
+async function statusOf(entry: SecretListEntry, options: StatusOptions): Promise<SecretStatus | undefined> {
+  const tags = tagsOf(entry);
+  const kind = tags.get(RotorTags.KIND);
+  if (kind === undefined) return undefined;
+  const arn = entry.ARN ?? entry.Name ?? '(unknown)';
+  const now = options.now.getTime();
+  const problems: string[] = [];
+  const stagesById = (entry.SecretVersionsToStages ?? {}) as Record<string, string[]>;
+  const currentId = versionWith(stagesById, Stages.CURRENT);
+  if (!currentId) problems.push('no version is staged AWSCURRENT');
+
+  const rotationEnabled = entry.RotationEnabled === true;
+  const next = nextRotation({
+    rotationEnabled,
+    nextRotationDate: entry.NextRotationDate,
+    lastRotatedDate: entry.LastRotatedDate,
+    rules: entry.RotationRules,
+  });
+  const overdue = next?.at !== undefined && now > next.at.getTime();
+  if (overdue) problems.push(`rotation overdue since ${formatTime(next.at)}`);
+
+  const pendingId = versionWith(stagesById, Stages.PENDING, undefined);
+  const pendingOpen = pendingId !== undefined && !stagesById[pendingId]!.includes(Stages.CURRENT) ? pendingId : undefined;
+  const dualActive = statusDefaults.dualActiveKinds.includes(kind);
+  const previousId = versionWith(stagesById, Stages.PREVIOUS);
+  const retired = previousId !== undefined && tags.get(RotorTags.RETIRED_VERSION) === previousId;
+  // Dates of versions come only from ListSecretVersionIds: ask only when something needs one.
+  const needVersions = pendingOpen !== undefined || (dualActive && previousId !== undefined && !retired);
+  const versions = needVersions ? await versionList(options.secrets, arn) : new Map<string, SecretVersionsListEntry>();
+
+  let pending: SecretStatus['pending'];
+  if (pendingOpen) {
+    const created = versions.get(pendingOpen)?.CreatedDate;
+    const age = created ? now - created.getTime() : undefined;
+    const stuck = age !== undefined && age > (options.stuckAfterMinutes ?? statusDefaults.stuckAfterMinutes) * 60_000;
+    if (stuck) problems.push(`AWSPENDING version ${pendingOpen} stuck for ${formatDuration(age)}`);
+    pending = {
+      versionId: pendingOpen,
+      createdAt: created?.toISOString(),
+      ageMinutes: age === undefined ? undefined : Math.floor(age / 60_000),
+      stuck,
+    };
+  }
+
+  let previous: SecretStatus['previous'];
+  if (dualActive) {
+    if (!previousId) previous = { state: 'none' };
+    else if (retired) previous = { state: 'retired', versionId: previousId };
+    else {
+      const grace = graceHoursOf(tags, problems);
+      // As the retire handler measures it: from the later of the last rotation and the current version's creation.
+      const since = Math.max(
+        entry.LastRotatedDate?.getTime() ?? 0,
+        (currentId ? versions.get(currentId)?.CreatedDate?.getTime() : undefined) ?? 0,
+      );
+      const ends = since > 0 ? new Date(since + grace.hours * 3_600_000) : undefined;
+      const state: PreviousState = ends && now < ends.getTime() ? 'in-grace' : 'due-for-retirement';
+      previous = {
+        state,
+        versionId: previousId,
+        graceEndsAt: ends?.toISOString(),
+        graceHours: grace.hours,
+        graceHoursFrom: grace.from,
+      };
+    }
+  }
+
+  return {
+    name: entry.Name ?? arn,
+    arn,
+    kind,
+    strategy: tags.get(RotorTags.STRATEGY) || undefined,
+    rotationEnabled,
+    rotationFunction: entry.RotationLambdaARN ? functionNameOf(entry.RotationLambdaARN) : undefined,
+    lastRotated: entry.LastRotatedDate?.toISOString(),
+    nextRotation: next ? { at: next.at?.toISOString(), basis: next.basis, text: next.text } : undefined,
+    overdue,
+    pending,
+    previous,
+    problems,
+  };
+}
+
+/** Every Rotor-managed secret of the account and region, sorted by name. Reads no secret value. */
+export async function collectStatus(options: StatusOptions): Promise<SecretStatus[]> {
+  const entries = await listTagged(options.secrets);
+  const results: Array<SecretStatus | undefined> = new Array(entries.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < entries.length) {
+      const i = next++;
+      results[i] = await statusOf(entries[i]!, options);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(statusDefaults.concurrency, entries.length) }, worker));
+  return results.filter((s): s is SecretStatus => s !== undefined).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function pendingText(s: SecretStatus): string {
+  if (!s.pending) return '-';
+  const age = s.pending.ageMinutes === undefined ? 'age unknown' : formatDuration(s.pending.ageMinutes * 60_000);
+  return `${s.pending.stuck ? 'STUCK' : 'in progress'} ${age} (${shortId(s.pending.versionId)})`;
+}
+
+function previousText(s: SecretStatus): string {
+  const p = s.previous;
+  if (!p) return '-';
+  switch (p.state) {
+    case 'none':
+      return 'none';
+    case 'retired':
+      return `retired (${shortId(p.versionId)})`;
+    case 'in-grace':
+      return `in grace until ${formatTime(p.graceEndsAt ? new Date(p.graceEndsAt) : undefined)}`;
+    case 'due-for-retirement':
+      return `due for retirement (${shortId(p.versionId)})`;
+  }
+}
+
+function nextText(s: SecretStatus): string {
+  if (!s.nextRotation) return '-';
+  const base = s.nextRotation.at ? formatTime(new Date(s.nextRotation.at)) : s.nextRotation.text;
+  return s.overdue ? `${base} OVERDUE` : base;
+}
+
+/** The table `rotor status` prints, with a summary line. */
+export function renderStatus(statuses: readonly SecretStatus[], context: { region: string; now: Date; at: boolean }): string {
+  const when = `${formatTime(context.now)}${context.at ? ' (--at)' : ''}`;
+  if (statuses.length === 0) {
+    return `No Rotor-managed secrets (tagged ${RotorTags.KIND}) in ${context.region} as of ${when}.`;
+  }
+  const rows = statuses.map((s) => [
+    s.name,
+    s.kind,
+    s.strategy ?? 'default',
+    s.rotationEnabled ? `on${s.rotationFunction ? ` (${s.rotationFunction})` : ''}` : 'off',
+    formatTime(s.lastRotated ? new Date(s.lastRotated) : undefined),
+    nextText(s),
+    pendingText(s),
+    previousText(s),
+  ]);
+  const lines = [
+    table(['NAME', 'KIND', 'STRATEGY', 'ROTATION', 'LAST ROTATED', 'NEXT ROTATION', 'PENDING', 'PREVIOUS (DUAL-ACTIVE)'], rows),
+    '',
+  ];
+  const count = (f: (s: SecretStatus) => boolean) => statuses.filter(f).length;
+  const overdue = count((s) => s.overdue);
+  const stuck = count((s) => s.pending?.stuck === true);
+  const due = count((s) => s.previous?.state === 'due-for-retirement');
+  const off = count((s) => !s.rotationEnabled);
+  lines.push(
+    `${statuses.length} Rotor-managed secret${statuses.length === 1 ? '' : 's'} in ${context.region} as of ${when}: ` +
+      `${overdue} overdue, ${stuck} with a stuck AWSPENDING, ${due} due for retirement, ${off} with rotation off.`,
+  );
+  if (statuses.some((s) => s.previous?.graceHours !== undefined)) {
+    lines.push(
+      `Grace windows use the ${RotorTags.GRACE_HOURS} tag or ${statusDefaults.graceHours} h; ` +
+        "a 'graceperiod' field in the secret value, which status does not read, takes precedence.",
+    );
+  }
+  for (const s of statuses) for (const p of s.problems) lines.push(`  ! ${s.name}: ${p}`);
+  return lines.join('\n');
+}
