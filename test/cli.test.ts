@@ -1,4 +1,5 @@
 import {
+  CancelRotateSecretCommand,
   PutSecretValueCommand,
   RotateSecretCommand,
   TagResourceCommand,
@@ -6,8 +7,11 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { StepRecord } from '../bin/cli/rotationLog';
 import { nextRotation, rateInterval } from '../bin/cli/schedule';
 import { statusDefaults } from '../bin/cli/status';
+import { waitForRotation, type StepLogReader, type WaitDeps } from '../bin/cli/wait';
 import { createEmergencyHandler } from '../lambdas/emergency/index';
 import { postgresKind } from '../lambdas/postgres/postgresKind';
 import { retireKinds } from '../lambdas/retire/index';
@@ -139,6 +143,21 @@ describe('rotor CLI (the real binary against moto)', () => {
       expect(result.stderr).toContain(`token ${token} is staged AWSPENDING`);
       expect(result.durationMs).toBeGreaterThanOrEqual(3000);
       expect(result.durationMs).toBeLessThan(12_000);
+    });
+
+    it('stops waiting, and exits 1, when the rotation is cancelled', async () => {
+      const { arn } = await arrangePostgres();
+      const running = rotor(['rotate', arn, '--timeout', '30']);
+      let token: string | undefined;
+      while (!token) {
+        await new Promise((r) => setTimeout(r, 50));
+        token = await suite.player.versionOf(arn, 'AWSPENDING');
+      }
+      await suite.player.client.send(new CancelRotateSecretCommand({ SecretId: arn }));
+      const result = await running;
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`did not finish: rotation was turned off (CancelRotateSecret?); token ${token} is staged AWSPENDING`);
+      expect(result.durationMs).toBeLessThan(10_000);
     });
 
     it('falls back to the staging labels, and says so, when the log group cannot be read', async () => {
@@ -431,5 +450,54 @@ describe('rotor CLI building blocks', () => {
     });
     expect(nextRotation({ rotationEnabled: true, rules: { AutomaticallyAfterDays: 7 } })?.text).toBe('unknown (never rotated)');
     expect(nextRotation({ rotationEnabled: false, rules: { AutomaticallyAfterDays: 7 } })).toBeUndefined();
+  });
+
+  /** A clock that moves only when the code under test sleeps. */
+  function fakeTime() {
+    let t = 0;
+    const sleeps: number[] = [];
+    return { now: () => t, sleep: async (ms: number) => void (sleeps.push(ms), (t += ms)), sleeps };
+  }
+  const labels = (versions: Record<string, string[]>) =>
+    ({ send: async () => ({ RotationEnabled: true, VersionIdsToStages: versions }) }) as unknown as SecretsManagerClient;
+  const line = (step: string, i: number): StepRecord => ({ eventId: `e${i}`, timestamp: i, step, token: 'tok', finished: true, outcome: 'done', durationMs: 5 });
+  function scripted(reads: StepRecord[][]): StepLogReader {
+    let i = 0;
+    return { logGroupName: '/aws/lambda/x', read: async () => ({ ok: true, records: reads[i++] ?? [] }) };
+  }
+  const deps = (time: ReturnType<typeof fakeTime>, extra: Partial<WaitDeps>): WaitDeps => ({
+    secrets: labels({ tok: ['AWSCURRENT'], old: ['AWSPREVIOUS'] }),
+    now: time.now,
+    sleep: time.sleep,
+    pollIntervalMs: 1000,
+    timeoutMs: 30_000,
+    settleMs: 5000,
+    onProgress: () => undefined,
+    ...extra,
+  });
+
+  it('waits, bounded, for step lines that reach the log group after the labels show the rotation done', async () => {
+    const time = fakeTime();
+    const late = [[line('createSecret', 1), line('setSecret', 2), line('testSecret', 3)], [], [line('finishSecret', 4)]];
+    const result = await waitForRotation('s', 'tok', deps(time, { stepLog: () => scripted(late) }));
+    expect(result.outcome).toBe('rotated');
+    expect(result.steps.map((s) => s.step)).toEqual(['createSecret', 'setSecret', 'testSecret', 'finishSecret']);
+    expect(time.now()).toBe(1000); // two short waits of 500 ms
+
+    const never = fakeTime();
+    const missing = await waitForRotation('s', 'tok', deps(never, { stepLog: () => scripted([[line('createSecret', 1)]]) }));
+    expect(missing.outcome).toBe('rotated');
+    expect(never.now()).toBe(5000); // gave up on the last lines after settleMs
+  });
+
+  it('gives up at the bound, sleeping no further than it', async () => {
+    const time = fakeTime();
+    const result = await waitForRotation(
+      's',
+      'tok',
+      deps(time, { secrets: labels({ tok: ['AWSPENDING'], cur: ['AWSCURRENT'] }), timeoutMs: 2500 }),
+    );
+    expect(result).toMatchObject({ outcome: 'timed-out', progressFrom: 'labels', state: 'token tok is staged AWSPENDING; AWSCURRENT is on cur' });
+    expect(time.sleeps).toEqual([1000, 1000, 500]);
   });
 });

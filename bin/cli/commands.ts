@@ -257,7 +257,9 @@ async function rotateNow(target: RotationTarget, options: RotateCommandOptions, 
   }
   ctx.out.line(`Token: ${token}`);
 
-  const result = await waitForRotation(arn, token, waitDeps(target, options, ctx, started));
+  const result = await waitForRotation(arn, token, waitDeps(target, options, ctx, started)).catch((err: unknown) => {
+    throw explainAwsError(err, `waiting for the rotation of ${name} (token ${token}; it may still finish, see rotor status)`, ctx.clients);
+  });
   const failedStep = result.failed;
   ctx.out.result({
     secret: { name, arn },
@@ -316,7 +318,9 @@ async function rotateLeaked(target: RotationTarget, options: RotateCommandOption
   ctx.out.line(`Leaked version: ${leaked} (AWSCURRENT of ${name})`);
   ctx.out.line(`Waiting up to ${options.timeoutSeconds} s for the emergency handler to rotate and revoke it`);
 
-  const result = await waitForLeakResponse(arn, leaked, waitDeps(target, options, ctx, started));
+  const result = await waitForLeakResponse(arn, leaked, waitDeps(target, options, ctx, started)).catch((err: unknown) => {
+    throw explainAwsError(err, `waiting for the emergency handler to rotate and revoke ${name} (the leak event ${sent.eventId} was sent)`, ctx.clients);
+  });
   ctx.out.result({
     secret: { name, arn },
     eventId: sent.eventId,

@@ -1,5 +1,6 @@
 import { DescribeSecretCommand, type DescribeSecretCommandOutput, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Stages, Steps } from '../../lambdas/core/types';
+import { EmergencyTags } from '../../lambdas/emergency/emergency';
 import type { LogRead, StepRecord } from './rotationLog';
 
 /**
@@ -16,7 +17,7 @@ export const waitDefaults = {
 } as const;
 
 /** Tag the emergency handler puts on a secret once the leaked (formerly current) version is revoked. */
-export const REVOKED_VERSION_TAG = 'rotor:revoked-version';
+export const REVOKED_VERSION_TAG = EmergencyTags.REVOKED_VERSION;
 
 /** Reads one rotation's step lines (see RotationLog). */
 export interface StepLogReader {
@@ -190,6 +191,9 @@ export async function waitForRotation(secretId: string, token: string, deps: Wai
       return result('rotated', versions);
     }
     if (!versions[token]) return result('abandoned', versions, { state: `token ${token} is no longer a version of the secret` });
+    if (description.RotationEnabled === false) {
+      return result('abandoned', versions, { state: `rotation was turned off (CancelRotateSecret?); ${labelState(versions, token)}` });
+    }
     if (!stages.includes(Stages.PENDING) && !stages.includes(Stages.CURRENT)) {
       return result('abandoned', versions, { state: `token ${token} is no longer staged AWSPENDING (the rotation was cancelled or replaced)` });
     }
