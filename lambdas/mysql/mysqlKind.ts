@@ -8,6 +8,7 @@ import {
   Strategies,
   type CreateContext,
   type KindContext,
+  type RevokeContext,
   type RotationKind,
   type SetContext,
   type TestContext,
@@ -305,6 +306,151 @@ async function discardOld(previous: MysqlSecret, ctx: KindContext, options: Mysq
   }
 }
 
+/** ER_NO_SUCH_THREAD: the session ended between the process list and KILL. */
+const NO_SUCH_THREAD = 1094;
+
+/**
+ * Single-user: the leaked password is the login's old one. The rotation replaced it, unless the
+ * server keeps it as the secondary password (dual-password mode, MySQL 8.0.14+, RETAIN CURRENT
+ * PASSWORD): then it is discarded, logged in with the current credential, whatever this
+ * function's DUAL_PASSWORD setting says. Either way the leaked password must end refused.
+ */
+async function revokeSameLogin(
+  leaked: MysqlSecret,
+  current: MysqlSecret,
+  ctx: RevokeContext<MysqlSecret>,
+  options: MysqlOptions,
+): Promise<void> {
+  if (!(await canLogin(leaked, options, ctx))) {
+    ctx.logger.info('the leaked password is already refused (the rotation replaced it)');
+    return;
+  }
+  ctx.recordLogin();
+  const discarded = await withSession(current, options, async (s) => {
+    const who = await s.identify().catch((err: unknown) => {
+      throw failed(ctx, 'reading CURRENT_USER() and VERSION()', err);
+    });
+    expectAccount(who, current.username, ctx, 'AWSCURRENT');
+    if (!supportsDualPassword(who.server)) return false;
+    await s.run(discardOldPasswordStatement(who.server)).catch((err: unknown) => {
+      throw failed(ctx, 'discarding the old (leaked) password', err);
+    });
+    return true;
+  }).catch((err: unknown) => {
+    if (isAuthFailure(err)) {
+      throw new UnsafeRotationError(
+        `secret ${ctx.secretArn}: the AWSCURRENT credential does not log in; cannot discard the leaked password`,
+        { cause: err },
+      );
+    }
+    throw err;
+  });
+  if (discarded && !(await canLogin(leaked, options, ctx))) {
+    ctx.logger.info('the leaked password was the retained secondary password: discarded (DISCARD OLD PASSWORD)');
+    return;
+  }
+  throw new UnsafeRotationError(
+    `secret ${ctx.secretArn}: the leaked password of ${JSON.stringify(leaked.username)} still logs in, and it is the current login; rotate it`,
+  );
+}
+
+/**
+ * Makes a leaked credential useless once it is no longer AWSCURRENT. Alternating users: the
+ * leaked login (the alternate of the current one, same host part) gets a random password
+ * nobody keeps, set with the master secret, and its open sessions are killed. Single-user: see
+ * revokeSameLogin. Never touches the current login's password or the master. Idempotent.
+ */
+async function revokeMysql(leaked: MysqlSecret, ctx: RevokeContext<MysqlSecret>, options: MysqlOptions): Promise<void> {
+  const current = ctx.current?.value;
+  if (!current || !ctx.readSecret || !ctx.randomPassword) {
+    throw new RotationStepError(`secret ${ctx.secretArn}: revoke needs the current value, the master secret and GetRandomPassword`);
+  }
+  if (!sameTarget(leaked, current)) {
+    throw new UnsafeRotationError(`secret ${ctx.secretArn}: the leaked version is for a different host or port`);
+  }
+  if (leaked.username === current.username) return revokeSameLogin(leaked, current, ctx, options);
+  if (leaked.username !== alternateUsername(current.username) || !current.masterarn) {
+    throw new UnsafeRotationError(
+      `secret ${ctx.secretArn}: the leaked login is not the alternate of ${JSON.stringify(current.username)}; refusing to touch it`,
+    );
+  }
+  // No confused deputy, as in setSecret: the current credential must work before the master
+  // acts for this secret. Its login also tells the host part the two logins share.
+  ctx.recordLogin();
+  let host: string;
+  try {
+    host = await withSession(current, options, async (s) => {
+      const who = await s.identify();
+      expectAccount(who, current.username, ctx, 'AWSCURRENT');
+      return who.host;
+    });
+  } catch (err) {
+    if (isAuthFailure(err)) {
+      throw new UnsafeRotationError(
+        `secret ${ctx.secretArn}: the AWSCURRENT credential does not log in; refusing to act with the master secret`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  const master = await ctx.readSecret(current.masterarn);
+  if (!sameTarget(master, current)) {
+    throw new UnsafeRotationError(`secret ${ctx.secretArn}: the master secret ${current.masterarn} is for a different host or port`);
+  }
+  if (master.username === leaked.username || master.username === current.username) {
+    throw new UnsafeRotationError(`secret ${ctx.secretArn}: refusing to lock the master user itself`);
+  }
+  const lock = await ctx.randomPassword();
+  const account = accountName(leaked.username, host);
+  ctx.recordLogin();
+  const outcome = await withSession(master, options, async (s) => {
+    const [row] = await s
+      .rows<{ account: string; version: string; sqlMode: string; leaked: number }>(
+        `SELECT CURRENT_USER() AS account, VERSION() AS version, @@SESSION.sql_mode AS sqlMode,
+                (SELECT COUNT(*) FROM mysql.user WHERE User = ${hexLiteral(leaked.username)} AND Host = ${hexLiteral(host)}) AS leaked`,
+      )
+      .catch((err: unknown) => {
+        throw failed(ctx, `looking up ${account}`, err);
+      });
+    if (!row) throw new RotationStepError(`secret ${ctx.secretArn}: the master session returned no row`);
+    const masterUser = String(row.account).slice(0, String(row.account).lastIndexOf('@'));
+    if (masterUser === leaked.username || masterUser === current.username) {
+      throw new UnsafeRotationError(`secret ${ctx.secretArn}: refusing to lock the master user itself`);
+    }
+    const server = parseServer(String(row.version), String(row.sqlMode ?? ''));
+    const exists = Number(row.leaked) > 0;
+    if (exists) {
+      // The password first, so that a killed session cannot log in again with the leaked one.
+      await s
+        .run(masterPasswordStatement(server, { user: leaked.username, host, exists: true, password: lock }))
+        .catch((err: unknown) => {
+          throw failed(ctx, `locking ${account}`, err);
+        });
+    }
+    const sessions = await s
+      .rows<{ id: number }>(
+        `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ${hexLiteral(leaked.username)} AND ID <> CONNECTION_ID()`,
+      )
+      .catch((err: unknown) => {
+        throw failed(ctx, `listing the sessions of ${account}`, err);
+      });
+    let killed = 0;
+    for (const { id } of sessions) {
+      try {
+        await s.run(`KILL CONNECTION ${Number(id)}`);
+        killed++;
+      } catch (err) {
+        if ((err as { errno?: number }).errno !== NO_SUCH_THREAD) throw failed(ctx, `ending a session of ${account}`, err);
+      }
+    }
+    return { exists, killed };
+  });
+  ctx.logger.info(
+    outcome.exists ? 'leaked login locked with a password nobody keeps' : 'the leaked login does not exist: nothing to lock',
+    { login: leaked.username, sessionsEnded: outcome.killed },
+  );
+}
+
 /**
  * The MySQL/MariaDB kind. Its own settings (MAX_USERNAME_LENGTH, DUAL_PASSWORD, see
  * `mysqlDefaults`) are read from `env` on first use, so a bad value fails a step with a logged
@@ -320,6 +466,11 @@ export function createMysqlKind(source: { env?: NodeJS.ProcessEnv } = {}): Rotat
     passwordPolicy: mysqlPasswordPolicy,
     parse: parseMysqlSecret,
     sensitive: (secret) => [secret.password],
+
+    /** Emergencies: lock the leaked alternate login, or prove the leaked password refused. */
+    async revoke(leaked: MysqlSecret, ctx: RevokeContext<MysqlSecret>): Promise<void> {
+      return revokeMysql(leaked, ctx, settings());
+    },
 
     async create(current: MysqlSecret, ctx: CreateContext<MysqlSecret>): Promise<MysqlSecret> {
       const opts = settings();

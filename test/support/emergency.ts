@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { expect } from 'vitest';
+import { createEmergencyHandler, emergencyKinds } from '../../lambdas/emergency/index';
+import type { EmergencyDeps, EmergencyResult } from '../../lambdas/emergency/emergency';
+import { eventsClient } from './events';
+import { lambdaContext, playRotations, type Handler, type SecretsManagerPlayer } from './harness';
+import { errorText, type LogCapture } from './logCapture';
+
+/** Rotor's own "Secret Leak Detected" event (what a scanner, a webhook bridge or the CLI sends). */
+export function leakEvent(detail: Record<string, unknown>, id: string = randomUUID()) {
+  return { id, source: 'rotor', 'detail-type': 'Secret Leak Detected', detail };
+}
+
+/** An AWS Health credential-exposure event naming access keys (as AWS sends it on a public leak). */
+export function healthEvent(accessKeyIds: string[], id: string = randomUUID()) {
+  return {
+    id,
+    version: '0',
+    source: 'aws.health',
+    'detail-type': 'AWS Health Event',
+    account: '123456789012',
+    region: 'us-east-1',
+    time: new Date().toISOString(),
+    resources: [],
+    detail: {
+      eventArn: `arn:aws:health:global::event/RISK/AWS_RISK_CREDENTIALS_EXPOSED/AWS_RISK_CREDENTIALS_EXPOSED_${id}`,
+      service: 'RISK',
+      eventTypeCode: 'AWS_RISK_CREDENTIALS_EXPOSED',
+      eventTypeCategory: 'issue',
+      startTime: new Date().toUTCString(),
+      eventDescription: [{ language: 'en_US', latestDescription: 'Your AWS Access Key has been found publicly.' }],
+      affectedEntities: accessKeyIds.map((entityValue) => ({ entityValue })),
+    },
+  };
+}
+
+/** A GuardDuty finding of IAM credential misuse naming the access key used. */
+export function guardDutyEvent(accessKeyId: string, username: string, id: string = randomUUID()) {
+  return {
+    id,
+    version: '0',
+    source: 'aws.guardduty',
+    'detail-type': 'GuardDuty Finding',
+    account: '123456789012',
+    region: 'us-east-1',
+    time: new Date().toISOString(),
+    resources: [],
+    detail: {
+      schemaVersion: '2.0',
+      accountId: '123456789012',
+      region: 'us-east-1',
+      id: randomUUID().replaceAll('-', ''),
+      type: 'CredentialAccess:IAMUser/AnomalousBehavior',
+      severity: 5,
+      resource: {
+        resourceType: 'AccessKey',
+        accessKeyDetails: { accessKeyId, principalId: 'AIDAEXAMPLE', userName: username, userType: 'IAMUser' },
+      },
+    },
+  };
+}
+
+export interface EmergencyFixture {
+  readonly endpoint: string;
+  readonly player: SecretsManagerPlayer;
+  readonly logs: LogCapture;
+  /** Credentials of the handler's Secrets Manager and EventBridge clients. @default dummy keys */
+  readonly credentials?: { accessKeyId: string; secretAccessKey: string };
+  readonly overrides?: Partial<EmergencyDeps>;
+}
+
+/**
+ * The emergency handler as deployed (every kind of `emergencyKinds`), with short polls, and a
+ * `deliver` that runs it on events while playing Secrets Manager's part for the secret's
+ * rotations. What the handler throws is added to the captured logs (the leak check reads it).
+ */
+export function emergencyDriver(fixture: () => EmergencyFixture) {
+  const handler = () => {
+    const f = fixture();
+    const credentials = f.credentials ?? { accessKeyId: 'testing', secretAccessKey: 'testing' };
+    return createEmergencyHandler({
+      sm: new SecretsManagerClient({ endpoint: f.endpoint, region: 'us-east-1', credentials }),
+      events: eventsClient(f.endpoint, credentials),
+      kinds: emergencyKinds,
+      pollIntervalMs: 50,
+      waitTimeoutMs: 20_000,
+      ...f.overrides,
+    });
+  };
+  return {
+    handler,
+    /** Delivers the events (concurrently) while playing the rotations; the results, in order. */
+    async deliver(arn: string, rotation: Handler, ...events: unknown[]): Promise<EmergencyResult[][]> {
+      const f = fixture();
+      const service = playRotations(f.player, rotation, arn);
+      try {
+        return await Promise.all(
+          events.map((e) =>
+            handler()(e as never, lambdaContext('rotor-emergency')).catch((err: unknown) => {
+              f.logs.note(errorText(err));
+              throw err;
+            }),
+          ),
+        );
+      } finally {
+        await service.stop();
+        expect(service.errors).toEqual([]);
+      }
+    },
+  };
+}
