@@ -1,41 +1,178 @@
 #!/usr/bin/env -S npx tsx
 /**
- * `npm run sandbox`: Rotor's main job, locally. Starts moto's server (Secrets Manager
- * emulation) and throwaway database servers, rotates sample secrets of every kind the way
- * Secrets Manager would (RotateSecret, then the four steps), and prints what happened:
- * versions, labels, which credentials log in, timings. Everything it starts, it stops.
+ * `npm run sandbox [-- name...]`: Rotor's main job, locally. Starts moto's server (Secrets
+ * Manager, IAM, STS, EventBridge emulation, with signatures checked) and throwaway services,
+ * rotates sample secrets of every kind the way Secrets Manager would (RotateSecret, then the
+ * four steps), and prints what happened: versions, labels, which credentials log in, timings.
+ * Never a secret value: it checks its own output for every value it stored before it ends.
+ * Everything it starts or creates, it stops or drops (also on Ctrl-C).
  */
+import './sandbox/quiet';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
+import { allSecretStrings, SecretsManagerPlayer, sensitiveValues, smClient } from '../test/support/harness';
 import { awsEnvFor, startMoto } from '../test/support/moto';
-import { SecretsManagerPlayer, smClient } from '../test/support/harness';
-import type { SandboxContext } from './sandbox/common';
+import { startPostgresCluster, type PostgresCluster } from '../test/support/postgres';
+import { apiTokenSandbox } from './sandbox/api-token';
+import { BOOTSTRAP_CALLS, bootstrapAdmin, region } from './sandbox/aws';
+import { seconds, type SandboxContext } from './sandbox/common';
+import { emergencySandbox } from './sandbox/emergency';
+import { iamSandbox } from './sandbox/iam';
+import { mysqlSandbox } from './sandbox/mysql';
 import { postgresSandbox } from './sandbox/postgres';
 
-const scenarios: Array<[string, (ctx: SandboxContext) => Promise<void>]> = [['postgres', postgresSandbox]];
+const scenarios: Array<{ name: string; what: string; run: (ctx: SandboxContext) => Promise<void> }> = [
+  { name: 'postgres', what: 'PostgreSQL, single-user and alternating-users, 3 rotations each', run: postgresSandbox },
+  { name: 'mysql', what: 'MariaDB, single-user and alternating-users, 3 rotations each', run: mysqlSandbox },
+  { name: 'iam', what: 'IAM access keys: dual-active rotations, a retire run, the next rotation', run: iamSandbox },
+  { name: 'api-token', what: 'API tokens: a dual-active and a roll-only provider, a retire run', run: apiTokenSandbox },
+  { name: 'emergency', what: 'leak events: PostgreSQL by secret id, IAM by access key id', run: emergencySandbox },
+];
 
-async function main(): Promise<void> {
-  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  const only = process.argv.slice(2);
-  const moto = await startMoto();
-  Object.assign(process.env, awsEnvFor(moto.endpoint));
-  const client = smClient(moto.endpoint);
-  const ctx: SandboxContext = { client, player: new SecretsManagerPlayer(client), print: (l) => console.log(l) };
-  console.log(`Rotor sandbox: moto's server at ${moto.endpoint}`);
-  let failed = false;
-  try {
-    for (const [name, run] of scenarios) {
-      if (only.length > 0 && !only.includes(name)) continue;
-      try {
-        await run(ctx);
-      } catch (err) {
-        failed = true;
-        console.error(`  ${name}: FAILED: ${(err as Error).message}`);
-      }
+const printed: string[] = [];
+const print = (line: string) => {
+  printed.push(line);
+  console.log(line);
+};
+const printError = (line: string) => {
+  printed.push(line);
+  console.error(line);
+};
+
+/** Clean-ups, run last registered first; each runs once, whatever the others do. */
+const cleanups: Array<{ what: string; run: () => unknown }> = [];
+async function cleanUp(): Promise<void> {
+  for (const c of cleanups.splice(0).reverse()) {
+    try {
+      await c.run();
+    } catch (err) {
+      printError(`  clean-up of ${c.what} failed: ${(err as Error).message}`);
     }
-  } finally {
-    await moto.stop();
   }
-  console.log(failed ? 'Sandbox finished with failures.' : 'Sandbox finished: every rotation succeeded.');
-  process.exitCode = failed ? 1 : 0;
 }
 
-await main();
+function usage(): string {
+  return [
+    'usage: npm run sandbox [-- scenario...]',
+    ...scenarios.map((s) => `  ${s.name.padEnd(10)} ${s.what}`),
+    'With no scenario named, all run in this order.',
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  if (args.includes('-h') || args.includes('--help')) {
+    console.log(usage());
+    return 0;
+  }
+  const unknown = args.filter((a) => !scenarios.some((s) => s.name === a));
+  if (unknown.length > 0) {
+    console.error(`unknown scenario${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}\n${usage()}`);
+    return 2;
+  }
+  const selected = scenarios.filter((s) => args.length === 0 || args.includes(s.name));
+  process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  const started = Date.now();
+
+  const moto = await startMoto({ initialNoAuthActionCount: BOOTSTRAP_CALLS });
+  cleanups.push({ what: "moto's server", run: () => moto.stop() });
+  const admin = await bootstrapAdmin(moto.endpoint);
+  // Code that builds its own clients (the kinds' defaults, STS checks) signs as the administrator.
+  Object.assign(process.env, awsEnvFor(moto.endpoint), {
+    AWS_ACCESS_KEY_ID: admin.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: admin.secretAccessKey,
+  });
+  const client = smClient(moto.endpoint);
+  (client.config as { credentials: unknown }).credentials = async () => ({ ...admin });
+  const iam = new IAMClient({ endpoint: moto.endpoint, region, credentials: admin });
+  let cluster: Promise<PostgresCluster> | undefined;
+  const ctx: SandboxContext = {
+    endpoint: moto.endpoint,
+    admin,
+    client,
+    iam,
+    player: new SecretsManagerPlayer(client),
+    print,
+    defer: (what, run) => cleanups.push({ what, run }),
+    postgres: () =>
+      (cluster ??= startPostgresCluster().then((c) => {
+        cleanups.push({ what: 'the PostgreSQL cluster', run: () => c.stop() });
+        return c;
+      })),
+  };
+  print(`Rotor sandbox: moto's server at ${moto.endpoint} (signatures checked), administrator ${admin.accessKeyId}`);
+
+  const results: string[] = [];
+  let failed = false;
+  try {
+    for (const scenario of selected) {
+      const t0 = Date.now();
+      print('');
+      try {
+        await scenario.run(ctx);
+        results.push(`${scenario.name} ok ${seconds(Date.now() - t0)}`);
+      } catch (err) {
+        failed = true;
+        results.push(`${scenario.name} FAILED`);
+        printError(`  ${scenario.name}: FAILED: ${(err as Error).message}`);
+      }
+    }
+    // The promise of the first line: no secret value in anything printed.
+    const arns: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await client.send(new ListSecretsCommand({ MaxResults: 100, NextToken: nextToken }));
+      arns.push(...(page.SecretList ?? []).map((s) => s.ARN!));
+      nextToken = page.NextToken || undefined;
+    } while (nextToken);
+    const values = [...secretValues(await allSecretStrings(client, arns)), admin.secretAccessKey];
+    const text = printed.join('\n');
+    const leaked = values.filter((v) => text.includes(v));
+    print('');
+    if (leaked.length > 0) {
+      failed = true;
+      printError(`LEAK: ${leaked.length} secret values appear in this output`);
+    } else {
+      print(`Checked: none of the ${values.length} secret values stored in ${arns.length} secrets appears above.`);
+    }
+  } finally {
+    await cleanUp();
+    iam.destroy();
+    client.destroy();
+  }
+  console.log(`${results.join(' | ')}; total ${seconds(Date.now() - started)}`);
+  console.log(failed ? 'Sandbox finished with failures.' : 'Sandbox finished: every scenario succeeded.');
+  return failed ? 1 : 0;
+}
+
+/** The credentials in stored secret strings: the harness's list, and management secrets' keys. */
+function secretValues(secretStrings: string[]): string[] {
+  const out = new Set(sensitiveValues(secretStrings));
+  for (const s of secretStrings) {
+    try {
+      const value = JSON.parse(s) as Record<string, unknown>;
+      for (const key of ['apiKey', 'appKey', 'adminToken']) if (typeof value[key] === 'string') out.add(value[key]);
+    } catch {
+      // not JSON: sensitiveValues took the whole string
+    }
+  }
+  return [...out].filter((v) => v.length >= 8);
+}
+
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    console.error(`\n${signal}: cleaning up before exiting`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+try {
+  process.exitCode = await main();
+} catch (err) {
+  console.error(`Sandbox could not run: ${(err as Error).stack ?? err}`);
+  await cleanUp();
+  process.exitCode = 1;
+}

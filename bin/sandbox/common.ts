@@ -1,25 +1,42 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { IAMClient } from '@aws-sdk/client-iam';
+import { TagResourceCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { StepOutcome } from '../../lambdas/core/engine';
 import { createRotationHandler } from '../../lambdas/core/handler';
 import type { RotationKind } from '../../lambdas/core/types';
 import { SecretsManagerPlayer } from '../../test/support/harness';
+import type { PostgresCluster } from '../../test/support/postgres';
+import type { KeyPair } from './aws';
 
-/** What every sandbox scenario gets: the emulated Secrets Manager and a way to print. */
+/** What every sandbox scenario gets: the emulated AWS account, shared services, a way to print. */
 export interface SandboxContext {
+  /** moto's server (signatures checked: every client signs with `admin`). */
+  readonly endpoint: string;
+  readonly admin: KeyPair;
   readonly client: SecretsManagerClient;
+  readonly iam: IAMClient;
   readonly player: SecretsManagerPlayer;
   print(line: string): void;
+  /** Registers a clean-up; all run at the end (or on Ctrl-C), the last registered first. */
+  defer(what: string, cleanup: () => unknown): void;
+  /** The throwaway PostgreSQL cluster, started on first use and shared by the scenarios. */
+  postgres(): Promise<PostgresCluster>;
 }
 
-/** A handler as deployed, with quiet logs (the sandbox prints its own summary). */
-export function quietHandler<S>(kind: RotationKind<S>, ctx: SandboxContext, env: Record<string, string>) {
-  return createRotationHandler(kind, {
-    client: ctx.client,
-    env,
-    logger: new Logger({ serviceName: 'rotor-sandbox', logLevel: 'ERROR' }),
-    metrics: new Metrics({ namespace: 'RotorSandbox', serviceName: 'rotor-sandbox', singleMetric: false }),
-  });
+/** A logger that only prints errors (the sandbox prints its own summary). */
+export function quietLogger(serviceName = 'rotor-sandbox'): Logger {
+  return new Logger({ serviceName, logLevel: 'ERROR' });
+}
+
+/** Metrics as deployed; POWERTOOLS_METRICS_DISABLED keeps them off the screen. */
+export function sandboxMetrics(): Metrics {
+  return new Metrics({ namespace: 'RotorSandbox', serviceName: 'rotor-sandbox', singleMetric: false });
+}
+
+/** A handler as deployed, with quiet logs. */
+export function quietHandler<S>(kind: RotationKind<S>, ctx: SandboxContext, env: Record<string, string> = {}) {
+  return createRotationHandler(kind, { client: ctx.client, env, logger: quietLogger(), metrics: sandboxMetrics() });
 }
 
 export function mark(ok: boolean): string {
@@ -30,11 +47,43 @@ export function short(id: string | undefined): string {
   return id ? id.slice(0, 8) : '-';
 }
 
-/** Prints labels of every version, oldest first. */
-export async function printLabels(ctx: SandboxContext, secretId: string): Promise<void> {
+/** The secret's name as Secrets Manager shows it (the ARN's last part). */
+export function nameOf(arn: string): string {
+  return arn.split(':').at(-1) ?? arn;
+}
+
+/** Totals of one rotation's four steps, as the handler reported them. */
+export function totals(outcomes: readonly StepOutcome[]) {
+  return {
+    calls: outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0),
+    logins: outcomes.reduce((n, o) => n + o.logins, 0),
+    stepMs: outcomes.reduce((n, o) => n + o.durationMs, 0),
+  };
+}
+
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Tags a secret as the CDK constructs do (rotor:kind, and rotor:strategy where it matters). */
+export async function tagSecret(ctx: SandboxContext, arn: string, tags: Record<string, string>): Promise<void> {
+  await ctx.client.send(
+    new TagResourceCommand({ SecretId: arn, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }),
+  );
+}
+
+/** Labels of every version, oldest first. */
+export async function labels(ctx: SandboxContext, secretId: string): Promise<string> {
   const versions = await ctx.player.versions(secretId);
-  const text = Object.entries(versions)
-    .map(([id, stages]) => `${short(id)}=${stages.join('+')}`)
+  return Object.entries(versions)
+    .map(([id, stages]) => `${short(id)}=${stages.join('+') || '(none)'}`)
     .join('  ');
-  ctx.print(`    labels: ${text}`);
+}
+
+export async function printLabels(ctx: SandboxContext, secretId: string, indent = '    '): Promise<void> {
+  ctx.print(`${indent}labels: ${await labels(ctx, secretId)}`);
 }

@@ -1,71 +1,66 @@
-import pg from 'pg';
 import { postgresKind } from '../../lambdas/postgres/postgresKind';
-import { pgLogin, startPostgresCluster, testPassword, uniqueName } from '../../test/support/postgres';
-import { mark, printLabels, quietHandler, short, type SandboxContext } from './common';
+import { adminClient, pgLogin, testPassword, uniqueName } from '../../test/support/postgres';
+import { mark, nameOf, plural, printLabels, quietHandler, short, totals, type SandboxContext } from './common';
+
+interface Login {
+  username: string;
+  password: string;
+}
 
 /** Rotates a sample PostgreSQL secret with each strategy against a throwaway scram-auth cluster. */
 export async function postgresSandbox(ctx: SandboxContext): Promise<void> {
-  ctx.print('PostgreSQL (throwaway cluster, scram-sha-256 password authentication)');
-  const cluster = await startPostgresCluster();
-  const admin = new pg.Client({
+  const cluster = await ctx.postgres();
+  const admin = await adminClient(cluster);
+  ctx.defer('the PostgreSQL admin session', () => admin.end());
+  const version = (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
+  ctx.print(`postgres: PostgreSQL ${version}, throwaway cluster on port ${cluster.port}, scram-sha-256 password authentication`);
+  const master = await ctx.player.createSecret('sandbox/postgres/master', {
+    engine: 'postgres',
     host: cluster.host,
     port: cluster.port,
-    user: cluster.superuser.username,
+    username: cluster.superuser.username,
     password: cluster.superuser.password,
-    database: 'postgres',
   });
-  try {
-    await admin.connect();
-    const master = await ctx.player.createSecret('sandbox/postgres/master', {
+  for (const strategy of ['single-user', 'alternating-users'] as const) {
+    const username = uniqueName('app');
+    const password = testPassword();
+    await admin.query(`CREATE ROLE ${admin.escapeIdentifier(username)} LOGIN PASSWORD ${admin.escapeLiteral(password)}`);
+    const arn = await ctx.player.createSecret(`sandbox/postgres/${strategy}`, {
       engine: 'postgres',
       host: cluster.host,
       port: cluster.port,
-      username: cluster.superuser.username,
-      password: cluster.superuser.password,
+      username,
+      password,
+      dbname: 'postgres',
+      ...(strategy === 'alternating-users' ? { masterarn: master } : {}),
     });
-    for (const strategy of ['single-user', 'alternating-users'] as const) {
-      const username = uniqueName('app');
-      const password = testPassword();
-      await admin.query(
-        `CREATE ROLE ${admin.escapeIdentifier(username)} LOGIN PASSWORD ${admin.escapeLiteral(password)}`,
+    const handler = quietHandler(postgresKind, ctx, { ROTATION_STRATEGY: strategy });
+    ctx.print(
+      `  ${strategy}: secret ${nameOf(arn)} for role ${username}` +
+        (strategy === 'alternating-users' ? ` (master secret: superuser ${cluster.superuser.username})` : ''),
+    );
+    const seen: Login[] = [{ username, password }];
+    for (let round = 1; round <= 3; round++) {
+      const started = Date.now();
+      const { token, outcomes } = await ctx.player.rotate(handler, arn);
+      const ms = Date.now() - started;
+      const current = await ctx.player.value<Login>(arn);
+      const { calls, logins } = totals(outcomes);
+      ctx.print(
+        `    rotation ${round}: token ${short(token)} -> AWSCURRENT as ${current.username}; ` +
+          `${ms} ms, ${plural(calls, 'Secrets Manager call')}, ${plural(logins, 'database login')}`,
       );
-      const arn = await ctx.player.createSecret(`sandbox/postgres/${strategy}`, {
-        engine: 'postgres',
-        host: cluster.host,
-        port: cluster.port,
-        username,
-        password,
-        dbname: 'postgres',
-        ...(strategy === 'alternating-users' ? { masterarn: master } : {}),
-      });
-      const handler = quietHandler(postgresKind, ctx, { ROTATION_STRATEGY: strategy });
-      ctx.print(`  ${strategy}: secret ${arn.split(':').at(-1)} for role ${username}`);
-      const seen: Array<{ username: string; password: string }> = [{ username, password }];
-      for (let round = 1; round <= 3; round++) {
-        const started = Date.now();
-        const { token, outcomes } = await ctx.player.rotate(handler, arn);
-        const ms = Date.now() - started;
-        const current = await ctx.player.value<{ username: string; password: string }>(arn);
-        const calls = outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0);
-        const logins = outcomes.reduce((n, o) => n + o.logins, 0);
-        ctx.print(
-          `    rotation ${round}: token ${short(token)} -> AWSCURRENT as ${current.username}; ` +
-            `${ms} ms, ${calls} Secrets Manager calls, ${logins} database logins`,
-        );
-        const checks = [`new ${mark(await pgLogin(cluster, current.username, current.password))}`];
-        const previous = seen.at(-1)!;
-        checks.push(`previous (${previous.username}) ${mark(await pgLogin(cluster, previous.username, previous.password))}`);
-        if (seen.length > 1) {
-          const older = seen.at(-2)!;
-          checks.push(`the one before (${older.username}) ${mark(await pgLogin(cluster, older.username, older.password))}`);
-        }
-        ctx.print(`    ${checks.join('; ')}`);
-        await printLabels(ctx, arn);
-        seen.push(current);
+      const login = (l: Login) => pgLogin(cluster, l.username, l.password);
+      const checks = [`new ${mark(await login(current))}`];
+      const previous = seen.at(-1)!;
+      checks.push(`previous (${previous.username}) ${mark(await login(previous))}`);
+      if (seen.length > 1) {
+        const older = seen.at(-2)!;
+        checks.push(`the one before (${older.username}) ${mark(await login(older))}`);
       }
+      ctx.print(`      ${checks.join('; ')}`);
+      await printLabels(ctx, arn, '      ');
+      seen.push(current);
     }
-  } finally {
-    await admin.end().catch(() => undefined);
-    cluster.stop();
   }
 }
