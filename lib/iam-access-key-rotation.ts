@@ -99,6 +99,24 @@ export class IamAccessKeyRotation extends RotationFunctionBase {
     );
     props.retireSchedule?.addIamAccessKey(props.secret, props.user);
   }
+
+  /** Revoking a leaked key: deactivate, delete and untag it, on this user only. */
+  public override grantRevoke(grantee: iam.IGrantable): void {
+    super.grantRevoke(grantee);
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:ListAccessKeys', 'iam:UpdateAccessKey', 'iam:DeleteAccessKey'],
+        resources: [this.user.userArn],
+      }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['iam:UntagUser'],
+        resources: [this.user.userArn],
+        conditions: { 'ForAllValues:StringLike': { 'aws:TagKeys': ['AKIA*'] } },
+      }),
+    );
+  }
 }
 
 function validate(

@@ -156,6 +156,10 @@ export abstract class RotationFunctionBase extends Construct {
   public readonly secret: secretsmanager.ISecret;
   /** Alarm on the function's errors (a failed rotation step). */
   public readonly errorAlarm: cloudwatch.Alarm;
+  /** The kind (`rotor:kind` tag). */
+  public readonly kind: string;
+  /** Secrets the function reads but never writes (master secret, management credential). */
+  public readonly readOnlySecrets: readonly secretsmanager.ISecret[];
 
   protected constructor(scope: Construct, id: string, props: RotationConstructProps, spec: RotationFunctionSpec) {
     super(scope, id);
@@ -173,6 +177,8 @@ export abstract class RotationFunctionBase extends Construct {
     const schedule = props.schedule ?? RotorSchedule.rate(props.automaticallyAfter ?? rotationDefaults.automaticallyAfter);
     const duration = schedule.windowDuration(props.window);
     this.secret = props.secret;
+    this.kind = spec.kind;
+    this.readOnlySecrets = spec.readOnlySecrets ?? [];
     const stack = Stack.of(this);
 
     // An own role with inline grants only: no AWS managed policy, logs only to its own group.
@@ -219,6 +225,8 @@ export abstract class RotationFunctionBase extends Construct {
       environment: {
         ...(spec.strategy ? { ROTATION_STRATEGY: spec.strategy } : {}),
         ...spec.environment,
+        // Node.js 20+ Lambda runtimes trust the RDS certificate authorities only with this.
+        NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
         POWERTOOLS_SERVICE_NAME: 'rotor',
         POWERTOOLS_METRICS_NAMESPACE: 'Rotor',
       },
@@ -334,6 +342,53 @@ export abstract class RotationFunctionBase extends Construct {
   }
 
   /**
+   * What the emergency handler needs to rotate this secret now and revoke a leaked value:
+   * describe, read, rotate (restating this function, hence InvokeFunction on it), unlabel and
+   * tag the secret (only the emergency tags), read the read-only secrets, random passwords.
+   * Kinds whose revoke touches another service add to it (IAM keys).
+   */
+  public grantRevoke(grantee: iam.IGrantable): void {
+    const add = (statement: iam.PolicyStatement) => grantee.grantPrincipal.addToPrincipalPolicy(statement);
+    add(
+      new iam.PolicyStatement({
+        actions: [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:RotateSecret',
+          'secretsmanager:UpdateSecretVersionStage',
+        ],
+        resources: [secretArnPattern(this.secret)],
+      }),
+    );
+    add(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:TagResource'],
+        resources: [secretArnPattern(this.secret)],
+        conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rotor:revoked-version', 'rotor:leak-event'] } },
+      }),
+    );
+    add(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.rotationFunction.functionArn] }));
+    for (const other of this.readOnlySecrets) {
+      add(
+        new iam.PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+          resources: [secretArnPattern(other)],
+        }),
+      );
+    }
+    for (const key of [this.secret.encryptionKey, ...this.readOnlySecrets.map((r) => r.encryptionKey)]) {
+      if (!key) continue;
+      add(
+        new iam.PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: [key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
+        }),
+      );
+    }
+  }
+
+  /**
    * Marks the secret as Rotor-managed (the retire handler, the emergency handler and
    * `rotor status` find secrets by these tags). A secret defined in this app is tagged in its
    * template; an imported one through a TagResource call at deploy time.
@@ -357,6 +412,14 @@ export abstract class RotationFunctionBase extends Construct {
         new iam.PolicyStatement({ actions: ['secretsmanager:TagResource'], resources: [secretArnPattern(secret)] }),
       ]),
     });
+    // The SDK-call provider is a singleton aws-cdk-lib creates with the basic execution role.
+    const provider = Stack.of(this).node.tryFindChild(cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace(/-/g, '').replace(/^/, 'AWS'));
+    if (provider) {
+      Validations.of(provider).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: "aws-cdk-lib's AwsCustomResource provider (it tags imported secrets once per deploy) uses the basic execution role for its logs only",
+      });
+    }
   }
 
   /** Lets the function use a customer-managed key, only through Secrets Manager. */
