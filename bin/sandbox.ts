@@ -133,7 +133,7 @@ async function main(): Promise<number> {
       failed = true;
       printError(`LEAK: ${leaked.length} secret values appear in this output`);
     } else {
-      print(`Checked: none of the ${values.length} secret values stored in ${arns.length} secrets appears above.`);
+      print(`Checked: none of the ${values.length} secret values stored in ${arns.length} secret${arns.length === 1 ? '' : 's'} appears above.`);
     }
   } finally {
     await cleanUp();
