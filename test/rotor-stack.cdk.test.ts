@@ -1,0 +1,189 @@
+import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { config as exampleConfig } from '../bin/rotor.config';
+import { EmergencyRotation, HealthEventForwarder } from '../lib/emergency-rotation';
+import { PostgresRotation } from '../lib/postgres-rotation';
+import type { RotorConfig } from '../lib/rotor-config';
+import { RotorStack } from '../lib/rotor-stack';
+import { testStack } from './support/cdk';
+
+const noBundling = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+
+function exampleStack(config: RotorConfig = exampleConfig) {
+  const app = noBundling();
+  const stack = new RotorStack(app, 'Rotor', { config, env: { account: '123456789012', region: 'eu-west-1' } });
+  return { app, stack, template: Template.fromStack(stack) };
+}
+
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
+function statementsOfRole(template: Template, rolePrefix: string): Statement[] {
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => JSON.stringify(p.Properties.Roles).includes(rolePrefix))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+describe('RotorStack (the example config)', () => {
+  it('deploys one rotation per configured secret with its schedule and window', () => {
+    const { template } = exampleStack();
+    template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 4);
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      SecretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/orders/app-AbCdEf',
+      RotationRules: { ScheduleExpression: 'cron(0 3 ? * SUN *)', Duration: '3h' },
+    });
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      SecretId: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/billing/app-MnOpQr',
+      RotationRules: { ScheduleExpression: 'rate(30 days)', Duration: '4h' },
+    });
+    template.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+      RotationRules: { ScheduleExpression: 'rate(7 days)', Duration: '4h' },
+    });
+  });
+
+  it('runs database functions in the VPC with reserved concurrency 1, opening the database security groups', () => {
+    const { template } = exampleStack();
+    const fns = Object.values(template.findResources('AWS::Lambda::Function')).filter((f) =>
+      String(f.Properties.Description).match(/Rotor (postgres|mysql) rotation/),
+    );
+    expect(fns).toHaveLength(2);
+    for (const f of fns) {
+      expect(f.Properties.ReservedConcurrentExecutions).toBe(1);
+      expect(f.Properties.VpcConfig.SubnetIds).toEqual(['subnet-0a1b2c3d4e5f60001', 'subnet-0a1b2c3d4e5f60002']);
+      expect(f.Properties.Runtime).toBe('nodejs24.x');
+      expect(f.Properties.Architectures).toEqual(['arm64']);
+    }
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { GroupId: 'sg-0a1b2c3d4e5f60718', FromPort: 5432, ToPort: 5432 });
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { GroupId: 'sg-0a1b2c3d4e5f60719', FromPort: 3306, ToPort: 3306 });
+    template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      ServiceName: 'com.amazonaws.eu-west-1.secretsmanager',
+      VpcEndpointType: 'Interface',
+      PrivateDnsEnabled: true,
+    });
+  });
+
+  it('sends rotation failures and function errors to one alarm topic with the configured e-mail', () => {
+    const { template } = exampleStack();
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'infra-oncall@example.com' });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ detail: { eventSource: ['secretsmanager.amazonaws.com'], eventName: ['RotationFailed', 'RotationAbandoned'] } }),
+    });
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+    expect(alarms.length).toBeGreaterThanOrEqual(6); // 4 rotations, retire, emergency
+    for (const a of alarms) expect(JSON.stringify(a.Properties.AlarmActions)).toContain('AlarmTopic');
+  });
+
+  it('lets the IAM rotation touch only the configured user', () => {
+    const { template } = exampleStack();
+    const statements = statementsOfRole(template, 'DeployerKeyRole');
+    const iamActions = statements.filter((s) => JSON.stringify(s.Action).includes('iam:'));
+    expect(iamActions.length).toBeGreaterThan(0);
+    for (const s of iamActions) {
+      expect(JSON.stringify(s.Resource)).toContain(':user/ci-deployer');
+    }
+  });
+
+  it('wires the emergency handler to Health, GuardDuty and Rotor leak events, and forwards Health events from us-east-1 and us-west-2', () => {
+    const { app, template } = exampleStack();
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.health'],
+        'detail-type': ['AWS Health Event'],
+        detail: { eventTypeCode: ['AWS_RISK_CREDENTIALS_EXPOSED', 'AWS_RISK_CREDENTIALS_COMPROMISED', 'AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED', 'AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED'] },
+      },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', { EventPattern: { source: ['rotor'], 'detail-type': ['Secret Leak Detected'] } });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.guardduty'], 'detail-type': ['GuardDuty Finding'], detail: { type: Match.arrayWith([{ prefix: 'CredentialAccess:IAMUser/' }]) } },
+    });
+    const forwarders = app.node.children.filter((c) => c instanceof Stack && c.node.id.startsWith('Rotor-health-')) as Stack[];
+    expect(forwarders.map((s) => s.region).sort()).toEqual(['us-east-1', 'us-west-2']);
+    Template.fromStack(forwarders[0]!).hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ source: ['aws.health'] }),
+      Targets: [Match.objectLike({ Arn: 'arn:aws:events:eu-west-1:123456789012:event-bus/default' })],
+    });
+  });
+
+  it('needs no Health forwarder when deployed in us-east-1', () => {
+    const app = noBundling();
+    new RotorStack(app, 'Rotor', { config: exampleConfig, env: { account: '123456789012', region: 'us-east-1' } });
+    expect(app.node.children.map((c) => c.node.id)).toEqual(['Rotor']);
+  });
+
+  it('refuses a bad config, naming the entry and field', () => {
+    const bad = (secrets: unknown[], extra: Partial<RotorConfig> = {}) => () =>
+      exampleStack({ ...exampleConfig, ...extra, secrets: secrets as RotorConfig['secrets'] });
+    expect(bad([])).toThrow(/config.secrets is empty/);
+    expect(bad([{ id: 'A', kind: 'postgres', schedule: 'rate(2 hours)' }])).toThrow(/secrets\[A\]\.schedule: schedule: rate must be at least 4 hours, got 2 hours/);
+    expect(bad([{ id: 'A', kind: 'postgres', schedule: 'cron(15 3 * * ? *)' }])).toThrow(/secrets\[A\]\.schedule: .*cron minutes must be 0/);
+    expect(bad([{ id: 'A', kind: 'postgres' }, { id: 'A', kind: 'mysql' }])).toThrow(/'A' is used twice/);
+    expect(bad([{ id: 'A', kind: 'postgres', secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db' }])).toThrow(/complete secret ARN/);
+    expect(bad([{ id: 'A', kind: 'iam', userNames: [] }])).toThrow(/secrets\[A\]\.userNames must name exactly one IAM user, got 0/);
+    expect(bad([{ id: 'A', kind: 'postgres', windowHours: 30 }])).toThrow(/secrets\[A\]: .*window must be a whole number of hours between 1 and 24, got 1 day 6 hours|window must be a whole number of hours between 1 and 24, got 1 day 6 hours/);
+    expect(bad([{ id: 'A', kind: 'postgres', databaseSecurityGroupId: 'sg-1' }], { network: undefined })).toThrow(/needs config.network/);
+  });
+});
+
+describe('EmergencyRotation', () => {
+  it('may rotate, unlabel and tag (emergency tags only) exactly the secrets added to it', () => {
+    const stack = testStack();
+    const mine = new secretsmanager.Secret(stack, 'Mine');
+    const master = new secretsmanager.Secret(stack, 'Master');
+    const other = new secretsmanager.Secret(stack, 'Other');
+    const rotation = new PostgresRotation(stack, 'Db', { secret: mine, masterSecret: master });
+    new EmergencyRotation(stack, 'Emergency', { rotations: [rotation] });
+    const template = Template.fromStack(stack);
+    const statements = statementsOfRole(template, 'EmergencyRole');
+    const ref = (s: secretsmanager.Secret) => ({ Ref: stack.getLogicalId(s.node.defaultChild as secretsmanager.CfnSecret) });
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:RotateSecret', 'secretsmanager:UpdateSecretVersionStage'],
+      Resource: ref(mine),
+    });
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: 'secretsmanager:TagResource',
+      Resource: ref(mine),
+      Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rotor:revoked-version', 'rotor:leak-event'] } },
+    });
+    expect(statements).toContainEqual({ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: ref(master) });
+    expect(JSON.stringify(statements)).not.toContain(JSON.stringify(ref(other)));
+    const wildcard = statements.filter((s) => s.Resource === '*').flatMap((s) => s.Action);
+    expect(wildcard).toEqual(['secretsmanager:ListSecrets', 'secretsmanager:GetRandomPassword']);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: 'Rotor emergency rotation and revocation',
+      Timeout: 300,
+      Environment: { Variables: Match.objectLike({ ROTOR_EVENT_SOURCE: 'rotor', WAIT_TIMEOUT_MS: '240000' }) },
+    });
+  });
+
+  it('refuses a bad wait and an aws.* event source, and a forwarder outside the Health regions', () => {
+    const stack = testStack();
+    expect(() => new EmergencyRotation(stack, 'A', { waitTimeout: Duration.seconds(5) })).toThrow(/waitTimeout must be between 30 seconds and 14 minutes, got 5 seconds/);
+    expect(() => new EmergencyRotation(stack, 'B', { eventSource: 'aws.health' })).toThrow(/eventSource must be a custom source/);
+    expect(() => new HealthEventForwarder(stack, 'F', { targetBus: { eventBusArn: 'x', eventBusName: 'default' } as never })).toThrow(
+      /must be deployed in us-east-1 or us-west-2, got eu-west-1/,
+    );
+  });
+});
+
+describe('cdk-nag (AwsSolutions) on every synth', () => {
+  it('finds nothing unacknowledged in the example app', () => {
+    const app = noBundling();
+    new RotorStack(app, 'Rotor', { config: exampleConfig, env: { account: '123456789012', region: 'eu-west-1' } });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it('catches a deliberately wide policy added to a rotation function', () => {
+    const app = noBundling();
+    const stack = new RotorStack(app, 'Rotor', { config: exampleConfig, env: { account: '123456789012', region: 'eu-west-1' } });
+    stack.rotations.OrdersDb!.rotationFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['secretsmanager:*'], resources: ['*'] }),
+    );
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).toThrow(/AwsSolutions-IAM5\[Action::secretsmanager:\*\]/);
+  });
+});
