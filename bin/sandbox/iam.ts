@@ -1,59 +1,13 @@
 import { CreateAccessKeyCommand, CreateUserCommand, ListAccessKeysCommand } from '@aws-sdk/client-iam';
-import { createRetireHandler, type RetireReport, type RetireResult, type RetireKinds } from '../../lambdas/core/retire';
 import { RotorTags } from '../../lambdas/core/types';
 import { createIamKind } from '../../lambdas/iam/iamKind';
-import { lambdaContext } from '../../test/support/harness';
 import { uniqueName } from '../../test/support/postgres';
 import { stsAnswer, type KeyPair } from './aws';
-import {
-  nameOf,
-  plural,
-  printLabels,
-  quietHandler,
-  quietLogger,
-  sandboxMetrics,
-  short,
-  tagSecret,
-  totals,
-  type SandboxContext,
-} from './common';
+import { nameOf, plural, printLabels, quietHandler, short, tagSecret, totals, type SandboxContext } from './common';
+import { describeRetire, pastGraceWindow, resultFor, retireRun } from './retire';
 
 interface IamValue extends KeyPair {
   username: string;
-}
-
-const HOUR = 3_600_000;
-
-/** One run of the scheduled retire handler with an injected clock; this secret's result. */
-export async function retireRun(ctx: SandboxContext, kinds: RetireKinds, arn: string, at: Date) {
-  const handler = createRetireHandler(kinds, {
-    client: ctx.client,
-    now: () => at,
-    logger: quietLogger('rotor-retire'),
-    metrics: sandboxMetrics(),
-  });
-  let report: RetireReport;
-  try {
-    report = await handler({}, lambdaContext('rotor-retire'));
-  } catch (err) {
-    // A failed secret fails the run (for the alarm); its report says which.
-    const failed = (err as { report?: RetireReport }).report;
-    if (!failed) throw err;
-    report = failed;
-  }
-  const result = [...report.retired, ...report.skipped, ...report.failed].find((r) => r.secretArn === arn);
-  if (!result) throw new Error(`the retire run did not look at ${nameOf(arn)}`);
-  return { result, report };
-}
-
-/** "skipped: grace window not over (ends ...)" / "retired AWSPREVIOUS 1a2b3c4d" / "FAILED: ...". */
-export function describeRetire(result: RetireResult, report: RetireReport): string {
-  const calls = `${plural(report.secretsManagerCalls, 'Secrets Manager call')} for ${plural(report.checked, 'managed secret')}`;
-  if (result.outcome === 'retired') return `retired AWSPREVIOUS ${short(result.versionId)}; ${calls}`;
-  if (result.outcome === 'skipped') {
-    return `skipped: ${result.reason}${result.graceEndsAt ? ` (window ends ${result.graceEndsAt})` : ''}; ${calls}`;
-  }
-  throw new Error(`retire failed for ${nameOf(result.secretArn)}: ${result.reason}`);
 }
 
 /**
@@ -129,19 +83,16 @@ export async function iamSandbox(ctx: SandboxContext): Promise<void> {
   ctx.print(`    STS: ${await sts(keys[2]!)}; ${await sts(keys[1]!)}; ${await sts(keys[0]!)}`);
   await printLabels(ctx, arn);
 
-  const kinds = { iam: kind };
   const now = new Date();
-  const open = await retireRun(ctx, kinds, arn, now);
-  ctx.print(`  retire run at ${now.toISOString()} (now): ${describeRetire(open.result, open.report)}`);
-  const ends = Date.parse(open.result.graceEndsAt ?? '');
-  if (Number.isNaN(ends)) throw new Error('the retire run gave no end of the grace window');
-  const later = new Date(ends + HOUR);
-  const done = await retireRun(ctx, kinds, arn, later);
-  ctx.print(`  retire run with the clock at ${later.toISOString()} (window end + 1 h): ${describeRetire(done.result, done.report)}`);
+  const open = await retireRun(ctx, now, 'now');
+  ctx.print(`    this secret: ${describeRetire(resultFor(open, arn))}`);
+  const later = pastGraceWindow(resultFor(open, arn));
+  const done = await retireRun(ctx, later, 'window end + 1 h');
+  ctx.print(`    this secret: ${describeRetire(resultFor(done, arn))}`);
   ctx.print(`    keys on the user: ${await keyTable()}`);
   ctx.print(`    (moto still lets an Inactive key sign; AWS refuses it, and IAM's status is what Rotor checks)`);
-  const again = await retireRun(ctx, kinds, arn, later);
-  ctx.print(`  retire run again: ${describeRetire(again.result, again.report)}`);
+  const again = await retireRun(ctx, later, 'the same time, again');
+  ctx.print(`    this secret: ${describeRetire(resultFor(again, arn))}`);
 
   await rotate(3, (before) =>
     before.get(keys[1]!.accessKeyId) === 'Inactive'
