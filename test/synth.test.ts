@@ -15,11 +15,13 @@ describe('cdk synth of the example app (bin/app.ts)', () => {
         stdio: 'pipe',
         timeout: 120_000,
       });
-      const templates = readdirSync(out).filter((f) => f.endsWith('.template.json'));
-      expect(templates.length).toBeGreaterThan(0);
-      const template = JSON.parse(readFileSync(join(out, templates[0]!), 'utf8')) as { Resources: Record<string, { Type: string }> };
+      const templates = readdirSync(out).filter((f) => f.endsWith('.template.json')).sort();
+      // The main stack, and the Health event forwarders of us-east-1 and us-west-2.
+      expect(templates).toEqual(['Rotor-health-us-east-1.template.json', 'Rotor-health-us-west-2.template.json', 'Rotor.template.json']);
+      const template = JSON.parse(readFileSync(join(out, 'Rotor.template.json'), 'utf8')) as { Resources: Record<string, { Type: string }> };
       const types = Object.values(template.Resources).map((r) => r.Type);
       expect(types).toContain('AWS::SecretsManager::RotationSchedule');
+      expect(types.filter((t) => t === 'AWS::SecretsManager::RotationSchedule')).toHaveLength(4);
       expect(types).toContain('AWS::Lambda::Function');
       const assets = readdirSync(out).filter((f) => f.startsWith('asset.'));
       expect(assets.length).toBeGreaterThan(0);
