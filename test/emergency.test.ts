@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { TagResourceCommand } from '@aws-sdk/client-secrets-manager';
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createEmergencyHandler } from '../lambdas/emergency/index';
@@ -100,6 +102,32 @@ describe('emergency rotation and revocation: PostgreSQL', () => {
     });
     suite.logs.note(JSON.stringify(announced));
     console.info(`[figure] postgres alternating: leak event to leaked login refused in ${took} ms`);
+  });
+
+  it('publishes an audit summary to the alarm topic, with ids and the reason but no value', async () => {
+    const { arn, rotation, leakedVersionId } = await arrange('alternating-users');
+    const endpoint = suite.moto.endpoint;
+    const cfg = { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
+    const sns = new SNSClient(cfg);
+    const sqs = new SQSClient(cfg);
+    const topic = await sns.send(new CreateTopicCommand({ Name: uniqueName('alarms') }));
+    const queue = await sqs.send(new CreateQueueCommand({ QueueName: uniqueName('audit') }));
+    const queueArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queue.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    await sns.send(new SubscribeCommand({ TopicArn: topic.TopicArn, Protocol: 'sqs', Endpoint: queueArn }));
+    const handler = createEmergencyHandler({ sm: smClient(endpoint), events: eventsClient(endpoint), sns, topicArn: topic.TopicArn, pollIntervalMs: 50 });
+    const service = playRotations(suite.player, rotation, arn);
+    try {
+      await handler(leakEvent({ secretId: arn, reason: 'ticket SEC-42' }) as never, lambdaContext('rotor-emergency'));
+    } finally {
+      await service.stop();
+    }
+    const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.QueueUrl, MaxNumberOfMessages: 10 }));
+    const bodies = (got.Messages ?? []).map((m) => JSON.parse(m.Body!) as { Subject: string; Message: string });
+    expect(bodies).toHaveLength(1);
+    expect(bodies[0]!.Subject).toMatch(/^Rotor: leaked postgres secret .* rotated and revoked$/);
+    expect(bodies[0]!.Message).toContain(`Revoked version: ${leakedVersionId}`);
+    expect(bodies[0]!.Message).toContain('Reason: ticket SEC-42 (via rotor)');
+    suite.logs.note(JSON.stringify(bodies));
   });
 
   it('single-user: the rotation replaces the leaked password, which is then refused', async () => {
