@@ -28,20 +28,11 @@ import {
   supportsDualPassword,
   type ServerInfo,
 } from './sql';
-
-export const CLONE_SUFFIX = '_clone';
+import { alternateUsername, baseUsername, CLONE_SUFFIX } from '../core/alternatingUsers';
 
 /** As AWS's MySQL rotation templates: 32 characters, none of these. */
 export const mysqlPasswordPolicy = { length: 32, excludeCharacters: '/@"\'\\' } as const;
 
-/** The login the current one alternates with: `app` ↔ `app_clone`. */
-export function baseUsername(username: string): string {
-  return username.endsWith(CLONE_SUFFIX) ? username.slice(0, -CLONE_SUFFIX.length) : username;
-}
-
-export function alternateUsername(username: string): string {
-  return username.endsWith(CLONE_SUFFIX) ? baseUsername(username) : `${username}${CLONE_SUFFIX}`;
-}
 
 const characters = (s: string) => [...s].length;
 

@@ -11,20 +11,11 @@ import {
 } from '../core/types';
 import { isAuthFailure, passwordLiteral, withConnection } from './connection';
 import { MAX_IDENTIFIER_BYTES, parsePostgresSecret, type PostgresSecret } from './secret';
-
-export const CLONE_SUFFIX = '_clone';
+import { alternateUsername, baseUsername, CLONE_SUFFIX } from '../core/alternatingUsers';
 
 /** As AWS's PostgreSQL rotation templates: 32 characters, none of these. */
 export const postgresPasswordPolicy = { length: 32, excludeCharacters: ':/@"\'\\' } as const;
 
-/** The login the current one alternates with: `app` ↔ `app_clone`. */
-export function baseUsername(username: string): string {
-  return username.endsWith(CLONE_SUFFIX) ? username.slice(0, -CLONE_SUFFIX.length) : username;
-}
-
-export function alternateUsername(username: string): string {
-  return username.endsWith(CLONE_SUFFIX) ? baseUsername(username) : `${username}${CLONE_SUFFIX}`;
-}
 
 /**
  * Tries to log in; answers false on a refused password (so the caller may try another), throws
