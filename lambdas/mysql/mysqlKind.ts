@@ -168,6 +168,42 @@ async function readAccount(master: Session, user: string, host: string, exists: 
   };
 }
 
+/**
+ * No confused deputy: the AWSCURRENT credential must log in before the master credential acts
+ * for this secret (its login also tells the account's host part, which the alternate login
+ * shares); then the master secret, which must be for the same server.
+ */
+async function masterActingFor(
+  current: MysqlSecret,
+  masterArn: string,
+  ctx: KindContext & { readSecret?(secretId: string): Promise<MysqlSecret> },
+  options: MysqlOptions,
+): Promise<{ host: string; master: MysqlSecret }> {
+  ctx.recordLogin();
+  let host: string;
+  try {
+    host = await withSession(current, options, async (s) => {
+      const who = await s.identify();
+      expectAccount(who, current.username, ctx, 'AWSCURRENT');
+      return who.host;
+    });
+  } catch (err) {
+    if (isAuthFailure(err)) {
+      throw new UnsafeRotationError(
+        `secret ${ctx.secretArn}: the AWSCURRENT credential does not log in; refusing to act with the master secret`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  if (!ctx.readSecret) throw new RotationStepError(`secret ${ctx.secretArn}: the master secret cannot be read here`);
+  const master = await ctx.readSecret(masterArn);
+  if (!sameTarget(master, current)) {
+    throw new UnsafeRotationError(`secret ${ctx.secretArn}: the master secret ${masterArn} is for a different host or port`);
+  }
+  return { host, master };
+}
+
 async function setAlternating(pending: MysqlSecret, ctx: SetContext<MysqlSecret>, options: MysqlOptions): Promise<void> {
   const current = ctx.current.value;
   if (!current.masterarn) throw missingMasterArn(ctx);
@@ -188,29 +224,7 @@ async function setAlternating(pending: MysqlSecret, ctx: SetContext<MysqlSecret>
   // No confused deputy: whoever wrote this secret must hold a working credential for it
   // before the master credential is used on its behalf. The login also tells the host part
   // of the account, which the clone shares.
-  ctx.recordLogin();
-  let host: string;
-  try {
-    host = await withSession(current, options, async (s) => {
-      const who = await s.identify();
-      expectAccount(who, current.username, ctx, 'AWSCURRENT');
-      return who.host;
-    });
-  } catch (err) {
-    if (isAuthFailure(err)) {
-      throw new UnsafeRotationError(
-        `secret ${ctx.secretArn}: the AWSCURRENT credential does not log in; refusing to act with the master secret`,
-        { cause: err },
-      );
-    }
-    throw err;
-  }
-  const master = await ctx.readSecret(current.masterarn);
-  if (!sameTarget(master, current)) {
-    throw new UnsafeRotationError(
-      `secret ${ctx.secretArn}: the master secret ${current.masterarn} is for a different host or port`,
-    );
-  }
+  const { host, master } = await masterActingFor(current, current.masterarn, ctx, options);
   if (master.username === base || master.username === clone) {
     throw new UnsafeRotationError(`secret ${ctx.secretArn}: refusing to rotate the master user itself`);
   }
@@ -367,27 +381,7 @@ async function revokeMysql(leaked: MysqlSecret, ctx: RevokeContext<MysqlSecret>,
   }
   // No confused deputy, as in setSecret: the current credential must work before the master
   // acts for this secret. Its login also tells the host part the two logins share.
-  ctx.recordLogin();
-  let host: string;
-  try {
-    host = await withSession(current, options, async (s) => {
-      const who = await s.identify();
-      expectAccount(who, current.username, ctx, 'AWSCURRENT');
-      return who.host;
-    });
-  } catch (err) {
-    if (isAuthFailure(err)) {
-      throw new UnsafeRotationError(
-        `secret ${ctx.secretArn}: the AWSCURRENT credential does not log in; refusing to act with the master secret`,
-        { cause: err },
-      );
-    }
-    throw err;
-  }
-  const master = await ctx.readSecret(current.masterarn);
-  if (!sameTarget(master, current)) {
-    throw new UnsafeRotationError(`secret ${ctx.secretArn}: the master secret ${current.masterarn} is for a different host or port`);
-  }
+  const { host, master } = await masterActingFor(current, current.masterarn, ctx, options);
   if (master.username === leaked.username || master.username === current.username) {
     throw new UnsafeRotationError(`secret ${ctx.secretArn}: refusing to lock the master user itself`);
   }
