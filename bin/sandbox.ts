@@ -39,6 +39,8 @@ const printError = (line: string) => {
   console.error(line);
 };
 
+let stopping = false;
+
 /** Clean-ups, run last registered first; each runs once, whatever the others do. */
 const cleanups: Array<{ what: string; run: () => unknown }> = [];
 async function cleanUp(): Promise<void> {
@@ -106,17 +108,20 @@ async function main(): Promise<number> {
   let failed = false;
   try {
     for (const scenario of selected) {
+      if (stopping) break;
       const t0 = Date.now();
       print('');
       try {
         await scenario.run(ctx);
         results.push(`${scenario.name} ok ${seconds(Date.now() - t0)}`);
       } catch (err) {
+        if (stopping) break; // its services were taken away under it
         failed = true;
         results.push(`${scenario.name} FAILED`);
         printError(`  ${scenario.name}: FAILED: ${(err as Error).message}`);
       }
     }
+    if (stopping) return 130;
     // The promise of the first line: no secret value in anything printed.
     const arns: string[] = [];
     let nextToken: string | undefined;
@@ -159,15 +164,17 @@ function secretValues(secretStrings: string[]): string[] {
   return [...out].filter((v) => v.length >= 8);
 }
 
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (interrupted) return;
-    interrupted = true;
-    console.error(`\n${signal}: cleaning up before exiting`);
-    void cleanUp().finally(() => process.exit(130));
-  });
+/** Cleans up and exits: on Ctrl-C, on SIGTERM, when the reader of the output goes away (`| head`). */
+function stop(why: string, code: number): void {
+  if (stopping) return;
+  stopping = true;
+  process.stderr.write(`\n${why}: cleaning up before exiting\n`);
+  void cleanUp().finally(() => process.exit(code));
 }
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stop(signal, 130));
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') stop('output closed', 1);
+});
 
 try {
   process.exitCode = await main();

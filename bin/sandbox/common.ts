@@ -29,9 +29,12 @@ export function quietLogger(serviceName = 'rotor-sandbox'): Logger {
   return new Logger({ serviceName, logLevel: 'ERROR' });
 }
 
-/** Metrics as deployed; POWERTOOLS_METRICS_DISABLED keeps them off the screen. */
+/**
+ * Metrics as deployed; POWERTOOLS_METRICS_DISABLED keeps them off the screen, and their own
+ * warnings (an invocation with nothing to publish) go to a quiet logger.
+ */
 export function sandboxMetrics(): Metrics {
-  return new Metrics({ namespace: 'RotorSandbox', serviceName: 'rotor-sandbox', singleMetric: false });
+  return new Metrics({ namespace: 'RotorSandbox', serviceName: 'rotor-sandbox', singleMetric: false, logger: quietLogger() });
 }
 
 /** A handler as deployed, with quiet logs. */
