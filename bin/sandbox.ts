@@ -57,7 +57,7 @@ function usage(): string {
   return [
     'usage: npm run sandbox [-- scenario...]',
     ...scenarios.map((s) => `  ${s.name.padEnd(10)} ${s.what}`),
-    'With no scenario named, all run in this order.',
+    'Named scenarios run in this order; with none named, all of them run.',
   ].join('\n');
 }
 
@@ -136,7 +136,7 @@ async function main(): Promise<number> {
     print('');
     if (leaked.length > 0) {
       failed = true;
-      printError(`LEAK: ${leaked.length} secret values appear in this output`);
+      printError(`LEAK: ${leaked.length === 1 ? 'a secret value appears' : `${leaked.length} secret values appear`} in this output`);
     } else {
       print(`Checked: none of the ${values.length} secret values stored in ${arns.length} secret${arns.length === 1 ? '' : 's'} appears above.`);
     }
