@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { CreateAccessKeyCommand, CreateUserCommand, ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import { RotorTags } from '../../lambdas/core/types';
 import type { EmergencyResult } from '../../lambdas/emergency/emergency';
@@ -9,28 +8,10 @@ import { captureEvents, eventsClient } from '../../test/support/events';
 import { lambdaContext, playRotations, type Handler } from '../../test/support/harness';
 import { createRotationFunction } from '../../test/support/moto';
 import { adminClient, pgLogin, testPassword, uniqueName } from '../../test/support/postgres';
+import { healthEvent, leakEvent } from '../../test/support/leakEvents';
 import { stsAnswer, type KeyPair } from './aws';
 import { labels, mark, nameOf, quietHandler, quietLogger, sandboxMetrics, short, tagSecret, type SandboxContext } from './common';
 
-/** Rotor's own "Secret Leak Detected" event (what a scanner, a webhook bridge or `rotor leak` sends). */
-function leakEvent(detail: Record<string, unknown>, id: string = randomUUID()) {
-  return { id, source: 'rotor', 'detail-type': 'Secret Leak Detected', detail };
-}
-
-/** An AWS Health credential-exposure event naming an access key (as AWS sends it on a public leak). */
-function healthEvent(accessKeyId: string, id: string = randomUUID()) {
-  return {
-    id,
-    source: 'aws.health',
-    'detail-type': 'AWS Health Event',
-    detail: {
-      service: 'RISK',
-      eventTypeCode: 'AWS_RISK_CREDENTIALS_EXPOSED',
-      eventTypeCategory: 'issue',
-      affectedEntities: [{ entityValue: accessKeyId }],
-    },
-  };
-}
 
 /**
  * The emergency function as deployed (every kind it ships with; signing as the sandbox's
@@ -134,7 +115,7 @@ export async function emergencySandbox(ctx: SandboxContext): Promise<void> {
     `  iam: secret ${nameOf(iamArn)} (rotor:kind=iam) for user ${user}, rotated once; ` +
       `AWSCURRENT key ${exposed.accessKeyId} (STS: ${(await stsAnswer(ctx.endpoint, exposed)).text}) is exposed`,
   );
-  const health = await deliver(iamArn, iamRotation, healthEvent(exposed.accessKeyId));
+  const health = await deliver(iamArn, iamRotation, healthEvent([exposed.accessKeyId]));
   const replaced = await ctx.player.value<KeyPair>(iamArn);
   const keys = ((await ctx.iam.send(new ListAccessKeysCommand({ UserName: user }))).AccessKeyMetadata ?? [])
     .map((k) => `${k.AccessKeyId} ${k.Status}`)

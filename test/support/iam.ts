@@ -4,7 +4,6 @@ import {
   DeleteAccessKeyCommand,
   IAMClient,
   ListAccessKeysCommand,
-  PutUserPolicyCommand,
   UpdateAccessKeyCommand,
 } from '@aws-sdk/client-iam';
 import { SecretsManagerClient, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
@@ -19,35 +18,11 @@ import type { Handler } from './harness';
 import { errorText } from './logCapture';
 import { useRotationSuite } from './rotationSuite';
 
+import { BOOTSTRAP_CALLS, bootstrapAdmin, region, type KeyPair } from './awsAdmin';
+
+export { bootstrapAdmin, type KeyPair };
 /** Calls moto serves before it starts checking signatures: CreateUser, PutUserPolicy, CreateAccessKey. */
-export const IAM_BOOTSTRAP_CALLS = 3;
-
-export interface KeyPair {
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-}
-
-const region = 'us-east-1';
-
-/**
- * Creates an administrator in moto's first free calls and returns its key: from then on every
- * call (Secrets Manager's too) must be signed with a key IAM knows.
- */
-export async function bootstrapAdmin(endpoint: string): Promise<KeyPair> {
-  const iam = new IAMClient({ endpoint, region, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
-  const name = `rotor-admin-${randomBytes(3).toString('hex')}`;
-  await iam.send(new CreateUserCommand({ UserName: name }));
-  await iam.send(
-    new PutUserPolicyCommand({
-      UserName: name,
-      PolicyName: 'admin',
-      PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }),
-    }),
-  );
-  const key = (await iam.send(new CreateAccessKeyCommand({ UserName: name }))).AccessKey;
-  iam.destroy();
-  return { accessKeyId: key!.AccessKeyId!, secretAccessKey: key!.SecretAccessKey! };
-}
+export const IAM_BOOTSTRAP_CALLS = BOOTSTRAP_CALLS;
 
 /**
  * Makes an existing client sign with `key`. The shared rotation suite builds its Secrets Manager
