@@ -28,7 +28,7 @@ import {
   supportsDualPassword,
   type ServerInfo,
 } from './sql';
-import { alternateUsername, baseUsername, CLONE_SUFFIX } from '../core/alternatingUsers';
+import { alternateUsername, baseUsername, checkAlternatePending, CLONE_SUFFIX } from '../core/alternatingUsers';
 
 /** As AWS's MySQL rotation templates: 32 characters, none of these. */
 export const mysqlPasswordPolicy = { length: 32, excludeCharacters: '/@"\'\\' } as const;
@@ -213,14 +213,7 @@ async function setAlternating(pending: MysqlSecret, ctx: SetContext<MysqlSecret>
   checkCloneLength(current.username, options, ctx);
   const base = baseUsername(current.username);
   const clone = `${base}${CLONE_SUFFIX}`;
-  if (pending.username !== alternateUsername(current.username) || !sameTarget(pending, current)) {
-    throw new UnsafeRotationError(
-      `secret ${ctx.secretArn}: AWSPENDING must name the alternate login of ${JSON.stringify(current.username)} on the same host`,
-    );
-  }
-  if (pending.masterarn !== current.masterarn) {
-    throw new UnsafeRotationError(`secret ${ctx.secretArn}: masterarn differs between AWSCURRENT and AWSPENDING`);
-  }
+  checkAlternatePending(current, pending, sameTarget, ctx.secretArn);
   // No confused deputy: whoever wrote this secret must hold a working credential for it
   // before the master credential is used on its behalf. The login also tells the host part
   // of the account, which the clone shares.

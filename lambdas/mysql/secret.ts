@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { flagField, portField } from '../core/databaseFields';
 import { parseWith } from '../core/secretValue';
 
 export const mysqlEngines = ['mysql', 'aurora-mysql', 'mariadb'] as const;
@@ -6,11 +7,6 @@ export const mysqlEngines = ['mysql', 'aurora-mysql', 'mariadb'] as const;
 /** Longest user name any supported server accepts (MariaDB's column holds 128 characters). */
 export const MAX_USERNAME_CHARACTERS = 128;
 
-const port = z
-  .union([z.number(), z.string().regex(/^\d+$/, 'must be a number').transform(Number)])
-  .pipe(z.number().int().min(1).max(65535));
-
-const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
 /**
  * The secret JSON of AWS's own MySQL/MariaDB rotation templates. Fields Rotor does not know
@@ -19,7 +15,7 @@ const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v 
 export const mysqlSecretSchema = z.looseObject({
   engine: z.enum(mysqlEngines),
   host: z.string().min(1),
-  port: port.default(3306),
+  port: portField.default(3306),
   username: z
     .string()
     .min(1)
@@ -27,7 +23,7 @@ export const mysqlSecretSchema = z.looseObject({
     .refine((u) => !u.includes('\u0000'), 'must not contain NUL'),
   password: z.string().min(1),
   dbname: z.string().min(1).optional(),
-  ssl: flag.optional(),
+  ssl: flagField.optional(),
   masterarn: z.string().min(1).optional(),
 });
 

@@ -11,7 +11,7 @@ import {
 } from '../core/types';
 import { isAuthFailure, passwordLiteral, withConnection } from './connection';
 import { MAX_IDENTIFIER_BYTES, parsePostgresSecret, type PostgresSecret } from './secret';
-import { alternateUsername, baseUsername, CLONE_SUFFIX } from '../core/alternatingUsers';
+import { alternateUsername, baseUsername, checkAlternatePending, CLONE_SUFFIX } from '../core/alternatingUsers';
 
 /** As AWS's PostgreSQL rotation templates: 32 characters, none of these. */
 export const postgresPasswordPolicy = { length: 32, excludeCharacters: ':/@"\'\\' } as const;
@@ -103,14 +103,7 @@ async function setAlternating(pending: PostgresSecret, ctx: SetContext<PostgresS
   }
   const base = baseUsername(current.username);
   const clone = `${base}${CLONE_SUFFIX}`;
-  if (pending.username !== alternateUsername(current.username) || !sameTarget(pending, current)) {
-    throw new UnsafeRotationError(
-      `secret ${ctx.secretArn}: AWSPENDING must name the alternate login of ${JSON.stringify(current.username)} on the same host`,
-    );
-  }
-  if (pending.masterarn !== current.masterarn) {
-    throw new UnsafeRotationError(`secret ${ctx.secretArn}: masterarn differs between AWSCURRENT and AWSPENDING`);
-  }
+  checkAlternatePending(current, pending, sameTarget, ctx.secretArn);
   // No confused deputy: whoever wrote this secret must hold a working credential for it
   // before the master credential is used on its behalf.
   if (!(await canLogin(current, ctx))) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { flagField, portField } from '../core/databaseFields';
 import { parseWith } from '../core/secretValue';
 
 /** PostgreSQL's identifier limit (NAMEDATALEN - 1 bytes). */
@@ -6,11 +7,6 @@ export const MAX_IDENTIFIER_BYTES = 63;
 
 export const postgresEngines = ['postgres', 'aurora-postgresql'] as const;
 
-const port = z
-  .union([z.number(), z.string().regex(/^\d+$/, 'must be a number').transform(Number)])
-  .pipe(z.number().int().min(1).max(65535));
-
-const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
 /**
  * The secret JSON of AWS's own PostgreSQL rotation templates. Fields Rotor does not know are
@@ -19,7 +15,7 @@ const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v 
 export const postgresSecretSchema = z.looseObject({
   engine: z.enum(postgresEngines),
   host: z.string().min(1),
-  port: port.default(5432),
+  port: portField.default(5432),
   username: z
     .string()
     .min(1)
@@ -27,7 +23,7 @@ export const postgresSecretSchema = z.looseObject({
     .refine((u) => !u.includes('\u0000'), 'must not contain NUL'),
   password: z.string().min(1),
   dbname: z.string().min(1).default('postgres'),
-  ssl: flag.optional(),
+  ssl: flagField.optional(),
   masterarn: z.string().min(1).optional(),
 });
 
