@@ -1,22 +1,25 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { DetailTypes, emergencyDefaults, GUARDDUTY_CREDENTIAL_FINDING_PREFIXES, HEALTH_EXPOSURE_CODES } from '../lambdas/emergency/events';
 import { lambdaEntry, rotationDefaults, type RotationFunctionBase } from './rotation-function';
+import { addRotorFunction, type RotorFunctionOptions } from './rotor-function';
 
 /** Regions where AWS Health publishes the account's credential-exposure events. */
 export const HEALTH_EVENT_REGIONS = ['us-east-1', 'us-west-2'] as const;
 
-export interface EmergencyRotationProps {
+/** AWS Health's credential-exposure events (what the handler acts on and the forwarders forward). */
+function healthExposurePattern(): events.EventPattern {
+  return { source: ['aws.health'], detailType: [DetailTypes.HEALTH], detail: { eventTypeCode: [...HEALTH_EXPOSURE_CODES] } };
+}
+
+/** Props of EmergencyRotation; give it a `vpc` when it must log in to databases (with their master secrets) to lock leaked logins. */
+export interface EmergencyRotationProps extends RotorFunctionOptions {
   /**
    * The rotations this handler may rotate and revoke (more can be added with `addRotation`).
    * @default - none
@@ -47,26 +50,6 @@ export interface EmergencyRotationProps {
    * @default Duration.minutes(4)
    */
   readonly waitTimeout?: Duration;
-  /**
-   * VPC for the handler (it logs in to databases with the master secret to lock leaked logins).
-   * @default - not in a VPC
-   */
-  readonly vpc?: ec2.IVpc;
-  /**
-   * Subnets of `vpc`.
-   * @default - private subnets with egress
-   */
-  readonly vpcSubnets?: ec2.SubnetSelection;
-  /**
-   * Security groups of the handler (with `vpc`).
-   * @default - a new security group
-   */
-  readonly securityGroups?: ec2.ISecurityGroup[];
-  /**
-   * Log retention.
-   * @default logs.RetentionDays.ONE_YEAR
-   */
-  readonly logRetention?: logs.RetentionDays;
 }
 
 export const emergencyRotationDefaults = {
@@ -105,76 +88,45 @@ export class EmergencyRotation extends Construct {
     }
     const bus = props.eventBus ?? events.EventBus.fromEventBusName(this, 'DefaultBus', 'default');
 
-    const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? rotationDefaults.logRetention });
-    const role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Rotor emergency rotation and revocation',
-    });
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [logGroup.logGroupArn, `${logGroup.logGroupArn}:log-stream:*`],
-      }),
-    );
-    // ListSecrets (finding a secret by fingerprint tag) and GetRandomPassword have no resource type.
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: ['secretsmanager:ListSecrets', 'secretsmanager:GetRandomPassword'], resources: ['*'] }),
-    );
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [bus.eventBusArn] }));
-    if (props.vpc) {
-      role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          actions: ['ec2:CreateNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:DeleteNetworkInterface', 'ec2:AssignPrivateIpAddresses', 'ec2:UnassignPrivateIpAddresses'],
-          resources: ['*'],
-        }),
-      );
-    }
-
-    this.handler = new nodejs.NodejsFunction(this, 'Function', {
+    const parts = addRotorFunction(this, {
       entry: lambdaEntry('emergency'),
-      handler: 'handler',
       description: 'Rotor emergency rotation and revocation',
-      role,
-      runtime: rotationDefaults.runtime,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: rotationDefaults.memorySize,
+      serviceName: 'rotor-emergency',
       timeout: wait.plus(emergencyRotationDefaults.headroom),
-      // One leak at a time per secret is enough; a small cap keeps a flood of events from
-      // starting many database sessions.
-      reservedConcurrentExecutions: 5,
-      vpc: props.vpc,
-      vpcSubnets: props.vpc ? props.vpcSubnets : undefined,
-      securityGroups: props.securityGroups,
-      logGroup,
       environment: {
         ROTOR_EVENT_SOURCE: source,
         ROTOR_EVENT_BUS: bus.eventBusName,
         WAIT_TIMEOUT_MS: String(wait.toMilliseconds()),
         ...(props.alarmTopic ? { ALARM_TOPIC_ARN: props.alarmTopic.topicArn } : {}),
-        NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
-        POWERTOOLS_SERVICE_NAME: 'rotor-emergency',
-        POWERTOOLS_METRICS_NAMESPACE: 'Rotor',
       },
-      bundling: {
-        forceDockerBundling: false,
-        minify: true,
-        sourceMap: true,
-        format: nodejs.OutputFormat.CJS,
-        target: 'node24',
-        bundleAwsSDK: true,
-        externalModules: ['pg-native'],
-      },
+      statements: [
+        // ListSecrets (finding a secret by fingerprint tag) and GetRandomPassword have no resource type.
+        new iam.PolicyStatement({ actions: ['secretsmanager:ListSecrets', 'secretsmanager:GetRandomPassword'], resources: ['*'] }),
+        new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [bus.eventBusArn] }),
+      ],
+      wildcardReason:
+        'secretsmanager:ListSecrets and GetRandomPassword have no resource type, nor do the Lambda VPC ' +
+        'network-interface actions; every other action names its resource',
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: props.securityGroups,
+      logRetention: props.logRetention ?? rotationDefaults.logRetention,
+      // One leak at a time per secret is enough; a small cap keeps a flood of events from
+      // starting many database sessions.
+      reservedConcurrentExecutions: 5,
+      memorySize: rotationDefaults.memorySize,
+      alarmDescription: 'Rotor emergency handler failed: a leaked secret may not be revoked',
+      alarmPeriod: rotationDefaults.alarmPeriod,
+      alarmTopic: props.alarmTopic,
     });
+    this.handler = parts.function;
+    this.errorAlarm = parts.errorAlarm;
     props.alarmTopic?.grantPublish(this.handler);
 
     const target = new targets.LambdaFunction(this.handler, { retryAttempts: 2, maxEventAge: Duration.hours(1) });
     this.healthRule = new events.Rule(this, 'HealthExposure', {
       description: 'AWS Health: an access key of this account is exposed or compromised',
-      eventPattern: {
-        source: ['aws.health'],
-        detailType: [DetailTypes.HEALTH],
-        detail: { eventTypeCode: [...HEALTH_EXPOSURE_CODES] },
-      },
+      eventPattern: healthExposurePattern(),
       targets: [target],
     });
     this.leakRule = new events.Rule(this, 'LeakReported', {
@@ -195,28 +147,6 @@ export class EmergencyRotation extends Construct {
       });
     }
 
-    this.errorAlarm = new cloudwatch.Alarm(this, 'ErrorAlarm', {
-      alarmDescription: 'Rotor emergency handler failed: a leaked secret may not be revoked',
-      metric: this.handler.metricErrors({ period: rotationDefaults.alarmPeriod, statistic: 'Sum' }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    if (props.alarmTopic) this.errorAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
-
-    Validations.of(role).acknowledge(
-      {
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'secretsmanager:ListSecrets and GetRandomPassword have no resource type, nor do the Lambda VPC ' +
-          'network-interface actions; every other action names its resource',
-      },
-      {
-        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(logGroup.node.defaultChild as logs.CfnLogGroup)}.Arn>:log-stream:*]`,
-        reason: "log streams of the function's own log group, created by Lambda with generated names",
-      },
-    );
     for (const rotation of props.rotations ?? []) this.addRotation(rotation);
   }
 
@@ -246,11 +176,7 @@ export class HealthEventForwarder extends Construct {
     }
     this.rule = new events.Rule(this, 'ForwardHealthExposure', {
       description: 'Forward AWS Health credential-exposure events to Rotor',
-      eventPattern: {
-        source: ['aws.health'],
-        detailType: [DetailTypes.HEALTH],
-        detail: { eventTypeCode: [...HEALTH_EXPOSURE_CODES] },
-      },
+      eventPattern: healthExposurePattern(),
       targets: [new targets.EventBus(props.targetBus)],
     });
   }

@@ -1,38 +1,17 @@
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import {
-  lambdaEntry,
-  passwordEnvironment,
-  RotationFunctionBase,
-  RotationStrategy,
-  type RotationConstructProps,
-  validatePasswordOptions,
-} from './rotation-function';
+import { allowDatabase, databaseRotationSpec, type DatabaseRotationOptions } from './database-rotation';
+import { lambdaEntry, RotationFunctionBase, RotationStrategy, type RotationConstructProps } from './rotation-function';
 
-/** Options of a MySQL/MariaDB rotation (as passed to a shortcut). */
-export interface MysqlRotationOptions {
-  /**
-   * Rotation strategy.
-   * @default RotationStrategy.ALTERNATING_USERS when `masterSecret` is given, else RotationStrategy.SINGLE_USER
-   */
-  readonly strategy?: RotationStrategy;
-  /**
-   * The secret holding the master (admin) credential that creates the clone login and copies
-   * the user's grants to it. Required for alternating users; read only.
-   * @default - none (single-user rotation)
-   */
-  readonly masterSecret?: secretsmanager.ISecret;
-  /**
-   * Characters new passwords never contain.
-   * @default '/@"\'\\' (as AWS's MySQL rotation templates)
-   */
-  readonly excludeCharacters?: string;
-  /**
-   * Length of new passwords.
-   * @default 32
-   */
-  readonly passwordLength?: number;
+/** Defaults of the MySQL/MariaDB rotation, in one place (the password defaults live in its handler). */
+export const mysqlRotationDefaults = {
+  port: 3306,
+} as const;
+
+/**
+ * Options of a MySQL/MariaDB rotation (as passed to a shortcut). Its defaults: `excludeCharacters`
+ * '/@"\'\\' (as AWS's MySQL rotation templates), `port` 3306.
+ */
+export interface MysqlRotationOptions extends DatabaseRotationOptions {
   /**
    * Longest user name the server accepts, checked for `<user>_clone` before anything is
    * created (MySQL 5.7 and 8: 32, MySQL 5.6 and older: 16, MariaDB 10.11: 128).
@@ -45,16 +24,6 @@ export interface MysqlRotationOptions {
    * @default false
    */
   readonly dualPassword?: boolean;
-  /**
-   * The database (its security group) the function must reach, on `port`.
-   * @default - no security group rule is added
-   */
-  readonly database?: ec2.IConnectable;
-  /**
-   * Database port for `database`.
-   * @default 3306
-   */
-  readonly port?: number;
 }
 
 export interface MysqlRotationProps extends RotationConstructProps, MysqlRotationOptions {}
@@ -66,12 +35,8 @@ export interface MysqlRotationProps extends RotationConstructProps, MysqlRotatio
  */
 export class MysqlRotation extends RotationFunctionBase {
   public constructor(scope: Construct, id: string, props: MysqlRotationProps) {
-    const strategy =
-      props.strategy ?? (props.masterSecret ? RotationStrategy.ALTERNATING_USERS : RotationStrategy.SINGLE_USER);
-    validatePasswordOptions(id, props);
-    if (strategy === RotationStrategy.ALTERNATING_USERS && !props.masterSecret) {
-      throw new Error(`${id}: masterSecret is required for the alternating-users strategy`);
-    }
+    const database = databaseRotationSpec(id, props);
+    const strategy = database.strategy;
     const max = props.maxUsernameLength;
     if (max !== undefined && (!Number.isInteger(max) || max < 1 || max > 128)) {
       throw new Error(`${id}: maxUsernameLength must be an integer between 1 and 128, got ${max}`);
@@ -82,14 +47,13 @@ export class MysqlRotation extends RotationFunctionBase {
     super(scope, id, props, {
       kind: 'mysql',
       entry: lambdaEntry('mysql'),
-      strategy,
+      ...database,
       environment: {
-        ...passwordEnvironment(props),
+        ...database.environment,
         ...(max !== undefined ? { MAX_USERNAME_LENGTH: String(max) } : {}),
         ...(props.dualPassword !== undefined ? { DUAL_PASSWORD: String(props.dualPassword) } : {}),
       },
-      readOnlySecrets: props.masterSecret ? [props.masterSecret] : [],
     });
-    if (props.database) this.allowTo(props.database, ec2.Port.tcp(props.port ?? 3306));
+    allowDatabase(this, props, mysqlRotationDefaults.port);
   }
 }

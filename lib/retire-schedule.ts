@@ -1,17 +1,16 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { RotorTags } from '../lambdas/core/types';
-import { lambdaEntry, rotationDefaults, secretArnPattern } from './rotation-function';
+import { lambdaEntry, secretArnPattern } from './rotation-function';
+import { addRotorFunction } from './rotor-function';
 
 /** Defaults of the retire schedule, in one place. */
 export const retireScheduleDefaults = {
@@ -65,44 +64,27 @@ export class RetireSchedule extends Construct {
     if (!Number.isInteger(minutes) || minutes < 1 || minutes > 24 * 60) {
       throw new Error(`${id}: interval must be whole minutes between 1 minute and 24 hours, got ${interval.toHumanString()}`);
     }
-    const logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: props.logRetention ?? retireScheduleDefaults.logRetention,
-    });
-    const role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Rotor retire function',
-    });
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [logGroup.logGroupArn, `${logGroup.logGroupArn}:log-stream:*`],
-      }),
-    );
-    // ListSecrets has no resource type: it returns names and tags, never values.
-    role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['secretsmanager:ListSecrets'], resources: ['*'] }));
-
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      role,
+    const parts = addRotorFunction(this, {
       entry: lambdaEntry('retire'),
-      handler: 'handler',
       description: 'Rotor: retire previous values of dual-active secrets after their grace window',
-      runtime: rotationDefaults.runtime,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: retireScheduleDefaults.memorySize,
+      roleDescription: 'Rotor retire function',
+      serviceName: 'rotor-retire',
       timeout: props.timeout ?? retireScheduleDefaults.timeout,
-      logGroup,
+      // It calls Secrets Manager and IAM only, no database.
+      trustRdsCertificates: false,
+      // ListSecrets has no resource type: it returns names and tags, never values.
+      statements: [new iam.PolicyStatement({ actions: ['secretsmanager:ListSecrets'], resources: ['*'] })],
+      wildcardReason: 'secretsmanager:ListSecrets has no resource type; it returns no values',
+      logRetention: props.logRetention ?? retireScheduleDefaults.logRetention,
       // One run at a time: runs are idempotent, but two at once would do the same work twice.
       reservedConcurrentExecutions: 1,
-      environment: { POWERTOOLS_SERVICE_NAME: 'rotor-retire', POWERTOOLS_METRICS_NAMESPACE: 'Rotor' },
-      bundling: {
-        forceDockerBundling: false,
-        minify: true,
-        sourceMap: true,
-        format: nodejs.OutputFormat.CJS,
-        target: 'node24',
-        bundleAwsSDK: true,
-      },
+      memorySize: retireScheduleDefaults.memorySize,
+      alarmDescription: 'Rotor retire function failed (a previous value past its grace window could not be retired)',
+      alarmPeriod: interval,
+      alarmTopic: props.alarmTopic,
     });
+    this.function = parts.function;
+    this.errorAlarm = parts.errorAlarm;
     // A failed run is retried by the next scheduled one, not by Lambda's async retries.
     this.function.configureAsyncInvoke({ retryAttempts: 0 });
 
@@ -112,26 +94,9 @@ export class RetireSchedule extends Construct {
       targets: [new targets.LambdaFunction(this.function)],
     });
 
-    this.errorAlarm = new cloudwatch.Alarm(this, 'ErrorAlarm', {
-      alarmDescription: 'Rotor retire function failed (a previous value past its grace window could not be retired)',
-      metric: this.function.metricErrors({ period: interval, statistic: 'Sum' }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    if (props.alarmTopic) this.errorAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
-
     this.node.addValidation({
       validate: () => (this.secrets.length === 0 ? [`${id}: no secret was added (use addIamAccessKey or addSecret)`] : []),
     });
-    Validations.of(role).acknowledge(
-      { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'secretsmanager:ListSecrets has no resource type; it returns no values' },
-      {
-        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(logGroup.node.defaultChild as logs.CfnLogGroup)}.Arn>:log-stream:*]`,
-        reason: "log streams of the function's own log group, created by Lambda with generated names",
-      },
-    );
   }
 
   /**

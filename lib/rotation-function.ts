@@ -2,7 +2,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, Resource, Stack, Tags, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -13,6 +12,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { RotorSchedule } from './rotation-schedule';
+import { addRotorFunction, rotorFunctionDefaults, type RotorFunctionOptions } from './rotor-function';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -29,7 +29,7 @@ export const RotationStrategy = {
 export type RotationStrategy = (typeof RotationStrategy)[keyof typeof RotationStrategy];
 
 /** Options every Rotor rotation construct takes (what a caller passes to a shortcut). */
-export interface RotationOptions {
+export interface RotationOptions extends RotorFunctionOptions {
   /**
    * When to rotate. Mutually exclusive with `automaticallyAfter`.
    * @default - RotorSchedule.rate(automaticallyAfter)
@@ -50,26 +50,6 @@ export interface RotationOptions {
    * @default true
    */
   readonly rotateImmediatelyOnUpdate?: boolean;
-  /**
-   * VPC to run the rotation function in (to reach a private database).
-   * @default - the function does not run in a VPC
-   */
-  readonly vpc?: ec2.IVpc;
-  /**
-   * Subnets of `vpc` for the function.
-   * @default - private subnets with egress
-   */
-  readonly vpcSubnets?: ec2.SubnetSelection;
-  /**
-   * Security groups of the function (only with `vpc`).
-   * @default - a new security group is created
-   */
-  readonly securityGroups?: ec2.ISecurityGroup[];
-  /**
-   * How long the function's logs are kept.
-   * @default logs.RetentionDays.ONE_YEAR
-   */
-  readonly logRetention?: logs.RetentionDays;
   /**
    * Function timeout.
    * @default Duration.seconds(60)
@@ -130,11 +110,11 @@ export const rotationDefaults = {
   rotateImmediatelyOnUpdate: true,
   logRetention: logs.RetentionDays.ONE_YEAR,
   timeout: Duration.seconds(60),
-  memorySize: 256,
-  runtime: lambda.Runtime.NODEJS_24_X,
+  memorySize: rotorFunctionDefaults.memorySize,
+  runtime: rotorFunctionDefaults.runtime,
   denyDeletion: true,
   /** The error alarm fires on the first failed invocation in this period. */
-  alarmPeriod: Duration.minutes(5),
+  alarmPeriod: rotorFunctionDefaults.alarmPeriod,
 } as const;
 
 /** ARN pattern that matches a secret's versions of ARN: the partial ARN needs the `-??????` suffix. */
@@ -181,66 +161,28 @@ export abstract class RotationFunctionBase extends Construct {
     this.readOnlySecrets = spec.readOnlySecrets ?? [];
     const stack = Stack.of(this);
 
-    // An own role with inline grants only: no AWS managed policy, logs only to its own group.
-    const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? rotationDefaults.logRetention });
-    const role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Rotor ${spec.kind} rotation function`,
-    });
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [logGroup.logGroupArn, `${logGroup.logGroupArn}:log-stream:*`],
-      }),
-    );
-    if (props.vpc) {
-      role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          actions: [
-            'ec2:CreateNetworkInterface',
-            'ec2:DescribeNetworkInterfaces',
-            'ec2:DeleteNetworkInterface',
-            'ec2:AssignPrivateIpAddresses',
-            'ec2:UnassignPrivateIpAddresses',
-          ],
-          resources: ['*'],
-        }),
-      );
-    }
-
-    this.rotationFunction = new nodejs.NodejsFunction(this, 'Function', {
-      role,
+    const parts = addRotorFunction(this, {
       entry: spec.entry,
-      handler: 'handler',
       description: `Rotor ${spec.kind} rotation`,
-      runtime: rotationDefaults.runtime,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: rotationDefaults.memorySize,
+      roleDescription: `Rotor ${spec.kind} rotation function`,
+      serviceName: 'rotor',
       timeout: props.timeout ?? rotationDefaults.timeout,
-      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      environment: { ...(spec.strategy ? { ROTATION_STRATEGY: spec.strategy } : {}), ...spec.environment },
+      wildcardReason:
+        'secretsmanager:GetRandomPassword has no resource type and the Lambda VPC network-interface actions ' +
+        'do not support resource-level permissions; every other action names its resource',
       vpc: props.vpc,
-      vpcSubnets: props.vpc ? (props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }) : undefined,
+      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       securityGroups: props.securityGroups,
-      logGroup,
-      environment: {
-        ...(spec.strategy ? { ROTATION_STRATEGY: spec.strategy } : {}),
-        ...spec.environment,
-        // Node.js 20+ Lambda runtimes trust the RDS certificate authorities only with this.
-        NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
-        POWERTOOLS_SERVICE_NAME: 'rotor',
-        POWERTOOLS_METRICS_NAMESPACE: 'Rotor',
-      },
-      bundling: {
-        forceDockerBundling: false,
-        minify: true,
-        sourceMap: true,
-        format: nodejs.OutputFormat.CJS,
-        target: 'node24',
-        // Bundle the SDK too: the function runs the versions it was tested with.
-        bundleAwsSDK: true,
-        externalModules: ['pg-native'],
-      },
+      logRetention: props.logRetention ?? rotationDefaults.logRetention,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      memorySize: rotationDefaults.memorySize,
+      alarmDescription: `Rotor ${spec.kind} rotation function failed (a rotation step of ${props.secret.secretName} errored)`,
+      alarmPeriod: rotationDefaults.alarmPeriod,
+      alarmTopic: props.alarmTopic,
     });
+    this.rotationFunction = parts.function;
+    this.errorAlarm = parts.errorAlarm;
 
     // Least privilege: this secret only (its versions' ARN pattern), GetRandomPassword on *
     // because the API has no resource.
@@ -297,29 +239,6 @@ export abstract class RotationFunctionBase extends Construct {
     });
     this.rotationSchedule.node.addDependency(permission);
     this.rotationSchedule.node.addDependency(this.rotationFunction);
-
-    Validations.of(role).acknowledge(
-      {
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'secretsmanager:GetRandomPassword has no resource type and the Lambda VPC network-interface actions ' +
-          'do not support resource-level permissions; every other action names its resource',
-      },
-      {
-        id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(logGroup.node.defaultChild as logs.CfnLogGroup)}.Arn>:log-stream:*]`,
-        reason: 'log streams of the function\'s own log group, created by Lambda with generated names',
-      },
-    );
-
-    this.errorAlarm = new cloudwatch.Alarm(this, 'ErrorAlarm', {
-      alarmDescription: `Rotor ${spec.kind} rotation function failed (a rotation step of ${props.secret.secretName} errored)`,
-      metric: this.rotationFunction.metricErrors({ period: rotationDefaults.alarmPeriod, statistic: 'Sum' }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-    if (props.alarmTopic) this.errorAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
 
     if (props.denyDeletion ?? rotationDefaults.denyDeletion) {
       // A no-op for imported secrets, whose resource policy this app does not own.
@@ -442,22 +361,4 @@ export abstract class RotationFunctionBase extends Construct {
     }
     this.rotationFunction.connections.allowTo(target, port, `Rotor rotation ${this.node.id}`);
   }
-}
-
-/** Synth-time checks of the password options shared by the database constructs. */
-export function validatePasswordOptions(
-  id: string,
-  props: { passwordLength?: number; excludeCharacters?: string },
-): void {
-  if (props.passwordLength !== undefined && (!Number.isInteger(props.passwordLength) || props.passwordLength < 8 || props.passwordLength > 4096)) {
-    throw new Error(`${id}: passwordLength must be an integer between 8 and 4096, got ${props.passwordLength}`);
-  }
-}
-
-/** The PASSWORD_LENGTH / EXCLUDE_CHARACTERS environment the handlers read. */
-export function passwordEnvironment(props: { passwordLength?: number; excludeCharacters?: string }): Record<string, string> {
-  return {
-    ...(props.passwordLength !== undefined ? { PASSWORD_LENGTH: String(props.passwordLength) } : {}),
-    ...(props.excludeCharacters !== undefined ? { EXCLUDE_CHARACTERS: props.excludeCharacters } : {}),
-  };
 }
