@@ -21,6 +21,9 @@ import { lambdaContext, playRotations, smClient } from './support/harness';
 import { createRotationFunction } from './support/moto';
 import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from './support/postgres';
 import { useRotationSuite } from './support/rotationSuite';
+import { fakeAccessKeyId } from './support/awsAdmin';
+
+const exampleKeyId = fakeAccessKeyId();
 
 const cluster = inject('postgres') as unknown as PostgresCluster;
 const HOUR = 3_600_000;
@@ -367,7 +370,7 @@ describe('rotor CLI (the real binary against moto)', () => {
       const inbox = await captureEvents(suite.moto.endpoint, LEAK_PATTERN);
       const bySecret = await rotor(['leak', '--secret', name, '--reason', 'found in a public gist']);
       const [byKey, byFingerprint] = await Promise.all([
-        rotor(['leak', '--access-key-id', 'AKIAIOSFODNN7EXAMPLE', '--json']),
+        rotor(['leak', '--access-key-id', exampleKeyId, '--json']),
         rotor(['leak', '--fingerprint', 'a'.repeat(32), '--reason', 'scanner']),
       ]);
 
@@ -376,13 +379,13 @@ describe('rotor CLI (the real binary against moto)', () => {
       expect(secretEventId).toBeDefined();
       expect(bySecret.stdout).toContain(`naming secret ${arn}`);
       const keyEvent = JSON.parse(byKey.stdout);
-      expect(keyEvent).toMatchObject({ source: 'rotor', detailType: 'Secret Leak Detected', eventBusName: 'default', detail: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE' } });
+      expect(keyEvent).toMatchObject({ source: 'rotor', detailType: 'Secret Leak Detected', eventBusName: 'default', detail: { accessKeyId: exampleKeyId } });
       const events = await inbox.drain();
       expect(events).toHaveLength(3);
       const bySecretEvent = events.find((e) => e.detail.secretId);
       expect(bySecretEvent).toMatchObject({ source: 'rotor', 'detail-type': 'Secret Leak Detected', detail: { secretId: arn, reason: 'found in a public gist' } });
       expect(String(bySecretEvent!.detail.reporter)).toMatch(/^rotor cli \(/);
-      expect(events.find((e) => e.detail.accessKeyId)?.detail).toMatchObject({ accessKeyId: 'AKIAIOSFODNN7EXAMPLE', reason: 'no reason given' });
+      expect(events.find((e) => e.detail.accessKeyId)?.detail).toMatchObject({ accessKeyId: exampleKeyId, reason: 'no reason given' });
       expect(events.find((e) => e.detail.fingerprint)?.detail).toMatchObject({ fingerprint: 'a'.repeat(32), reason: 'scanner' });
     });
 

@@ -5,6 +5,9 @@ import { readSettings } from '../lambdas/core/settings';
 import { parseLeakEvent } from '../lambdas/emergency/events';
 import { LogCapture } from './support/logCapture';
 import { testPassword } from './support/postgres';
+import { fakeAccessKeyId } from './support/awsAdmin';
+
+const [keyA, keyB, keyC] = [fakeAccessKeyId(), fakeAccessKeyId(), fakeAccessKeyId()];
 
 describe('Redactor', () => {
   it('rebuilds errors without driver attributes and masks registered values in the chain', () => {
@@ -67,14 +70,14 @@ describe('leak event parsing', () => {
   it('reads AWS Health exposure events with several keys, and GuardDuty IAM findings', () => {
     const health = parseLeakEvent({
       id: 'h1', source: 'aws.health', 'detail-type': 'AWS Health Event',
-      detail: { eventTypeCode: 'AWS_RISK_CREDENTIALS_EXPOSED', affectedEntities: [{ entityValue: 'AKIAAAAAAAAAAAAAAAAA' }, { entityValue: 'AKIABBBBBBBBBBBBBBBB' }] },
+      detail: { eventTypeCode: 'AWS_RISK_CREDENTIALS_EXPOSED', affectedEntities: [{ entityValue: keyA }, { entityValue: keyB }] },
     });
-    expect(health.map((r) => r.accessKeyId)).toEqual(['AKIAAAAAAAAAAAAAAAAA', 'AKIABBBBBBBBBBBBBBBB']);
+    expect(health.map((r) => r.accessKeyId)).toEqual([keyA, keyB]);
     const gd = parseLeakEvent({
       id: 'g1', source: 'aws.guardduty', 'detail-type': 'GuardDuty Finding',
-      detail: { type: 'CredentialAccess:IAMUser/AnomalousBehavior', resource: { accessKeyDetails: { accessKeyId: 'AKIACCCCCCCCCCCCCCCC' } } },
+      detail: { type: 'CredentialAccess:IAMUser/AnomalousBehavior', resource: { accessKeyDetails: { accessKeyId: keyC } } },
     });
-    expect(gd).toEqual([expect.objectContaining({ via: 'aws.guardduty', accessKeyId: 'AKIACCCCCCCCCCCCCCCC' })]);
+    expect(gd).toEqual([expect.objectContaining({ via: 'aws.guardduty', accessKeyId: keyC })]);
     expect(() => parseLeakEvent({ source: 'aws.health', 'detail-type': 'AWS Health Event', detail: { eventTypeCode: 'AWS_EC2_MAINTENANCE' } })).toThrow(/not a credential exposure/);
     expect(() => parseLeakEvent({ source: 'aws.s3', 'detail-type': 'Object Created' })).toThrow(/unsupported event/);
   });

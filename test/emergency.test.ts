@@ -11,6 +11,7 @@ import { lambdaContext, playRotations, smClient } from './support/harness';
 import { createRotationFunction } from './support/moto';
 import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from './support/postgres';
 import { useRotationSuite } from './support/rotationSuite';
+import { fakeAccessKeyId } from './support/awsAdmin';
 
 const cluster = inject('postgres') as unknown as PostgresCluster;
 const suite = useRotationSuite();
@@ -187,7 +188,7 @@ describe('emergency rotation and revocation: PostgreSQL', () => {
   it('refuses an unknown secret and a malformed leak event clearly', async () => {
     const { arn, rotation } = await arrange('single-user');
     await expect(deliver(arn, rotation, leakEvent({ secretId: 'no-such-secret', reason: 'x' }))).rejects.toThrow(/not found/);
-    await expect(deliver(arn, rotation, leakEvent({ secretId: arn, accessKeyId: 'AKIAIOSFODNN7EXAMPLX' }))).rejects.toThrow(
+    await expect(deliver(arn, rotation, leakEvent({ secretId: arn, accessKeyId: fakeAccessKeyId() }))).rejects.toThrow(
       /exactly one of secretId, accessKeyId, fingerprint/,
     );
   });

@@ -10,6 +10,9 @@ import { createIamKind, iamDefaults } from '../lambdas/iam/iamKind';
 import { lambdaContext, STEPS } from './support/harness';
 import { errorText } from './support/logCapture';
 import { callerArn, failingPutOnce, useIamSuite, type KeyPair } from './support/iam';
+import { fakeAccessKeyId } from './support/awsAdmin';
+
+const exampleKeyId = fakeAccessKeyId();
 
 const t = useIamSuite();
 const { suite } = t;
@@ -35,7 +38,7 @@ describe('the test moto server', () => {
     expect(await callerArn({ ...user.key, secretAccessKey: `${user.key.secretAccessKey}x` })).toBe(
       'refused: SignatureDoesNotMatch',
     );
-    expect(await callerArn({ accessKeyId: 'AKIAXXXXXXXXXXXXXXXX', secretAccessKey: 'x' })).toBe(
+    expect(await callerArn({ accessKeyId: fakeAccessKeyId(), secretAccessKey: 'x' })).toBe(
       'refused: InvalidClientTokenId',
     );
     await t.setStatus(user.username, user.key.accessKeyId, 'Inactive');
@@ -276,11 +279,11 @@ describe('IamAccessKeyRotation', () => {
   it('refuses malformed secrets, naming the field and never the value', async () => {
     const fake = randomBytes(20).toString('base64url');
     const cases: Array<[Record<string, unknown>, RegExp]> = [
-      [{ accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: fake }, /field 'username' is missing/],
-      [{ username: 'a', accessKeyId: 'AKIAIOSFODNN7EXAMPLE' }, /field 'secretAccessKey' is missing/],
-      [{ username: 'a b', accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: fake }, /field 'username' is invalid/],
-      [{ username: 'a', accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: fake, graceperiod: -1 }, /field 'graceperiod' is invalid/],
-      [{ username: 'a', accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: fake, graceperiod: 'soon' }, /field 'graceperiod' is invalid/],
+      [{ accessKeyId: exampleKeyId, secretAccessKey: fake }, /field 'username' is missing/],
+      [{ username: 'a', accessKeyId: exampleKeyId }, /field 'secretAccessKey' is missing/],
+      [{ username: 'a b', accessKeyId: exampleKeyId, secretAccessKey: fake }, /field 'username' is invalid/],
+      [{ username: 'a', accessKeyId: exampleKeyId, secretAccessKey: fake, graceperiod: -1 }, /field 'graceperiod' is invalid/],
+      [{ username: 'a', accessKeyId: exampleKeyId, secretAccessKey: fake, graceperiod: 'soon' }, /field 'graceperiod' is invalid/],
     ];
     for (const [value, message] of cases) {
       const arn = await suite.secret(`iam/malformed-${Math.random().toString(16).slice(2)}`, value);

@@ -49,3 +49,8 @@ export async function stsAnswer(endpoint: string, key: KeyPair): Promise<{ ok: b
     sts.destroy();
   }
 }
+
+/** An access-key-id-shaped string made at run time (no credential-shaped literal is committed). */
+export function fakeAccessKeyId(): string {
+  return `AKIA${randomBytes(8).toString('hex').toUpperCase()}`;
+}
