@@ -5,7 +5,7 @@ import { TagResourceCommand, type SecretsManagerClient } from '@aws-sdk/client-s
 import type { StepOutcome } from '../../lambdas/core/engine';
 import { createRotationHandler } from '../../lambdas/core/handler';
 import type { RotationKind } from '../../lambdas/core/types';
-import { SecretsManagerPlayer } from '../../test/support/harness';
+import { SecretsManagerPlayer, type Handler } from '../../test/support/harness';
 import type { PostgresCluster } from '../../test/support/postgres';
 import type { KeyPair } from './aws';
 
@@ -89,4 +89,48 @@ export async function labels(ctx: SandboxContext, secretId: string): Promise<str
 
 export async function printLabels(ctx: SandboxContext, secretId: string, indent = '    '): Promise<void> {
   ctx.print(`${indent}labels: ${await labels(ctx, secretId)}`);
+}
+
+/** A database login as a secret holds it. */
+export interface DatabaseLogin {
+  readonly username: string;
+  readonly password: string;
+}
+
+/**
+ * Three rotations of a database secret, each printed with its figures and which logins work:
+ * the new one, the previous one (alternating users keep it) and the one before.
+ * `extraChecks` adds scenario-specific lines (e.g. the clone's grants).
+ */
+export async function rotateThreeTimes<L extends DatabaseLogin>(
+  ctx: SandboxContext,
+  handler: Handler,
+  arn: string,
+  first: L,
+  login: (l: L) => Promise<boolean>,
+  extraChecks: (round: number, current: L) => Promise<string[]> = async () => [],
+): Promise<void> {
+  const seen: L[] = [first];
+  for (let round = 1; round <= 3; round++) {
+    const started = Date.now();
+    const { token, outcomes } = await ctx.player.rotate(handler, arn);
+    const ms = Date.now() - started;
+    const current = await ctx.player.value<L>(arn);
+    const { calls, logins } = totals(outcomes);
+    ctx.print(
+      `    rotation ${round}: token ${short(token)} -> AWSCURRENT as ${current.username}; ` +
+        `${ms} ms, ${plural(calls, 'Secrets Manager call')}, ${plural(logins, 'database login')}`,
+    );
+    const checks = [`new ${mark(await login(current))}`];
+    const previous = seen.at(-1)!;
+    checks.push(`previous (${previous.username}) ${mark(await login(previous))}`);
+    if (seen.length > 1) {
+      const older = seen.at(-2)!;
+      checks.push(`the one before (${older.username}) ${mark(await login(older))}`);
+    }
+    checks.push(...(await extraChecks(round, current)));
+    ctx.print(`      ${checks.join('; ')}`);
+    await printLabels(ctx, arn, '      ');
+    seen.push(current);
+  }
 }

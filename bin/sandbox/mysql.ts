@@ -2,7 +2,7 @@ import type mysql from 'mysql2/promise';
 import { createMysqlKind } from '../../lambdas/mysql/mysqlKind';
 import { account, ident, mysqlLogin, mysqlServer, MysqlFixtures, rootConnection } from '../../test/support/mysql';
 import { testPassword, uniqueName } from '../../test/support/postgres';
-import { mark, nameOf, plural, printLabels, quietHandler, short, totals, type SandboxContext } from './common';
+import { nameOf, quietHandler, rotateThreeTimes, type SandboxContext } from './common';
 
 interface Login {
   username: string;
@@ -58,32 +58,11 @@ export async function mysqlSandbox(ctx: SandboxContext): Promise<void> {
         (strategy === 'alternating-users' ? `; master ${master.username} creates ${username}_clone` : ''),
     );
     const login = async (l: Login) => (await mysqlLogin(l.username, l.password, { dbname: l.dbname })) !== undefined;
-    const seen: Login[] = [{ username, password, dbname }];
-    for (let round = 1; round <= 3; round++) {
-      const started = Date.now();
-      const { token, outcomes } = await ctx.player.rotate(handler, arn);
-      const ms = Date.now() - started;
-      const current = await ctx.player.value<Login>(arn);
-      const { calls, logins } = totals(outcomes);
-      ctx.print(
-        `    rotation ${round}: token ${short(token)} -> AWSCURRENT as ${current.username}; ` +
-          `${ms} ms, ${plural(calls, 'Secrets Manager call')}, ${plural(logins, 'database login')}`,
-      );
-      const checks = [`new ${mark(await login(current))} (to ${dbname})`];
-      const previous = seen.at(-1)!;
-      checks.push(`previous (${previous.username}) ${mark(await login(previous))}`);
-      if (seen.length > 1) {
-        const older = seen.at(-2)!;
-        checks.push(`the one before (${older.username}) ${mark(await login(older))}`);
-      }
-      if (strategy === 'alternating-users' && round === 1) {
-        const same = (await grantsOf(root, username)).join('\n') === (await grantsOf(root, current.username)).join('\n');
-        checks.push(`clone's grants ${same ? 'match' : 'DIFFER FROM'} the user's`);
-      }
-      ctx.print(`      ${checks.join('; ')}`);
-      await printLabels(ctx, arn, '      ');
-      seen.push(current);
-    }
+    await rotateThreeTimes(ctx, handler, arn, { username, password, dbname }, login, async (round, current) => {
+      if (strategy !== 'alternating-users' || round !== 1) return [];
+      const same = (await grantsOf(root, username)).join('\n') === (await grantsOf(root, current.username)).join('\n');
+      return [`clone's grants ${same ? 'match' : 'DIFFER FROM'} the user's`];
+    });
     if (strategy === 'single-user' && engine === 'mariadb') {
       ctx.print('    (MariaDB keeps one password per account: the old one dies at setSecret; DUAL_PASSWORD is for MySQL 8.0.14+)');
     }

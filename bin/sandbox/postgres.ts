@@ -1,11 +1,6 @@
 import { postgresKind } from '../../lambdas/postgres/postgresKind';
 import { adminClient, pgLogin, testPassword, uniqueName } from '../../test/support/postgres';
-import { mark, nameOf, plural, printLabels, quietHandler, short, totals, type SandboxContext } from './common';
-
-interface Login {
-  username: string;
-  password: string;
-}
+import { nameOf, quietHandler, rotateThreeTimes, type SandboxContext } from './common';
 
 /** Rotates a sample PostgreSQL secret with each strategy against a throwaway scram-auth cluster. */
 export async function postgresSandbox(ctx: SandboxContext): Promise<void> {
@@ -39,28 +34,6 @@ export async function postgresSandbox(ctx: SandboxContext): Promise<void> {
       `  ${strategy}: secret ${nameOf(arn)} for role ${username}` +
         (strategy === 'alternating-users' ? ` (master secret: superuser ${cluster.superuser.username})` : ''),
     );
-    const seen: Login[] = [{ username, password }];
-    for (let round = 1; round <= 3; round++) {
-      const started = Date.now();
-      const { token, outcomes } = await ctx.player.rotate(handler, arn);
-      const ms = Date.now() - started;
-      const current = await ctx.player.value<Login>(arn);
-      const { calls, logins } = totals(outcomes);
-      ctx.print(
-        `    rotation ${round}: token ${short(token)} -> AWSCURRENT as ${current.username}; ` +
-          `${ms} ms, ${plural(calls, 'Secrets Manager call')}, ${plural(logins, 'database login')}`,
-      );
-      const login = (l: Login) => pgLogin(cluster, l.username, l.password);
-      const checks = [`new ${mark(await login(current))}`];
-      const previous = seen.at(-1)!;
-      checks.push(`previous (${previous.username}) ${mark(await login(previous))}`);
-      if (seen.length > 1) {
-        const older = seen.at(-2)!;
-        checks.push(`the one before (${older.username}) ${mark(await login(older))}`);
-      }
-      ctx.print(`      ${checks.join('; ')}`);
-      await printLabels(ctx, arn, '      ');
-      seen.push(current);
-    }
+    await rotateThreeTimes(ctx, handler, arn, { username, password }, (l) => pgLogin(cluster, l.username, l.password));
   }
 }
