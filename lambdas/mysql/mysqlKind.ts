@@ -28,6 +28,7 @@ import {
   supportsDualPassword,
   type ServerInfo,
 } from './sql';
+import { knownPasswords } from '../core/singleUser';
 import { alternateUsername, baseUsername, checkAlternatePending, CLONE_SUFFIX } from '../core/alternatingUsers';
 
 /** As AWS's MySQL rotation templates: 32 characters, none of these. */
@@ -105,12 +106,8 @@ async function setSingleUser(pending: MysqlSecret, ctx: SetContext<MysqlSecret>,
     ctx.logger.info('pending password already accepted: nothing to set');
     return;
   }
-  const candidates: Array<[string, MysqlSecret]> = [['AWSCURRENT', current]];
-  const previous = await ctx.previous();
-  if (previous && previous.value.username === current.username && sameTarget(previous.value, current)) {
-    candidates.push(['AWSPREVIOUS', { ...current, password: previous.value.password }]);
-  }
-  for (const [label, creds] of candidates) {
+  const sameLogin = (a: MysqlSecret, b: MysqlSecret) => a.username === b.username && sameTarget(a, b);
+  for await (const [label, creds] of knownPasswords(current, ctx, sameLogin)) {
     ctx.recordLogin();
     let loggedIn = false;
     try {

@@ -11,6 +11,7 @@ import {
 } from '../core/types';
 import { isAuthFailure, passwordLiteral, withConnection } from './connection';
 import { MAX_IDENTIFIER_BYTES, parsePostgresSecret, type PostgresSecret } from './secret';
+import { knownPasswords } from '../core/singleUser';
 import { alternateUsername, baseUsername, checkAlternatePending, CLONE_SUFFIX } from '../core/alternatingUsers';
 
 /** As AWS's PostgreSQL rotation templates: 32 characters, none of these. */
@@ -47,22 +48,8 @@ async function setSingleUser(pending: PostgresSecret, ctx: SetContext<PostgresSe
     ctx.logger.info('pending password already accepted: nothing to set');
     return;
   }
-  // AWSPREVIOUS is read only if the current password is refused (a half-done earlier attempt).
-  const candidates: Array<[string, () => Promise<PostgresSecret | undefined>]> = [
-    ['AWSCURRENT', async () => current],
-    [
-      'AWSPREVIOUS',
-      async () => {
-        const prev = await ctx.previous();
-        return prev && prev.value.username === current.username && sameTarget(prev.value, current)
-          ? { ...current, password: prev.value.password }
-          : undefined;
-      },
-    ],
-  ];
-  for (const [label, load] of candidates) {
-    const creds = await load();
-    if (!creds) continue;
+  const sameLogin = (a: PostgresSecret, b: PostgresSecret) => a.username === b.username && sameTarget(a, b);
+  for await (const [label, creds] of knownPasswords(current, ctx, sameLogin)) {
     ctx.recordLogin();
     try {
       await withConnection(creds, async (client) => {
