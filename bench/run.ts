@@ -1,77 +1,141 @@
 #!/usr/bin/env -S npx tsx
 /**
- * `npm run bench`: rotation cost against the local services (moto's server and a throwaway
- * PostgreSQL cluster with scram-sha-256). Prints one JSON object per figure. Wall-clock
- * figures depend on this machine; the round-trip counts do not.
+ * `npm run bench`: rotation cost of the database kinds against the local services (moto's
+ * server, a throwaway PostgreSQL cluster with scram-sha-256, the machine's MariaDB). Prints one
+ * JSON object per figure. Wall-clock figures depend on this machine; round-trip counts do not.
+ * "warm": one function instance runs all four steps (as Secrets Manager's four calls in a row
+ * usually land); "cold": a new instance per step.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import pg from 'pg';
 import { createRotationHandler } from '../lambdas/core/handler';
+import type { RotationKind } from '../lambdas/core/types';
+import { createMysqlKind } from '../lambdas/mysql/mysqlKind';
 import { postgresKind } from '../lambdas/postgres/postgresKind';
 import { SecretsManagerPlayer, smClient, STEPS } from '../test/support/harness';
 import { awsEnvFor, startMoto } from '../test/support/moto';
+import { account, MysqlFixtures, mysqlServer, rootConnection } from '../test/support/mysql';
 import { startPostgresCluster, testPassword, uniqueName } from '../test/support/postgres';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
+const STRATEGIES = ['single-user', 'alternating-users'] as const;
 
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** A kind to measure: how to make a login and its secret, and the master secret. */
+interface Subject {
+  readonly name: string;
+  readonly kind: RotationKind<unknown>;
+  readonly conditions: string;
+  readonly masterArn: string;
+  newSecret(strategy: string, masterArn: string): Promise<string>;
+}
+
+async function measure(subject: Subject, player: SecretsManagerPlayer, quiet: () => object): Promise<void> {
+  for (const strategy of STRATEGIES) {
+    for (const mode of ['warm', 'cold'] as const) {
+      const arn = await subject.newSecret(strategy, subject.masterArn);
+      const env = { ROTATION_STRATEGY: strategy };
+      const warm = createRotationHandler(subject.kind, { ...quiet(), env });
+      const times: number[] = [];
+      let calls = 0;
+      let logins = 0;
+      for (let i = 0; i < ROUNDS; i++) {
+        const token = await player.startRotation(arn);
+        const started = performance.now();
+        for (const step of STEPS) {
+          const handler = mode === 'warm' ? warm : createRotationHandler(subject.kind, { ...quiet(), env });
+          const out = await handler(player.event(arn, token, step), {} as never);
+          calls += out.secretsManagerCalls;
+          logins += out.logins;
+        }
+        times.push(performance.now() - started);
+      }
+      times.sort((a, b) => a - b);
+      console.log(
+        JSON.stringify({
+          figure: `${subject.name}_rotation`,
+          strategy,
+          function: mode,
+          rounds: ROUNDS,
+          median_ms: Number(quantile(times, 0.5).toFixed(1)),
+          p95_ms: Number(quantile(times, 0.95).toFixed(1)),
+          secretsmanager_calls_per_rotation: calls / ROUNDS,
+          database_logins_per_rotation: logins / ROUNDS,
+          aws_template_calls_per_rotation: 14,
+          conditions: subject.conditions,
+        }),
+      );
+    }
+  }
 }
 
 async function main(): Promise<void> {
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   const moto = await startMoto();
   Object.assign(process.env, awsEnvFor(moto.endpoint));
-  const cluster = await startPostgresCluster();
   const client = smClient(moto.endpoint);
   const player = new SecretsManagerPlayer(client);
-  const admin = new pg.Client({ host: cluster.host, port: cluster.port, user: 'postgres', password: cluster.superuser.password, database: 'postgres' });
-  await admin.connect();
   const quiet = () => ({
     client,
     logger: new Logger({ serviceName: 'bench', logLevel: 'ERROR' }),
     metrics: new Metrics({ namespace: 'Bench', serviceName: 'bench' }),
   });
+  const cluster = await startPostgresCluster();
+  const admin = new pg.Client({ host: cluster.host, port: cluster.port, user: 'postgres', password: cluster.superuser.password, database: 'postgres' });
+  await admin.connect();
+  const root = await rootConnection();
+  const fixtures = new MysqlFixtures(() => root);
   try {
-    const master = await player.createSecret('bench/master', { engine: 'postgres', host: cluster.host, port: cluster.port, username: 'postgres', password: cluster.superuser.password });
-    for (const strategy of ['single-user', 'alternating-users'] as const) {
-      for (const mode of ['warm', 'cold'] as const) {
-        const username = uniqueName('bench');
-        const password = testPassword();
-        await admin.query(`CREATE ROLE ${admin.escapeIdentifier(username)} LOGIN PASSWORD ${admin.escapeLiteral(password)}`);
-        const arn = await player.createSecret(`bench/${strategy}/${mode}`, {
-          engine: 'postgres', host: cluster.host, port: cluster.port, username, password,
-          ...(strategy === 'alternating-users' ? { masterarn: master } : {}),
-        });
-        const env = { ROTATION_STRATEGY: strategy };
-        const warm = createRotationHandler(postgresKind, { ...quiet(), env });
-        const times: number[] = [];
-        let calls = 0;
-        let logins = 0;
-        for (let i = 0; i < ROUNDS; i++) {
-          const token = await player.startRotation(arn);
-          const started = performance.now();
-          for (const step of STEPS) {
-            // cold: a new function instance per step, as when Secrets Manager's calls land on different containers
-            const handler = mode === 'warm' ? warm : createRotationHandler(postgresKind, { ...quiet(), env });
-            const out = await handler(player.event(arn, token, step), {} as never);
-            calls += out.secretsManagerCalls;
-            logins += out.logins;
-          }
-          times.push(performance.now() - started);
-        }
-        times.sort((a, b) => a - b);
-        console.log(JSON.stringify({
-          figure: 'postgres_rotation', strategy, function: mode, rounds: ROUNDS,
-          median_ms: Number(quantile(times, 0.5).toFixed(1)), p95_ms: Number(quantile(times, 0.95).toFixed(1)),
-          secretsmanager_calls_per_rotation: calls / ROUNDS, database_logins_per_rotation: logins / ROUNDS,
-          aws_template_calls_per_rotation: 14,
-          conditions: 'moto_server and PostgreSQL 15 (scram-sha-256) on loopback, 2-core machine',
-        }));
-      }
-    }
+    const pgBase = { engine: 'postgres', host: cluster.host, port: cluster.port };
+    await measure(
+      {
+        name: 'postgres',
+        kind: postgresKind as RotationKind<unknown>,
+        conditions: 'moto_server and PostgreSQL 15 (scram-sha-256) on loopback, 2-core machine',
+        masterArn: await player.createSecret('bench/pg/master', { ...pgBase, username: 'postgres', password: cluster.superuser.password }),
+        async newSecret(strategy, masterArn) {
+          const username = uniqueName('bench');
+          const password = testPassword();
+          await admin.query(`CREATE ROLE ${admin.escapeIdentifier(username)} LOGIN PASSWORD ${admin.escapeLiteral(password)}`);
+          return player.createSecret(uniqueName('bench/pg'), {
+            ...pgBase, username, password, ...(strategy === 'alternating-users' ? { masterarn: masterArn } : {}),
+          });
+        },
+      },
+      player,
+      quiet,
+    );
+    const [rows] = await root.query('SELECT VERSION() AS v');
+    const version = String((rows as Array<{ v: string }>)[0]?.v);
+    const myBase = { engine: /mariadb/i.test(version) ? 'mariadb' : 'mysql', host: mysqlServer.host, port: mysqlServer.port };
+    const master = { username: uniqueName('bm'), password: testPassword() };
+    await fixtures.createUser(master.username, master.password);
+    await root.query(`GRANT ALL PRIVILEGES ON *.* TO ${account(master.username)} WITH GRANT OPTION`);
+    await measure(
+      {
+        name: 'mysql',
+        kind: createMysqlKind() as RotationKind<unknown>,
+        conditions: `moto_server and ${version} on loopback, 2-core machine`,
+        masterArn: await player.createSecret('bench/my/master', { ...myBase, ...master }),
+        async newSecret(strategy, masterArn) {
+          const username = uniqueName('bu');
+          const password = testPassword();
+          await fixtures.createUser(username, password);
+          return player.createSecret(uniqueName('bench/my'), {
+            ...myBase, username, password, ...(strategy === 'alternating-users' ? { masterarn: masterArn } : {}),
+          });
+        },
+      },
+      player,
+      quiet,
+    );
   } finally {
+    await fixtures.dropAll().catch(() => undefined);
+    await root.end();
     await admin.end();
     cluster.stop();
     await moto.stop();
