@@ -1,6 +1,6 @@
 import { execFileSync, execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -11,7 +11,20 @@ export interface PostgresCluster {
   readonly port: number;
   /** The superuser, which logs in with a password like every other role here. */
   readonly superuser: { username: string; password: string };
+  /** The server's log (with `logConnections`, one line per authorized connection). */
+  serverLog(): string;
   stop(): void;
+}
+
+export interface PostgresClusterOptions {
+  /**
+   * Serve TLS with this certificate and key (PEM). They are copied into the cluster's directory,
+   * owned by the server's user, the key with mode 0600 as PostgreSQL requires. Plain and TLS
+   * connections alike then authenticate with scram-sha-256.
+   */
+  tls?: { certFile: string; keyFile: string };
+  /** log_connections=on: the log shows each login's user, application_name and whether it used TLS. */
+  logConnections?: boolean;
 }
 
 function binDir(): string {
@@ -26,7 +39,7 @@ function binDir(): string {
  * connection, so that a login proves the password (the machine's own server trusts local
  * logins). initdb refuses to run as root, so as root the cluster belongs to `postgres`.
  */
-export async function startPostgresCluster(): Promise<PostgresCluster> {
+export async function startPostgresCluster(options: PostgresClusterOptions = {}): Promise<PostgresCluster> {
   const bin = binDir();
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'rotor-pg-'));
@@ -41,8 +54,31 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     asRoot ? execFileSync('su', ['postgres', '-s', '/bin/sh', '-c', cmd], { stdio: 'pipe' }) : execSync(cmd, { stdio: 'pipe' });
   const data = join(dir, 'data');
   run(`${bin}/initdb -D ${data} -U postgres --pwfile=${dir}/pw --auth=scram-sha-256 --no-locale --no-sync -E UTF8`);
+  const extra: string[] = [];
+  if (options.tls) {
+    const cert = join(dir, 'server.crt');
+    const key = join(dir, 'server.key');
+    copyFileSync(options.tls.certFile, cert);
+    copyFileSync(options.tls.keyFile, key);
+    for (const [file, mode] of [[cert, 0o644], [key, 0o600]] as const) {
+      chmodSync(file, mode);
+      if (asRoot) chownSync(file, uid('postgres'), gid('postgres'));
+    }
+    // Explicit rules instead of initdb's `host` lines: TLS and plain TCP logins both need scram.
+    writeFileSync(
+      join(data, 'pg_hba.conf'),
+      [
+        'local all all scram-sha-256',
+        'hostssl all all 127.0.0.1/32 scram-sha-256',
+        'hostnossl all all 127.0.0.1/32 scram-sha-256',
+        '',
+      ].join('\n'),
+    );
+    extra.push('-c ssl=on', `-c ssl_cert_file=${cert}`, `-c ssl_key_file=${key}`);
+  }
+  if (options.logConnections) extra.push('-c log_connections=on');
   run(
-    `${bin}/pg_ctl -D ${data} -l ${dir}/log -w -o "-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start`,
+    `${bin}/pg_ctl -D ${data} -l ${dir}/log -w -o "-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200${extra.map((e) => ` ${e}`).join('')}" start`,
   );
   rmSync(join(dir, 'pw'), { force: true });
   let stopped = false;
@@ -50,6 +86,9 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     host: '127.0.0.1',
     port,
     superuser: { username: 'postgres', password },
+    serverLog() {
+      return readFileSync(join(dir, 'log'), 'utf8');
+    },
     stop() {
       if (stopped) return;
       stopped = true;
