@@ -1,4 +1,5 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import pg from 'pg';
 import type { PostgresSecret } from './secret';
 
@@ -47,7 +48,8 @@ async function open(creds: Credentials, tls: boolean): Promise<pg.Client> {
     user: creds.username,
     password: creds.password,
     database: creds.dbname,
-    ssl: tls ? { rejectUnauthorized: true, servername: creds.host } : false,
+    // SNI carries host names only (RFC 6066); certificates of IP hosts are still verified.
+    ssl: tls ? { rejectUnauthorized: true, ...(isIP(creds.host) ? {} : { servername: creds.host }) } : false,
     connectionTimeoutMillis: connectionDefaults.connectTimeoutMs,
     query_timeout: connectionDefaults.queryTimeoutMs,
     application_name: 'rotor',
