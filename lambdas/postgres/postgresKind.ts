@@ -69,6 +69,14 @@ async function setSingleUser(pending: PostgresSecret, ctx: SetContext<PostgresSe
   );
 }
 
+/**
+ * A transaction-scoped advisory lock on a role name: two Rotor actions on the same login (a
+ * retried setSecret, duplicate leak events) run one after the other instead of colliding.
+ */
+async function lockRole(client: pg.Client, role: string): Promise<void> {
+  await client.query("SELECT pg_advisory_xact_lock(hashtext('rotor:' || $1))", [role]);
+}
+
 /** Role names the user is a direct member of (the privileges the clone must share). */
 async function memberships(client: pg.Client, role: string): Promise<string[]> {
   const res = await client.query<{ rolname: string }>(
@@ -113,6 +121,7 @@ async function setAlternating(pending: PostgresSecret, ctx: SetContext<PostgresS
     const literal = passwordLiteral(client, pending.password);
     await client.query('BEGIN');
     try {
+      await lockRole(client, pending.username);
       const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [pending.username]);
       if (exists.rowCount === 0) {
         await client.query(`CREATE ROLE ${ident} WITH LOGIN PASSWORD ${literal}`);
@@ -176,9 +185,19 @@ async function revokePostgres(leaked: PostgresSecret, ctx: RevokeContext<Postgre
   const lock = await ctx.randomPassword();
   ctx.recordLogin();
   const ended = await withConnection(master, async (client) => {
-    await client.query(
-      `ALTER ROLE ${client.escapeIdentifier(leaked.username)} WITH PASSWORD ${passwordLiteral(client, lock)}`,
-    );
+    // Duplicate deliveries of a leak event revoke at the same time: serialize the catalog
+    // change, or PostgreSQL refuses the second ALTER ROLE ("tuple concurrently updated").
+    await client.query('BEGIN');
+    try {
+      await lockRole(client, leaked.username);
+      await client.query(
+        `ALTER ROLE ${client.escapeIdentifier(leaked.username)} WITH PASSWORD ${passwordLiteral(client, lock)}`,
+      );
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
     const res = await client.query(
       'SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()',
       [leaked.username],
