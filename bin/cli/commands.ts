@@ -11,6 +11,7 @@ import { formatDuration, formatTime, type Output } from './output';
 import { RotationLog, type StepRecord } from './rotationLog';
 import { collectStatus, renderStatus, statusDefaults } from './status';
 import { REVOKED_VERSION_TAG, waitForLeakResponse, waitForRotation, type Progress, type WaitDeps } from './wait';
+import { versionHolding } from '../../lambdas/core/labels';
 
 /** What every command runs with; tests of the waiting replace the clock and sleep. */
 export interface CommandContext {
@@ -46,9 +47,6 @@ export async function describeSecret(clients: AwsClients, secretId: string): Pro
   return out;
 }
 
-function versionWith(d: DescribeSecretCommandOutput, stage: string): string | undefined {
-  return Object.entries(d.VersionIdsToStages ?? {}).find(([, stages]) => stages.includes(stage))?.[0];
-}
 
 // ---------------------------------------------------------------------------------------------
 // rotor status
@@ -224,8 +222,8 @@ export async function rotateCommand(secretId: string, options: RotateCommandOpti
 
 async function rotateNow(target: RotationTarget, options: RotateCommandOptions, ctx: CommandContext): Promise<ExitCode> {
   const { description, arn, name, functionArn, logGroupName } = target;
-  const current = versionWith(description, Stages.CURRENT);
-  const pending = versionWith(description, Stages.PENDING);
+  const current = versionHolding(description.VersionIdsToStages, Stages.CURRENT);
+  const pending = versionHolding(description.VersionIdsToStages, Stages.PENDING);
   if (pending && pending !== current) {
     throw new CliError(
       `a rotation of secret ${name} is already in progress: version ${pending} is staged AWSPENDING. ` +
@@ -252,7 +250,7 @@ async function rotateNow(target: RotationTarget, options: RotateCommandOptions, 
   }
   if (!token) {
     const after = await describeSecret(ctx.clients, arn);
-    token = versionWith(after, Stages.PENDING);
+    token = versionHolding(after.VersionIdsToStages, Stages.PENDING);
     if (!token) throw new CliError(`RotateSecret on ${name} returned no version id and staged no AWSPENDING version`);
   }
   ctx.out.line(`Token: ${token}`);
@@ -304,7 +302,7 @@ async function rotateNow(target: RotationTarget, options: RotateCommandOptions, 
 
 async function rotateLeaked(target: RotationTarget, options: RotateCommandOptions, ctx: CommandContext): Promise<ExitCode> {
   const { description, arn, name } = target;
-  const leaked = versionWith(description, Stages.CURRENT);
+  const leaked = versionHolding(description.VersionIdsToStages, Stages.CURRENT);
   if (!leaked) throw new CliError(`secret ${name} has no AWSCURRENT version to revoke`);
   const detail = leakDetail({ secretId: arn }, options.reason);
   const started = ctx.now();

@@ -9,6 +9,7 @@ import { RotorTags, Stages } from '../../lambdas/core/types';
 import { functionNameOf } from './aws';
 import { formatDuration, formatTime, shortId, table } from './output';
 import { nextRotation, type NextRotation } from './schedule';
+import { tagMap, versionHolding } from '../../lambdas/core/labels';
 
 export const statusDefaults = {
   /** An AWSPENDING version older than this, not yet AWSCURRENT, is reported stuck. */
@@ -68,13 +69,6 @@ export interface SecretStatus {
   readonly problems: readonly string[];
 }
 
-function tagsOf(entry: SecretListEntry): Map<string, string> {
-  return new Map((entry.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
-}
-
-function versionWith(stagesById: Record<string, string[]>, stage: string, except?: string): string | undefined {
-  return Object.entries(stagesById).find(([id, stages]) => stages.includes(stage) && id !== except)?.[0];
-}
 
 /** Every secret with a `rotor:kind` tag, page by page (the filter matches key prefixes: callers check the exact key). */
 async function listTagged(secrets: SecretsManagerClient): Promise<SecretListEntry[]> {
@@ -113,14 +107,14 @@ function graceHoursOf(tags: Map<string, string>, problems: string[]): { hours: n
 
 /** The status of one Rotor-managed secret; undefined for a secret whose tag only starts with `rotor:kind`. */
 async function statusOf(entry: SecretListEntry, options: StatusOptions): Promise<SecretStatus | undefined> {
-  const tags = tagsOf(entry);
+  const tags = tagMap(entry.Tags);
   const kind = tags.get(RotorTags.KIND);
   if (kind === undefined) return undefined;
   const arn = entry.ARN ?? entry.Name ?? '(unknown)';
   const now = options.now.getTime();
   const problems: string[] = [];
   const stagesById = (entry.SecretVersionsToStages ?? {}) as Record<string, string[]>;
-  const currentId = versionWith(stagesById, Stages.CURRENT);
+  const currentId = versionHolding(stagesById, Stages.CURRENT);
   if (!currentId) problems.push('no version is staged AWSCURRENT');
 
   const rotationEnabled = entry.RotationEnabled === true;
@@ -133,10 +127,10 @@ async function statusOf(entry: SecretListEntry, options: StatusOptions): Promise
   const overdue = next?.at !== undefined && now > next.at.getTime();
   if (overdue) problems.push(`rotation overdue since ${formatTime(next.at)}`);
 
-  const pendingId = versionWith(stagesById, Stages.PENDING, undefined);
+  const pendingId = versionHolding(stagesById, Stages.PENDING, undefined);
   const pendingOpen = pendingId !== undefined && !stagesById[pendingId]!.includes(Stages.CURRENT) ? pendingId : undefined;
   const dualActive = statusDefaults.dualActiveKinds.includes(kind);
-  const previousId = versionWith(stagesById, Stages.PREVIOUS);
+  const previousId = versionHolding(stagesById, Stages.PREVIOUS);
   const retired = previousId !== undefined && tags.get(RotorTags.RETIRED_VERSION) === previousId;
   // Dates of versions come only from ListSecretVersionIds: ask only when something needs one.
   const needVersions = pendingOpen !== undefined || (dualActive && previousId !== undefined && !retired);

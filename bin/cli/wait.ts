@@ -2,6 +2,7 @@ import { DescribeSecretCommand, type DescribeSecretCommandOutput, type SecretsMa
 import { Stages, Steps } from '../../lambdas/core/types';
 import { EmergencyTags } from '../../lambdas/emergency/emergency';
 import type { LogRead, StepRecord } from './rotationLog';
+import { versionHolding } from '../../lambdas/core/labels';
 
 /**
  * Waiting for a rotation, and for the emergency handler's rotate-and-revoke, with everything it
@@ -53,10 +54,6 @@ export interface WaitDeps {
 }
 
 type Versions = Record<string, string[]>;
-
-function versionWith(versions: Versions, stage: string, except?: string): string | undefined {
-  return Object.entries(versions).find(([id, stages]) => stages.includes(stage) && id !== except)?.[0];
-}
 
 /** Follows one token's step lines; when they cannot be read, says so once and lets the labels speak. */
 class StepFollower {
@@ -136,7 +133,7 @@ export interface RotationWaitResult {
 }
 
 function labelState(versions: Versions, token: string): string {
-  const current = versionWith(versions, Stages.CURRENT);
+  const current = versionHolding(versions, Stages.CURRENT);
   const stages = versions[token];
   const tokenState = stages?.length ? `token ${token} is staged ${stages.join(', ')}` : `token ${token} has no staging label`;
   return `${tokenState}; AWSCURRENT is on ${current === token ? 'the token' : (current ?? 'no version')}`;
@@ -157,8 +154,8 @@ export async function waitForRotation(secretId: string, token: string, deps: Wai
     steps: follower.steps,
     failed: follower.failure,
     state: labelState(versions, token),
-    currentVersionId: versionWith(versions, Stages.CURRENT),
-    previousVersionId: versionWith(versions, Stages.PREVIOUS),
+    currentVersionId: versionHolding(versions, Stages.CURRENT),
+    previousVersionId: versionHolding(versions, Stages.PREVIOUS),
     elapsedMs: clock.elapsed(),
     progressFrom: follower.labelsOnly ? ('labels' as const) : ('logs' as const),
     ...extra,
@@ -170,7 +167,7 @@ export async function waitForRotation(secretId: string, token: string, deps: Wai
     const versions = (description.VersionIdsToStages ?? {}) as Versions;
     if (follower.failure) return result('failed', versions);
     const stages = versions[token] ?? [];
-    const pendingLeft = versionWith(versions, Stages.PENDING) !== undefined;
+    const pendingLeft = versionHolding(versions, Stages.PENDING) !== undefined;
     if (follower.labelsOnly) {
       if (!shown.pending && stages.includes(Stages.PENDING)) {
         shown.pending = true;
@@ -178,7 +175,7 @@ export async function waitForRotation(secretId: string, token: string, deps: Wai
       }
       if (!shown.current && stages.includes(Stages.CURRENT)) {
         shown.current = true;
-        deps.onProgress({ kind: 'current-moved', versionId: token, from: versionWith(versions, Stages.PREVIOUS) });
+        deps.onProgress({ kind: 'current-moved', versionId: token, from: versionHolding(versions, Stages.PREVIOUS) });
       }
     }
     if (stages.includes(Stages.CURRENT) && !pendingLeft) {
@@ -226,8 +223,8 @@ export async function waitForLeakResponse(secretId: string, leakedVersionId: str
   for (;;) {
     const description = await describe(deps.secrets, secretId);
     const versions = (description.VersionIdsToStages ?? {}) as Versions;
-    const current = versionWith(versions, Stages.CURRENT);
-    const pending = versionWith(versions, Stages.PENDING, current);
+    const current = versionHolding(versions, Stages.CURRENT);
+    const pending = versionHolding(versions, Stages.PENDING, current);
     const rotated = current !== undefined && current !== leakedVersionId;
     const token = pending ?? (rotated ? current : undefined);
     if (token && token !== leakedVersionId && !followers.has(token)) {
@@ -238,7 +235,7 @@ export async function waitForLeakResponse(secretId: string, leakedVersionId: str
     const steps = [...followers.values()].flatMap((f) => f.steps);
     const failed = [...followers.values()].find((f) => f.failure)?.failure;
     const revoked = description.Tags?.some((t) => t.Key === REVOKED_VERSION_TAG && t.Value === leakedVersionId) === true;
-    const previousRemoved = rotated && versionWith(versions, Stages.PREVIOUS) === undefined;
+    const previousRemoved = rotated && versionHolding(versions, Stages.PREVIOUS) === undefined;
     if (rotated && !shown.rotated) {
       shown.rotated = true;
       deps.onProgress({ kind: 'current-moved', versionId: current!, from: leakedVersionId });

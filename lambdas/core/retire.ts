@@ -15,6 +15,7 @@ import { ConfigurationError, RetireError, RotationStateError, UnsafeRotationErro
 import { Redactor } from './redact';
 import { decodeJson } from './secretValue';
 import { RotorTags, Stages, type KindContext, type RotationKind, type Strategy } from './types';
+import { tagMap, versionHolding } from './labels';
 
 /**
  * The scheduled retire run: for every Rotor-managed secret of a dual-active kind whose
@@ -102,13 +103,6 @@ class Calls {
   }) as SecretsManagerClient['send'];
 }
 
-function tagMap(entry: SecretListEntry): Map<string, string> {
-  return new Map((entry.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
-}
-
-function versionWith(entry: SecretListEntry, stage: string): string | undefined {
-  return Object.entries(entry.SecretVersionsToStages ?? {}).find(([, stages]) => stages.includes(stage))?.[0];
-}
 
 /** Grace hours: the value's own setting, else the tag, else the default. */
 function graceHoursOf(kind: RotationKind<unknown>, current: unknown, tags: Map<string, string>, where: string): number {
@@ -141,7 +135,7 @@ async function retireOne(
   deps: RetireDeps,
   calls: Calls,
 ): Promise<RetireResult | undefined> {
-  const tags = tagMap(entry);
+  const tags = tagMap(entry.Tags);
   const kindName = tags.get(RotorTags.KIND);
   const secretArn = entry.ARN ?? entry.Name ?? '(unknown)';
   // ListSecrets' tag-key filter matches prefixes: check the exact tag.
@@ -149,7 +143,7 @@ async function retireOne(
   const base = { secretArn, kind: kindName };
   const kind = Object.hasOwn(kinds, kindName) ? (kinds[kindName] as RotationKind<unknown>) : undefined;
   if (!kind) return { ...base, outcome: RetireOutcomes.SKIPPED, reason: `kind '${kindName.slice(0, 40)}' is not dual-active` };
-  const previousId = versionWith(entry, Stages.PREVIOUS);
+  const previousId = versionHolding(entry.SecretVersionsToStages, Stages.PREVIOUS);
   if (!previousId) return { ...base, outcome: RetireOutcomes.SKIPPED, reason: 'no AWSPREVIOUS version' };
   if (tags.get(RotorTags.RETIRED_VERSION) === previousId) {
     return { ...base, outcome: RetireOutcomes.SKIPPED, reason: 'AWSPREVIOUS already retired', versionId: previousId };
@@ -160,7 +154,7 @@ async function retireOne(
   const logger = deps.logger.createChild({ persistentKeys: { secretArn, kind: kindName, previousVersionId: previousId } });
   let graceEndsAt: string | undefined;
   try {
-    const currentId = versionWith(entry, Stages.CURRENT);
+    const currentId = versionHolding(entry.SecretVersionsToStages, Stages.CURRENT);
     if (!currentId) throw new RotationStateError(`${where}: no version is staged AWSCURRENT`);
     const read = async (versionId: string, stage: string) => {
       const out = await calls.send(new GetSecretValueCommand({ SecretId: secretArn, VersionId: versionId, VersionStage: stage }));

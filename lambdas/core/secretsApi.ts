@@ -10,6 +10,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import type { PasswordPolicy, Stage } from './types';
+import { versionHolding } from './labels';
 
 /** The parts of DescribeSecret the engine uses. */
 export interface SecretDescription {
@@ -31,12 +32,7 @@ export class SecretsApi {
   public async describe(secretId: string): Promise<SecretDescription> {
     this.calls++;
     const out: DescribeSecretCommandOutput = await this.client.send(new DescribeSecretCommand({ SecretId: secretId }));
-    return {
-      arn: out.ARN ?? secretId,
-      name: out.Name ?? secretId,
-      rotationEnabled: out.RotationEnabled === true,
-      versions: out.VersionIdsToStages ?? {},
-    };
+    return toDescription(out, secretId);
   }
 
   /**
@@ -104,7 +100,20 @@ export class SecretsApi {
   }
 }
 
+/** The parts of a DescribeSecret answer the engine uses. */
+export function toDescription(
+  out: Pick<DescribeSecretCommandOutput, 'ARN' | 'Name' | 'RotationEnabled' | 'VersionIdsToStages'>,
+  secretId = '',
+): SecretDescription {
+  return {
+    arn: out.ARN ?? secretId,
+    name: out.Name ?? secretId,
+    rotationEnabled: out.RotationEnabled === true,
+    versions: out.VersionIdsToStages ?? {},
+  };
+}
+
 /** The version id that holds a stage, if any. */
 export function versionWithStage(description: SecretDescription, stage: Stage): string | undefined {
-  return Object.entries(description.versions).find(([, stages]) => stages.includes(stage))?.[0];
+  return versionHolding(description.versions, stage);
 }

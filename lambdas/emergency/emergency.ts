@@ -15,7 +15,8 @@ import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { RotationStateError, RotorError } from '../core/errors';
 import { fingerprint } from '../core/fingerprint';
 import { revokeVersion } from '../core/revoke';
-import { versionWithStage, type SecretDescription } from '../core/secretsApi';
+import { tagMap } from '../core/labels';
+import { toDescription, versionWithStage, type SecretDescription } from '../core/secretsApi';
 import { RotorTags, Stages, type RotationKind, type Strategy } from '../core/types';
 import { DetailTypes, emergencyDefaults, parseLeakEvent, type EventBridgeEvent, type LeakReport } from './events';
 
@@ -85,20 +86,6 @@ interface Located {
   readonly rotationRules?: RotationRulesType;
 }
 
-function describeToDescription(out: {
-  ARN?: string;
-  Name?: string;
-  RotationEnabled?: boolean;
-  VersionIdsToStages?: Record<string, string[]>;
-}): SecretDescription {
-  return {
-    arn: out.ARN ?? '',
-    name: out.Name ?? '',
-    rotationEnabled: out.RotationEnabled === true,
-    versions: out.VersionIdsToStages ?? {},
-  };
-}
-
 /**
  * Handles one input event: for each leak it names, find the Rotor-managed secret, rotate it if
  * the leaked value is AWSCURRENT (waiting for Secrets Manager to finish), then revoke the leaked
@@ -163,7 +150,7 @@ async function handleLeak(report: LeakReport, deps: EmergencyDeps): Promise<Emer
   });
   // Nothing may fall back to the leaked value. Read the labels again: a concurrent delivery of
   // the same leak may have removed it already.
-  const labels = describeToDescription(await deps.sm.send(new DescribeSecretCommand({ SecretId: found.arn })));
+  const labels = toDescription(await deps.sm.send(new DescribeSecretCommand({ SecretId: found.arn })));
   if ((labels.versions[leakedVersionId] ?? []).includes(Stages.PREVIOUS)) {
     await deps.sm
       .send(
@@ -219,7 +206,7 @@ async function locate(report: LeakReport, deps: EmergencyDeps): Promise<Located>
   const what = report.accessKeyId ? `access key ${report.accessKeyId}` : `fingerprint ${fp}`;
   const page = await deps.sm.send(new ListSecretsCommand({ Filters: [{ Key: 'tag-value', Values: [fp] }], MaxResults: 100 }));
   for (const entry of page.SecretList ?? []) {
-    const tags = new Map((entry.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+    const tags = tagMap(entry.Tags);
     if (!tags.get(RotorTags.KIND)) continue;
     const stage =
       tags.get(RotorTags.FINGERPRINT_CURRENT) === fp
@@ -247,12 +234,12 @@ async function locate(report: LeakReport, deps: EmergencyDeps): Promise<Located>
     },
     stage: typeof Stages.CURRENT | typeof Stages.PREVIOUS,
   ): Located {
-    const tags = new Map((out.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+    const tags = tagMap(out.Tags);
     const kind = tags.get(RotorTags.KIND);
     if (!kind) {
       throw new RotationStateError(`secret ${out.ARN ?? report.secretId}: not managed by Rotor (no ${RotorTags.KIND} tag); nothing was changed`);
     }
-    const description = describeToDescription(out);
+    const description = toDescription(out);
     const leakedVersionId = versionWithStage(description, stage);
     return {
       arn: description.arn,
@@ -317,7 +304,7 @@ async function rotateAway(
   const timeout = deps.waitTimeoutMs ?? emergencyHandlerDefaults.waitTimeoutMs;
   const deadline = Date.now() + timeout;
   for (;;) {
-    const d = describeToDescription(await deps.sm.send(new DescribeSecretCommand({ SecretId: found.arn })));
+    const d = toDescription(await deps.sm.send(new DescribeSecretCommand({ SecretId: found.arn })));
     const current = versionWithStage(d, Stages.CURRENT);
     const pending = Object.entries(d.versions).some(([, s]) => s.includes(Stages.PENDING) && !s.includes(Stages.CURRENT));
     if (current && current !== leakedVersionId && !pending) {
