@@ -4,7 +4,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { InvalidEventError, RotationStateError, RotationStepError, RotorError } from './errors';
 import { Redactor } from './redact';
 import { RotationCache } from './rotationCache';
-import { decodeJson } from './secretValue';
+import { readSecretValue } from './secretValue';
 import { SecretsApi, versionWithStage, type SecretDescription } from './secretsApi';
 import type { Settings } from './settings';
 import { fingerprint } from './fingerprint';
@@ -231,10 +231,7 @@ class StepRun<S> {
   }
 
   private parse(secretString: string | undefined, label: string, secretId = this.secretArn): S {
-    const where = `secret ${secretId} (${label})`;
-    const value = this.kind.parse(decodeJson(secretString, where), where);
-    for (const s of this.kind.sensitive(value)) this.redactor.add(s);
-    return value;
+    return readSecretValue(this.kind, secretString, `secret ${secretId} (${label})`, this.redactor);
   }
 
   private async read(versionId: string, stage: (typeof Stages)[keyof typeof Stages]): Promise<string | undefined> {

@@ -13,7 +13,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { ConfigurationError, RetireError, RotationStateError, UnsafeRotationError } from './errors';
 import { Redactor } from './redact';
-import { decodeJson } from './secretValue';
+import { readSecretValue, sharesCredential } from './secretValue';
 import { RotorTags, Stages, type KindContext, type RotationKind, type Strategy } from './types';
 import { tagMap, versionHolding } from './labels';
 
@@ -158,9 +158,7 @@ async function retireOne(
     if (!currentId) throw new RotationStateError(`${where}: no version is staged AWSCURRENT`);
     const read = async (versionId: string, stage: string) => {
       const out = await calls.send(new GetSecretValueCommand({ SecretId: secretArn, VersionId: versionId, VersionStage: stage }));
-      const label = `${where} (${stage})`;
-      const value = kind.parse(decodeJson(out.SecretString, label), label);
-      for (const s of kind.sensitive(value)) redactor.add(s);
+      const value = readSecretValue(kind, out.SecretString, `${where} (${stage})`, redactor);
       return { value, createdDate: out.CreatedDate };
     };
     const current = await read(currentId, Stages.CURRENT);
@@ -177,8 +175,7 @@ async function retireOne(
     }
     const strategy = strategyOf(kind, tags, where);
     const previous = await read(previousId, Stages.PREVIOUS);
-    const same = kind.sensitive(previous.value).filter((s) => kind.sensitive(current.value).includes(s));
-    if (same.length > 0) {
+    if (sharesCredential(kind, previous.value, current.value)) {
       throw new UnsafeRotationError(`${where}: AWSPREVIOUS holds the same credential as AWSCURRENT; refusing to retire it`);
     }
     const ctx: KindContext = {

@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RotationStateError, UnsafeRotationError } from './errors';
 import { Redactor } from './redact';
-import { decodeJson } from './secretValue';
+import { readSecretValue, sharesCredential } from './secretValue';
 import { SecretsApi, versionWithStage, type SecretDescription } from './secretsApi';
 import { readSettings } from './settings';
 import { Stages, type RevokeContext, type RotationKind, type Strategy } from './types';
@@ -40,12 +40,8 @@ export async function revokeVersion<S>(kind: RotationKind<S>, request: RevokeReq
     if (currentId === request.versionId) {
       throw new UnsafeRotationError(`${where}: the leaked version is still AWSCURRENT; rotate before revoking`);
     }
-    const parse = (raw: string | undefined, label: string, secretId = request.secretArn): S => {
-      const at = `secret ${secretId} (${label})`;
-      const value = kind.parse(decodeJson(raw, at), at);
-      for (const s of kind.sensitive(value)) redactor.add(s);
-      return value;
-    };
+    const parse = (raw: string | undefined, label: string, secretId = request.secretArn): S =>
+      readSecretValue(kind, raw, `secret ${secretId} (${label})`, redactor);
     const stages = request.description.versions[request.versionId] ?? [];
     // Name the stage when the version still has one (moto needs it); an unlabelled version by id.
     const leakedRaw =
@@ -55,8 +51,7 @@ export async function revokeVersion<S>(kind: RotationKind<S>, request: RevokeReq
     if (leakedRaw === undefined) throw new RotationStateError(`${where}: version ${request.versionId} has no value`);
     const leaked = parse(leakedRaw, `version ${request.versionId}`);
     const current = parse(await api.getValue(request.secretArn, currentId, Stages.CURRENT), Stages.CURRENT);
-    const shared = kind.sensitive(leaked).filter((s) => kind.sensitive(current).includes(s));
-    if (shared.length > 0) {
+    if (sharesCredential(kind, leaked, current)) {
       throw new UnsafeRotationError(`${where}: the leaked value is the same credential as AWSCURRENT; refusing to revoke it`);
     }
     const settings = readSettings({ ...(deps.env ?? process.env), ROTATION_STRATEGY: request.strategy }, kind);

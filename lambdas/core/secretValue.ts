@@ -1,5 +1,7 @@
 import type { z } from 'zod';
 import { SecretFormatError } from './errors';
+import type { Redactor } from './redact';
+import type { RotationKind } from './types';
 
 /**
  * Decodes a secret string as JSON. The parser's own message quotes the input, which may hold a
@@ -45,4 +47,25 @@ function hasPath(value: unknown, path: PropertyKey[]): boolean {
     node = (node as Record<PropertyKey, unknown>)[key];
   }
   return node !== undefined && node !== null;
+}
+
+/**
+ * A stored secret string as a kind's value: decoded, validated, and its sensitive strings
+ * registered with the redactor so no error can carry them. `where` names the secret and version.
+ */
+export function readSecretValue<S>(
+  kind: Pick<RotationKind<S>, 'parse' | 'sensitive'>,
+  secretString: string | undefined,
+  where: string,
+  redactor: Redactor,
+): S {
+  const value = kind.parse(decodeJson(secretString, where), where);
+  for (const s of kind.sensitive(value)) redactor.add(s);
+  return value;
+}
+
+/** Whether two values hold the same credential (retire and revoke never act on such an old value). */
+export function sharesCredential<S>(kind: Pick<RotationKind<S>, 'sensitive'>, a: S, b: S): boolean {
+  const theirs = kind.sensitive(b);
+  return kind.sensitive(a).some((s) => theirs.includes(s));
 }
