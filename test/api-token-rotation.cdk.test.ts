@@ -6,19 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { ApiTokenRotation, type ApiTokenRotationProps } from '../lib/api-token-rotation';
 import { RetireSchedule } from '../lib/retire-schedule';
 import { RotorSchedule } from '../lib/rotation-schedule';
-import { testStack } from './support/cdk';
+import { actionsOf as actions, policyStatements as statementsOf, testStack } from './support/cdk';
 
-type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
-
-/** The statements of the policies attached to the role whose logical id starts with `rolePrefix`. */
-function statementsOf(template: Template, rolePrefix: string): Statement[] {
-  const policies = template.findResources('AWS::IAM::Policy');
-  return Object.values(policies)
-    .filter((p) => JSON.stringify((p as { Properties: { Roles: unknown } }).Properties.Roles).includes(rolePrefix))
-    .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
-}
-
-const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 const ref = (stack: ReturnType<typeof testStack>, secret: secretsmanager.ISecret) => ({
   Ref: stack.getLogicalId(secret.node.defaultChild as secretsmanager.CfnSecret),
 });

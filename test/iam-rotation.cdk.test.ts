@@ -7,19 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { IamAccessKeyRotation } from '../lib/iam-access-key-rotation';
 import { RetireSchedule } from '../lib/retire-schedule';
 import { RotorSchedule } from '../lib/rotation-schedule';
-import { testStack } from './support/cdk';
+import { actionsOf as actions, policyStatements as statementsOf, testStack } from './support/cdk';
 
-type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
-
-/** The statements of the policies attached to the role whose logical id starts with `rolePrefix`. */
-function statementsOf(template: Template, rolePrefix: string): Statement[] {
-  const policies = template.findResources('AWS::IAM::Policy');
-  return Object.values(policies)
-    .filter((p) => JSON.stringify((p as { Properties: { Roles: unknown } }).Properties.Roles).includes(rolePrefix))
-    .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement);
-}
-
-const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
 const logicalId = (stack: ReturnType<typeof testStack>, c: { node: { defaultChild?: unknown } }) =>
   stack.getLogicalId(c.node.defaultChild as secretsmanager.CfnSecret);
 

@@ -6,20 +6,12 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { describe, expect, it } from 'vitest';
 import { MysqlRotation } from '../lib/mysql-rotation';
 import { RotorSchedule } from '../lib/rotation-schedule';
-import { testStack } from './support/cdk';
+import { policyStatements as statementsOf, testStack } from './support/cdk';
 
 function secretsIn(stack: ReturnType<typeof testStack>) {
   const app = new secretsmanager.Secret(stack, 'App');
   const master = new secretsmanager.Secret(stack, 'Master');
   return { app, master };
-}
-
-type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
-
-function statementsOf(template: Template): Statement[] {
-  return Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
-    (p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
-  );
 }
 
 describe('MysqlRotation', () => {

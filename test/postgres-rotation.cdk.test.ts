@@ -7,7 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { PostgresRotation } from '../lib/postgres-rotation';
 import { RotorSchedule } from '../lib/rotation-schedule';
-import { testStack } from './support/cdk';
+import { policyStatements, testStack } from './support/cdk';
 
 function secretsIn(stack: ReturnType<typeof testStack>) {
   const app = new secretsmanager.Secret(stack, 'App');
@@ -52,10 +52,7 @@ describe('PostgresRotation', () => {
     const other = new secretsmanager.Secret(stack, 'Unrelated');
     new PostgresRotation(stack, 'Rotation', { secret: app, masterSecret: master });
     const template = Template.fromStack(stack);
-    const policies = template.findResources('AWS::IAM::Policy');
-    const statements = Object.values(policies).flatMap(
-      (p) => (p as { Properties: { PolicyDocument: { Statement: unknown[] } } }).Properties.PolicyDocument.Statement,
-    ) as Array<{ Action: string | string[]; Resource: unknown; Effect: string }>;
+    const statements = policyStatements(template);
     expect(statements).toContainEqual({
       Effect: 'Allow',
       Action: [

@@ -9,7 +9,7 @@ import { EmergencyRotation, HealthEventForwarder } from '../lib/emergency-rotati
 import { PostgresRotation } from '../lib/postgres-rotation';
 import type { RotorConfig } from '../lib/rotor-config';
 import { RotorStack } from '../lib/rotor-stack';
-import { testStack } from './support/cdk';
+import { policyStatements, testStack } from './support/cdk';
 
 const noBundling = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
 
@@ -19,12 +19,6 @@ function exampleStack(config: RotorConfig = exampleConfig) {
   return { app, stack, template: Template.fromStack(stack) };
 }
 
-type Statement = { Action: string | string[]; Resource: unknown; Effect: string; Condition?: unknown };
-function statementsOfRole(template: Template, rolePrefix: string): Statement[] {
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((p) => JSON.stringify(p.Properties.Roles).includes(rolePrefix))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
-}
 
 describe('RotorStack (the example config)', () => {
   it('deploys one rotation per configured secret with its schedule and window', () => {
@@ -77,7 +71,7 @@ describe('RotorStack (the example config)', () => {
 
   it('lets the IAM rotation touch only the configured user', () => {
     const { template } = exampleStack();
-    const statements = statementsOfRole(template, 'DeployerKeyRole');
+    const statements = policyStatements(template, 'DeployerKeyRole');
     const iamActions = statements.filter((s) => JSON.stringify(s.Action).includes('iam:'));
     expect(iamActions.length).toBeGreaterThan(0);
     for (const s of iamActions) {
@@ -135,7 +129,7 @@ describe('EmergencyRotation', () => {
     const rotation = new PostgresRotation(stack, 'Db', { secret: mine, masterSecret: master });
     new EmergencyRotation(stack, 'Emergency', { rotations: [rotation] });
     const template = Template.fromStack(stack);
-    const statements = statementsOfRole(template, 'EmergencyRole');
+    const statements = policyStatements(template, 'EmergencyRole');
     const ref = (s: secretsmanager.Secret) => ({ Ref: stack.getLogicalId(s.node.defaultChild as secretsmanager.CfnSecret) });
     expect(statements).toContainEqual({
       Effect: 'Allow',
