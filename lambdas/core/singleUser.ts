@@ -1,3 +1,4 @@
+import { UnsafeRotationError } from './errors';
 import type { SetContext } from './types';
 
 /**
@@ -15,5 +16,14 @@ export async function* knownPasswords<S extends { password: string }>(
   const previous = await ctx.previous();
   if (previous && sameLogin(previous.value, current)) {
     yield ['AWSPREVIOUS', { ...current, password: previous.value.password }];
+  }
+}
+
+/** Single-user rotation changes a password only: AWSPENDING must be the same login on the same server. */
+export function checkSameLogin<S>(current: S, pending: S, sameLogin: (a: S, b: S) => boolean, secretArn: string): void {
+  if (!sameLogin(pending, current)) {
+    throw new UnsafeRotationError(
+      `secret ${secretArn}: username or host differs between AWSCURRENT and AWSPENDING; single-user rotation refuses to change them`,
+    );
   }
 }

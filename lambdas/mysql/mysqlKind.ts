@@ -28,7 +28,7 @@ import {
   supportsDualPassword,
   type ServerInfo,
 } from './sql';
-import { knownPasswords } from '../core/singleUser';
+import { checkSameLogin, knownPasswords } from '../core/singleUser';
 import { alternateUsername, baseUsername, checkAlternatePending, CLONE_SUFFIX } from '../core/alternatingUsers';
 
 /** As AWS's MySQL rotation templates: 32 characters, none of these. */
@@ -97,16 +97,12 @@ function refuseDualPassword(server: ServerInfo, ctx: KindContext): Configuration
 
 async function setSingleUser(pending: MysqlSecret, ctx: SetContext<MysqlSecret>, options: MysqlOptions): Promise<void> {
   const current = ctx.current.value;
-  if (pending.username !== current.username || !sameTarget(pending, current)) {
-    throw new UnsafeRotationError(
-      `secret ${ctx.secretArn}: username or host differs between AWSCURRENT and AWSPENDING; single-user rotation refuses to change them`,
-    );
-  }
+  const sameLogin = (a: MysqlSecret, b: MysqlSecret) => a.username === b.username && sameTarget(a, b);
+  checkSameLogin(current, pending, sameLogin, ctx.secretArn);
   if (await canLogin(pending, options, ctx)) {
     ctx.logger.info('pending password already accepted: nothing to set');
     return;
   }
-  const sameLogin = (a: MysqlSecret, b: MysqlSecret) => a.username === b.username && sameTarget(a, b);
   for await (const [label, creds] of knownPasswords(current, ctx, sameLogin)) {
     ctx.recordLogin();
     let loggedIn = false;

@@ -11,7 +11,7 @@ import {
 } from '../core/types';
 import { isAuthFailure, passwordLiteral, withConnection } from './connection';
 import { MAX_IDENTIFIER_BYTES, parsePostgresSecret, type PostgresSecret } from './secret';
-import { knownPasswords } from '../core/singleUser';
+import { checkSameLogin, knownPasswords } from '../core/singleUser';
 import { alternateUsername, baseUsername, checkAlternatePending, CLONE_SUFFIX } from '../core/alternatingUsers';
 
 /** As AWS's PostgreSQL rotation templates: 32 characters, none of these. */
@@ -39,16 +39,12 @@ function sameTarget(a: PostgresSecret, b: PostgresSecret): boolean {
 
 async function setSingleUser(pending: PostgresSecret, ctx: SetContext<PostgresSecret>): Promise<void> {
   const current = ctx.current.value;
-  if (pending.username !== current.username || !sameTarget(pending, current)) {
-    throw new UnsafeRotationError(
-      `secret ${ctx.secretArn}: username or host differs between AWSCURRENT and AWSPENDING; single-user rotation refuses to change them`,
-    );
-  }
+  const sameLogin = (a: PostgresSecret, b: PostgresSecret) => a.username === b.username && sameTarget(a, b);
+  checkSameLogin(current, pending, sameLogin, ctx.secretArn);
   if (await canLogin(pending, ctx)) {
     ctx.logger.info('pending password already accepted: nothing to set');
     return;
   }
-  const sameLogin = (a: PostgresSecret, b: PostgresSecret) => a.username === b.username && sameTarget(a, b);
   for await (const [label, creds] of knownPasswords(current, ctx, sameLogin)) {
     ctx.recordLogin();
     try {
