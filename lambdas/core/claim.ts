@@ -1,0 +1,144 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  ResourceNotFoundException,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+
+/**
+ * Claims: "only one of several concurrent callers does this", made with Secrets Manager itself.
+ *
+ * PutSecretValue is atomic about its ClientRequestToken: on AWS a second call with the same
+ * token and a different value fails with ResourceExistsException, and the same value again is a
+ * no-op. So a claim is a small version of the secret whose version id is derived from what is
+ * being claimed (the rotation token and a purpose) and whose value names its owner: the first
+ * writer wins, every other writer learns it lost. It needs no other store and no permission
+ * beyond the PutSecretValue/GetSecretValue a Rotor function already holds on its own secret.
+ *
+ * A claim version carries only the label CLAIM_STAGE (never AWSCURRENT: PutSecretValue without
+ * VersionStages would move AWSCURRENT). Each new claim takes the label from the last one, so
+ * older claims become unlabelled (deprecated) versions that Secrets Manager removes in time.
+ * Claim values hold ids and times only, never a credential.
+ *
+ * moto overwrites a reused token instead of refusing it, so under moto every caller wins; tests
+ * of concurrency put a stand-in in front of it that refuses, as AWS does.
+ */
+export const CLAIM_STAGE = 'ROTOR_CLAIM';
+
+/** What a claim version holds. */
+export interface ClaimRecord {
+  readonly rotorClaim: {
+    /** What is claimed, e.g. `create:<token>` or `announce:<version>`. */
+    readonly purpose: string;
+    /** 1 for the first claim; a later attempt takes over a claim whose holder's lease ran out. */
+    readonly attempt: number;
+    /** Random id of the caller that holds it. */
+    readonly owner: string;
+    /** ISO time until which the holder may still be working (its invocation's deadline). */
+    readonly until: string;
+  };
+}
+
+/** The version id of a claim: 64 hex digits (Secrets Manager accepts 32 to 64 characters). */
+export function claimVersionId(purpose: string, attempt = 1): string {
+  return createHash('sha256').update(`rotor-claim\u0000${purpose}\u0000${attempt}`).digest('hex');
+}
+
+/** A fresh owner id: one per caller (a step run, an emergency delivery). */
+export function newClaimOwner(): string {
+  return randomUUID();
+}
+
+export type ClaimOutcome =
+  | { readonly won: true; readonly attempt: number }
+  | { readonly won: false; readonly attempt: number; readonly heldUntil: number | undefined };
+
+/**
+ * Tries to take a claim. `existingVersionIds` is what DescribeSecret listed (moto lists
+ * unlabelled versions too; AWS lists labelled ones, so a superseded claim is found by reading
+ * it). Counts every Secrets Manager call through `count`.
+ *
+ * - No claim for `purpose` yet: writes attempt 1.
+ * - The latest attempt exists and its lease has not run out: lost (held until then).
+ * - Its lease ran out (the holder died): writes the next attempt.
+ * A write refused with ResourceExistsException means another caller wrote first: lost.
+ */
+export async function takeClaim(
+  client: SecretsManagerClient,
+  secretId: string,
+  request: {
+    readonly purpose: string;
+    readonly owner: string;
+    readonly leaseMs: number;
+    readonly existingVersionIds?: Iterable<string>;
+    readonly now?: () => number;
+    /** Attempts beyond this are refused (a loop guard: each attempt is one lease). @default 20 */
+    readonly maxAttempts?: number;
+  },
+  count: () => void = () => undefined,
+): Promise<ClaimOutcome> {
+  const now = request.now ?? Date.now;
+  const maxAttempts = request.maxAttempts ?? 20;
+  const listed = new Set(request.existingVersionIds ?? []);
+  let attempt = 1;
+  while (attempt < maxAttempts && listed.has(claimVersionId(request.purpose, attempt))) attempt++;
+  for (; attempt <= maxAttempts; attempt++) {
+    if (attempt > 1) {
+      const held = await readClaim(client, secretId, request.purpose, attempt - 1, count);
+      if (held && held.owner === request.owner) return { won: true, attempt: attempt - 1 };
+      if (held && Date.parse(held.until) > now()) {
+        return { won: false, attempt: attempt - 1, heldUntil: Date.parse(held.until) };
+      }
+    }
+    const record: ClaimRecord = {
+      rotorClaim: {
+        purpose: request.purpose,
+        attempt,
+        owner: request.owner,
+        until: new Date(now() + request.leaseMs).toISOString(),
+      },
+    };
+    count();
+    try {
+      await client.send(
+        new PutSecretValueCommand({
+          SecretId: secretId,
+          ClientRequestToken: claimVersionId(request.purpose, attempt),
+          SecretString: JSON.stringify(record),
+          VersionStages: [CLAIM_STAGE],
+        }),
+      );
+      return { won: true, attempt };
+    } catch (err) {
+      if ((err as Error).name !== 'ResourceExistsException') throw err;
+      const held = await readClaim(client, secretId, request.purpose, attempt, count);
+      if (held && held.owner === request.owner) return { won: true, attempt };
+      if (held && Date.parse(held.until) <= now()) continue;
+      return { won: false, attempt, heldUntil: held ? Date.parse(held.until) : undefined };
+    }
+  }
+  return { won: false, attempt: maxAttempts, heldUntil: undefined };
+}
+
+async function readClaim(
+  client: SecretsManagerClient,
+  secretId: string,
+  purpose: string,
+  attempt: number,
+  count: () => void,
+): Promise<ClaimRecord['rotorClaim'] | undefined> {
+  count();
+  try {
+    const out = await client.send(
+      new GetSecretValueCommand({ SecretId: secretId, VersionId: claimVersionId(purpose, attempt) }),
+    );
+    const parsed = JSON.parse(out.SecretString ?? 'null') as Partial<ClaimRecord> | null;
+    const claim = parsed?.rotorClaim;
+    if (!claim || typeof claim.owner !== 'string' || typeof claim.until !== 'string') return undefined;
+    return claim;
+  } catch (err) {
+    if (err instanceof ResourceNotFoundException || err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
