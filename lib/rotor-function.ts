@@ -8,6 +8,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/core/testing';
 
 /** Defaults of every Rotor function (rotation, emergency, retire), in one place. */
 export const rotorFunctionDefaults = {
@@ -185,6 +186,20 @@ export function addRotorFunction(scope: Construct, props: RotorFunctionProps): R
       // Bundle the SDK too: the function runs the versions it was tested with.
       bundleAwsSDK: true,
       externalModules: ['pg-native'],
+    },
+  });
+
+  // The test opt-in (plain http and loopback provider hosts) must never reach a deployed
+  // function, however it got there: props, or fn.addEnvironment(...) later. Checked at synth.
+  fn.node.addValidation({
+    validate: () => {
+      const cfn = fn.node.defaultChild as lambda.CfnFunction;
+      const env = Stack.of(fn).resolve(cfn.environment) as { variables?: Record<string, unknown> } | undefined;
+      if (!env?.variables || !Object.hasOwn(env.variables, ALLOW_LOOPBACK_FOR_TESTS)) return [];
+      return [
+        `${fn.node.path}: environment variable ${ALLOW_LOOPBACK_FOR_TESTS} is for local tests and the sandbox only ` +
+          '(it lets the function send credentials over plain http and to loopback hosts); remove it from this Rotor function',
+      ];
     },
   });
 

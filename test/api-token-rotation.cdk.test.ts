@@ -4,7 +4,9 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { describe, expect, it } from 'vitest';
 import { ApiTokenRotation, type ApiTokenRotationProps } from '../lib/api-token-rotation';
+import { EmergencyRotation } from '../lib/emergency-rotation';
 import { RetireSchedule } from '../lib/retire-schedule';
+import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/core/testing';
 import { RotorSchedule } from '../lib/rotation-schedule';
 import { actionsOf as actions, policyStatements as statementsOf, testStack } from './support/cdk';
 
@@ -170,5 +172,39 @@ describe('ApiTokenRotation', () => {
       'Rotation: gracePeriod must be shorter than automaticallyAfter (the next rotation would cut it short), got gracePeriod 2 days and automaticallyAfter 1 day',
     );
     expect(make({ gracePeriod: Duration.days(2), schedule: RotorSchedule.cron('cron(0 4 ? * SUN *)') })).not.toThrow();
+  });
+
+  it('never synthesizes a Rotor function with the loopback test opt-in, however it was added', () => {
+    // Prepare: one function of each Rotor builder, each given the variable after construction.
+    const synthWith = (add: (stack: ReturnType<typeof testStack>) => { addEnvironment(k: string, v: string): unknown }) => {
+      const stack = testStack();
+      add(stack).addEnvironment(ALLOW_LOOPBACK_FOR_TESTS, '1');
+      return () => Template.fromStack(stack);
+    };
+    const rotation = synthWith((stack) => {
+      const { secret, management } = { secret: new secretsmanager.Secret(stack, 'Token'), management: new secretsmanager.Secret(stack, 'Management') };
+      return new ApiTokenRotation(stack, 'Rotation', { secret, managementSecret: management }).rotationFunction;
+    });
+    const selfRotation = synthWith(
+      (stack) => new ApiTokenRotation(stack, 'Rotation', { secret: new secretsmanager.Secret(stack, 'Token'), selfRotation: true }).rotationFunction,
+    );
+    const retire = synthWith((stack) => new RetireSchedule(stack, 'Retire').function);
+    const emergency = synthWith((stack) => new EmergencyRotation(stack, 'Emergency').handler);
+    // Act / Assess
+    const message = new RegExp(
+      `environment variable ${ALLOW_LOOPBACK_FOR_TESTS} is for local tests and the sandbox only .*remove it from this Rotor function`,
+    );
+    for (const synth of [rotation, selfRotation, retire, emergency]) expect(synth).toThrow(message);
+    expect(rotation).toThrow(/TestStack\/Rotation\/Function/);
+  });
+
+  it('sets no test opt-in of its own', () => {
+    const { stack, secret, management } = arrange();
+    new ApiTokenRotation(stack, 'Rotation', { secret, managementSecret: management });
+    const functions = Template.fromStack(stack).findResources('AWS::Lambda::Function');
+    expect(Object.keys(functions).length).toBeGreaterThan(0);
+    for (const fn of Object.values(functions)) {
+      expect(Object.keys(fn.Properties.Environment?.Variables ?? {})).not.toContain(ALLOW_LOOPBACK_FOR_TESTS);
+    }
   });
 });
