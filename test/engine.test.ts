@@ -170,3 +170,53 @@ describe('rotation engine: validation before every step', () => {
   });
 });
 
+
+describe('rotation engine: AWSCURRENT moves only to a proven value', () => {
+  it('finishSecret refuses a token whose AWSPENDING version has no value', async () => {
+    // Prepare
+    const user = await arrange();
+    const token = await suite.player.startRotation(user.arn);
+    const before = await suite.player.versions(user.arn);
+    // Act / Assess
+    await expectStep(user.arn, token, 'finishSecret', /AWSPENDING version has no value yet/);
+    expect(await suite.player.versions(user.arn)).toEqual(before);
+    expect(await pgLogin(cluster, user.username, user.password)).toBe(true);
+  });
+
+  it('finishSecret right after createSecret refuses a password the database never got, warm or cold', async () => {
+    // Prepare
+    const user = await arrange();
+    const token = await suite.player.startRotation(user.arn);
+    const warm = handler();
+    await warm(suite.player.event(user.arn, token, 'createSecret'), lambdaContext());
+    const before = await suite.player.versions(user.arn);
+    // Act / Assess: on the instance that ran createSecret, and on a fresh one.
+    for (const h of [warm, handler()]) {
+      await expect(h(suite.player.event(user.arn, token, 'finishSecret'), lambdaContext())).rejects.toThrow(
+        /finishSecret refuses to move AWSCURRENT: testSecret has not proven the pending value/,
+      );
+    }
+    expect(await suite.player.versions(user.arn)).toEqual(before);
+    expect(await pgLogin(cluster, user.username, user.password)).toBe(true);
+    // The rotation still converges when the service sends the remaining steps.
+    const outcomes = await suite.player.runSteps(warm, user.arn, token, ['setSecret', 'testSecret', 'finishSecret']);
+    expect(outcomes.map((o) => o.outcome)).toEqual(['done', 'done', 'done']);
+    const now = await suite.player.value<{ password: string }>(user.arn);
+    expect(await pgLogin(cluster, user.username, now.password)).toBe(true);
+  });
+
+  it('finishSecret on an instance that did not run testSecret tests the pending value first (one login), then moves', async () => {
+    // Prepare: createSecret, setSecret, testSecret on one instance.
+    const user = await arrange();
+    const token = await suite.player.startRotation(user.arn);
+    await suite.player.runSteps(handler(), user.arn, token, ['createSecret', 'setSecret', 'testSecret']);
+    // Act: finishSecret lands on a cold instance.
+    const [finish] = await suite.player.runSteps(handler(), user.arn, token, ['finishSecret']);
+    // Assess
+    expect(finish).toMatchObject({ outcome: 'done', logins: 1 });
+    expect(await suite.player.versionOf(user.arn, 'AWSCURRENT')).toBe(token);
+    const now = await suite.player.value<{ password: string }>(user.arn);
+    expect(await pgLogin(cluster, user.username, now.password)).toBe(true);
+    expect(suite.logs.records().some((r) => String(r.message).includes('no testSecret proof in this instance'))).toBe(true);
+  });
+});

@@ -54,43 +54,53 @@ export type ClaimOutcome =
   | { readonly won: true; readonly attempt: number }
   | { readonly won: false; readonly attempt: number; readonly heldUntil: number | undefined };
 
+export interface ClaimRequest {
+  readonly purpose: string;
+  readonly owner: string;
+  /** How long the holder may work: its invocation's deadline. A released claim ends at once. */
+  readonly leaseMs: number;
+  /** Version ids DescribeSecret listed (AWS lists labelled ones; moto every one). */
+  readonly existingVersionIds?: Iterable<string>;
+  readonly now?: () => number;
+  /** Attempts beyond this are refused (a loop guard: each attempt is one lease). @default 20 */
+  readonly maxAttempts?: number;
+}
+
 /**
- * Tries to take a claim. `existingVersionIds` is what DescribeSecret listed (moto lists
- * unlabelled versions too; AWS lists labelled ones, so a superseded claim is found by reading
- * it). Counts every Secrets Manager call through `count`.
+ * Tries to take a claim; counts every Secrets Manager call through `count`.
  *
- * - No claim for `purpose` yet: writes attempt 1.
- * - The latest attempt exists and its lease has not run out: lost (held until then).
- * - Its lease ran out (the holder died): writes the next attempt.
- * A write refused with ResourceExistsException means another caller wrote first: lost.
+ * The latest attempt listed is read first: held by another caller and not expired → lost;
+ * expired or released → the next attempt is written. A write refused with
+ * ResourceExistsException means another caller wrote that attempt first: it is read, and unless
+ * it has expired (or a later attempt exists, i.e. it was released or taken over) the claim is lost.
  */
 export async function takeClaim(
   client: SecretsManagerClient,
   secretId: string,
-  request: {
-    readonly purpose: string;
-    readonly owner: string;
-    readonly leaseMs: number;
-    readonly existingVersionIds?: Iterable<string>;
-    readonly now?: () => number;
-    /** Attempts beyond this are refused (a loop guard: each attempt is one lease). @default 20 */
-    readonly maxAttempts?: number;
-  },
+  request: ClaimRequest,
   count: () => void = () => undefined,
 ): Promise<ClaimOutcome> {
   const now = request.now ?? Date.now;
   const maxAttempts = request.maxAttempts ?? 20;
   const listed = new Set(request.existingVersionIds ?? []);
+  const read = (attempt: number) => readClaim(client, secretId, request.purpose, attempt, count);
+  const expired = (held: ClaimRecord['rotorClaim']) => !(Date.parse(held.until) > now());
+
   let attempt = 1;
-  while (attempt < maxAttempts && listed.has(claimVersionId(request.purpose, attempt))) attempt++;
-  for (; attempt <= maxAttempts; attempt++) {
-    if (attempt > 1) {
-      const held = await readClaim(client, secretId, request.purpose, attempt - 1, count);
-      if (held && held.owner === request.owner) return { won: true, attempt: attempt - 1 };
-      if (held && Date.parse(held.until) > now()) {
-        return { won: false, attempt: attempt - 1, heldUntil: Date.parse(held.until) };
+  for (let a = maxAttempts; a >= 1; a--) {
+    if (listed.has(claimVersionId(request.purpose, a))) {
+      attempt = a;
+      const held = await read(a);
+      if (held && !expired(held)) {
+        return held.owner === request.owner
+          ? { won: true, attempt: a }
+          : { won: false, attempt: a, heldUntil: Date.parse(held.until) };
       }
+      attempt = a + 1;
+      break;
     }
+  }
+  for (; attempt <= maxAttempts; attempt++) {
     const record: ClaimRecord = {
       rotorClaim: {
         purpose: request.purpose,
@@ -112,13 +122,43 @@ export async function takeClaim(
       return { won: true, attempt };
     } catch (err) {
       if ((err as Error).name !== 'ResourceExistsException') throw err;
-      const held = await readClaim(client, secretId, request.purpose, attempt, count);
-      if (held && held.owner === request.owner) return { won: true, attempt };
-      if (held && Date.parse(held.until) <= now()) continue;
-      return { won: false, attempt, heldUntil: held ? Date.parse(held.until) : undefined };
     }
+    const held = await read(attempt);
+    if (held && expired(held)) continue;
+    if (held && held.owner === request.owner) return { won: true, attempt };
+    if (await read(attempt + 1)) continue;
+    return { won: false, attempt, heldUntil: held ? Date.parse(held.until) : undefined };
   }
   return { won: false, attempt: maxAttempts, heldUntil: undefined };
+}
+
+/**
+ * Ends a claim this caller holds before its lease runs out (its work failed and may be retried
+ * at once): the next attempt is written as already expired. A refusal means another caller took
+ * over meanwhile, which is just as good.
+ */
+export async function releaseClaim(
+  client: SecretsManagerClient,
+  secretId: string,
+  claim: { readonly purpose: string; readonly owner: string; readonly attempt: number },
+  count: () => void = () => undefined,
+): Promise<void> {
+  const record: ClaimRecord = {
+    rotorClaim: { purpose: claim.purpose, attempt: claim.attempt + 1, owner: claim.owner, until: new Date(0).toISOString() },
+  };
+  count();
+  try {
+    await client.send(
+      new PutSecretValueCommand({
+        SecretId: secretId,
+        ClientRequestToken: claimVersionId(claim.purpose, claim.attempt + 1),
+        SecretString: JSON.stringify(record),
+        VersionStages: [CLAIM_STAGE],
+      }),
+    );
+  } catch (err) {
+    if ((err as Error).name !== 'ResourceExistsException') throw err;
+  }
 }
 
 async function readClaim(

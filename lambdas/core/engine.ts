@@ -1,7 +1,8 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { InvalidEventError, RotationStateError, RotationStepError, RotorError } from './errors';
+import { CLAIM_STAGE, newClaimOwner, releaseClaim, takeClaim } from './claim';
+import { InvalidEventError, RotationStateError, RotationStepError, RotorError, SecretFormatError } from './errors';
 import { Redactor } from './redact';
 import { RotationCache } from './rotationCache';
 import { readSecretValue } from './secretValue';
@@ -19,6 +20,34 @@ import {
   type Step,
 } from './types';
 
+/** Bounds of the engine's own waiting and retrying (see EngineDeps). */
+export const engineDefaults = {
+  /**
+   * A createSecret that lost the claim of its token to a concurrent invocation waits at most this
+   * long for the winner's pending value before it fails (Secrets Manager retries the step).
+   */
+  claimWaitMs: 10_000,
+  claimPollMs: 250,
+  /** The claim's lease when the invocation's deadline is unknown: a Lambda runs at most 15 minutes. */
+  claimLeaseMs: 15 * 60 * 1000,
+  /** PutSecretValue of a pending value that holds an issued credential: attempts in all. */
+  storeAttempts: 5,
+  /** First pause between those attempts (doubled each time); the SDK's own retries come first. */
+  storeBackoffMs: 200,
+  /** Time kept in hand before the invocation's deadline: no store retry starts later than this. */
+  deadlineMarginMs: 2_000,
+} as const;
+
+export type EngineBounds = { -readonly [K in keyof typeof engineDefaults]: number };
+
+/** Metric emitted (as its own EMF line) when an issued credential could not be stored. */
+export const PENDING_STORE_FAILED_METRIC = 'PendingStoreFailed';
+
+/** The parts of the Lambda context the engine uses. */
+export interface Invocation {
+  getRemainingTimeInMillis?(): number;
+}
+
 export interface EngineDeps {
   readonly client: SecretsManagerClient;
   readonly logger: Logger;
@@ -27,6 +56,10 @@ export interface EngineDeps {
   readonly cache: RotationCache;
   /** How long a read-only step (testSecret) may reuse the DescribeSecret of the step before it. */
   readonly descriptionReuseMs: number;
+  /** Waiting and retry bounds. @default engineDefaults */
+  readonly bounds?: Partial<EngineBounds>;
+  /** @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** What a step reports when it ends (also logged). */
@@ -66,7 +99,12 @@ export function validateEvent(event: unknown): RotationEvent {
  * makes every step idempotent, and rethrows failures as RotorErrors with every secret value
  * redacted.
  */
-export async function runStep<S>(kind: RotationKind<S>, rawEvent: unknown, deps: EngineDeps): Promise<StepOutcome> {
+export async function runStep<S>(
+  kind: RotationKind<S>,
+  rawEvent: unknown,
+  deps: EngineDeps,
+  invocation: Invocation = {},
+): Promise<StepOutcome> {
   const started = Date.now();
   const redactor = new Redactor();
   const api = new SecretsApi(deps.client);
@@ -77,7 +115,7 @@ export async function runStep<S>(kind: RotationKind<S>, rawEvent: unknown, deps:
     deps.logger.appendKeys({ step: event.Step, secretId: event.SecretId, token: event.ClientRequestToken, kind: kind.name });
     deps.logger.info('rotation step started');
     const settings = deps.settings();
-    const run = new StepRun(kind, event, deps, api, redactor, settings.strategy, () => logins++);
+    const run = new StepRun(kind, event, deps, api, redactor, settings.strategy, () => logins++, invocation);
     const outcome = await run.execute(settings);
     const result: StepOutcome = {
       step: event.Step,
@@ -159,10 +197,24 @@ class StepRun<S> {
     private readonly redactor: Redactor,
     private readonly strategy: KindContext['strategy'],
     private readonly countLogin: () => void,
+    private readonly invocation: Invocation,
   ) {
     this.secretArn = event.SecretId;
     this.where = `secret ${event.SecretId}`;
     this.cached = deps.cache.get(event.SecretId, event.ClientRequestToken);
+    this.bounds = { ...engineDefaults, ...deps.bounds };
+  }
+
+  private readonly bounds: EngineBounds;
+
+  /** Milliseconds until this invocation's deadline (undefined outside Lambda). */
+  private remainingMs(): number | undefined {
+    const ms = this.invocation.getRemainingTimeInMillis?.();
+    return typeof ms === 'number' && Number.isFinite(ms) && ms > 0 ? ms : undefined;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return (this.deps.sleep ?? ((t: number) => new Promise<void>((r) => setTimeout(r, t))))(ms);
   }
 
   public async execute(settings: Settings): Promise<StepOutcome['outcome']> {
@@ -197,10 +249,13 @@ class StepRun<S> {
           current: await this.current(description),
           previous: () => this.previous(description),
           readSecret: (id) => this.readOther(id),
+          history: () => this.history(description),
         });
         return 'done';
       case Steps.TEST:
         await this.kind.test(await this.pending(), this.context());
+        // The proof finishSecret asks for: kept by this warm function, free of calls and logins.
+        this.cached.proven = true;
         return 'done';
       case Steps.FINISH:
         return this.finish(description);
@@ -234,7 +289,7 @@ class StepRun<S> {
     return readSecretValue(this.kind, secretString, `secret ${secretId} (${label})`, this.redactor);
   }
 
-  private async read(versionId: string, stage: (typeof Stages)[keyof typeof Stages]): Promise<string | undefined> {
+  private async read(versionId: string, stage: (typeof Stages)[keyof typeof Stages] | undefined): Promise<string | undefined> {
     const hit = this.cached.values.get(versionId);
     if (hit !== undefined) return hit;
     const value = await this.api.getValue(this.event.SecretId, versionId, stage);
@@ -267,6 +322,29 @@ class StepRun<S> {
     return raw === undefined ? undefined : { versionId, value: this.parse(raw, Stages.PREVIOUS) };
   }
 
+  /** Versions other than AWSCURRENT, AWSPREVIOUS and this token, newest first (see SetContext.history). */
+  private async *history(description: SecretDescription): AsyncGenerator<SecretVersion<S>> {
+    const skip = new Set([
+      this.event.ClientRequestToken,
+      versionWithStage(description, Stages.CURRENT),
+      versionWithStage(description, Stages.PREVIOUS),
+    ]);
+    const versions = await this.api.listVersions(this.event.SecretId);
+    for (const version of versions) {
+      if (skip.has(version.versionId) || version.stages.includes(CLAIM_STAGE)) continue;
+      const raw = await this.read(version.versionId, undefined);
+      if (raw === undefined) continue;
+      let value: S;
+      try {
+        value = this.parse(raw, `version ${version.versionId}`);
+      } catch (err) {
+        if (err instanceof SecretFormatError) continue; // a claim, or a value of another shape
+        throw err;
+      }
+      yield { versionId: version.versionId, value };
+    }
+  }
+
   private async readOther(secretId: string): Promise<S> {
     const raw = await this.api.getValue(secretId, undefined, Stages.CURRENT);
     if (raw === undefined) throw new RotationStateError(`secret ${secretId}: no AWSCURRENT value`);
@@ -282,25 +360,148 @@ class StepRun<S> {
       this.deps.logger.info('a pending value exists for this token: kept');
       return 'pending-exists';
     }
-    const pending = await this.kind.create(current.value, {
-      ...this.context(),
-      previous: () => this.previous(description),
-      randomPassword: async () => {
-        const password = await this.api.randomPassword(settings.passwordPolicy);
-        this.redactor.add(password);
-        return password;
-      },
+    let claim: { purpose: string; owner: string; attempt: number } | undefined;
+    if (this.kind.issuedId && !this.cached.claimed) {
+      // Only one invocation may issue for this token: a duplicate delivery running at the same
+      // time must not issue (or roll) a second credential.
+      const purpose = `create:${token}`;
+      const owner = newClaimOwner();
+      const outcome = await takeClaim(
+        this.deps.client,
+        this.event.SecretId,
+        {
+          purpose,
+          owner,
+          leaseMs: this.remainingMs() ?? this.bounds.claimLeaseMs,
+          existingVersionIds: Object.keys(description.versions),
+        },
+        () => this.api.calls++,
+      );
+      if (!outcome.won) return this.awaitPending(outcome.heldUntil);
+      claim = { purpose, owner, attempt: outcome.attempt };
+      this.cached.claimed = true;
+    }
+    try {
+      const pending = await this.kind.create(current.value, {
+        ...this.context(),
+        previous: () => this.previous(description),
+        randomPassword: async () => {
+          const password = await this.api.randomPassword(settings.passwordPolicy);
+          this.redactor.add(password);
+          return password;
+        },
+      });
+      for (const s of this.kind.sensitive(pending)) this.redactor.add(s);
+      return await this.store(pending);
+    } catch (err) {
+      if (claim) {
+        // This attempt failed and returns: a retry may start at once, so end the lease now.
+        this.cached.claimed = false;
+        await releaseClaim(this.deps.client, this.event.SecretId, claim, () => this.api.calls++).catch((e: unknown) =>
+          this.deps.logger.warn('releasing the createSecret claim failed; it ends with its lease', {
+            error: this.redactor.error(e),
+          }),
+        );
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Another invocation holds this token's createSecret claim: wait, bounded, for the value it
+   * stores; nothing is issued here.
+   */
+  private async awaitPending(heldUntil: number | undefined): Promise<StepOutcome['outcome']> {
+    const token = this.event.ClientRequestToken;
+    const remaining = this.remainingMs();
+    const limit = Math.min(
+      Date.now() + this.bounds.claimWaitMs,
+      heldUntil ?? Number.POSITIVE_INFINITY,
+      remaining === undefined ? Number.POSITIVE_INFINITY : Date.now() + remaining - this.bounds.deadlineMarginMs,
+    );
+    this.deps.logger.info('another invocation is creating the pending value for this token: waiting for it', {
+      claimedUntil: heldUntil === undefined ? undefined : new Date(heldUntil).toISOString(),
     });
-    for (const s of this.kind.sensitive(pending)) this.redactor.add(s);
+    for (let polls = 0; polls < 10_000; polls++) {
+      const found = await this.api.getValue(this.event.SecretId, token, Stages.PENDING);
+      if (found !== undefined) {
+        this.parse(found, Stages.PENDING);
+        this.cached.values.set(token, found);
+        this.deps.logger.info('the concurrent invocation stored the pending value: kept');
+        return 'pending-exists';
+      }
+      if (Date.now() + this.bounds.claimPollMs > limit) break;
+      await this.sleep(this.bounds.claimPollMs);
+    }
+    throw new RotationStateError(
+      `${this.where}: another invocation holds the createSecret claim of token ${token}` +
+        `${heldUntil === undefined ? '' : ` until ${new Date(heldUntil).toISOString()}`} and has not stored a pending value yet; ` +
+        'nothing was issued here, and a retry of this step picks up its result (or takes over once its lease runs out)',
+    );
+  }
+
+  /**
+   * PutSecretValue of the pending value. A concurrent duplicate that stored first (AWS refuses a
+   * reused token with a different value) wins: its value is kept. For kinds that issued a
+   * credential, a failed store is retried within the invocation's deadline, then reported with
+   * the credential's id (PendingStoreFailed), since a cold retry cannot recover the value.
+   */
+  private async store(pending: S): Promise<StepOutcome['outcome']> {
+    const token = this.event.ClientRequestToken;
     const secretString = JSON.stringify(pending);
-    await this.api.putPending(this.event.SecretId, token, secretString, Stages.PENDING);
-    this.cached.values.set(token, secretString);
-    return 'done';
+    const issuedId = this.kind.issuedId?.(pending);
+    const attempts = this.kind.issuedId ? this.bounds.storeAttempts : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.api.putPending(this.event.SecretId, token, secretString, Stages.PENDING);
+        this.cached.values.set(token, secretString);
+        return 'done';
+      } catch (err) {
+        if ((err as Error).name === 'ResourceExistsException') {
+          const stored = await this.api.getValue(this.event.SecretId, token, Stages.PENDING);
+          if (stored === undefined) throw err;
+          this.parse(stored, Stages.PENDING);
+          this.cached.values.set(token, stored);
+          if (issuedId !== undefined) {
+            this.deps.logger.warn('a concurrent invocation stored another pending value first; the credential issued here is not used', {
+              issuedId,
+            });
+          } else {
+            this.deps.logger.info('a concurrent invocation stored the pending value first: kept');
+          }
+          return 'pending-exists';
+        }
+        const remaining = this.remainingMs();
+        const pause = this.bounds.storeBackoffMs * 2 ** (attempt - 1);
+        const timeLeft = remaining === undefined || remaining - pause > this.bounds.deadlineMarginMs;
+        if (attempt < attempts && retryable(err) && timeLeft) {
+          this.deps.logger.warn('storing the pending value failed: retrying', { attempt, issuedId, error: this.redactor.error(err) });
+          await this.sleep(pause);
+          continue;
+        }
+        if (this.kind.issuedId) {
+          const single = this.deps.metrics.singleMetric();
+          single.addDimensions({ kind: this.kind.name });
+          single.addMetadata('secretId', this.event.SecretId);
+          if (issuedId !== undefined) single.addMetadata('issuedId', issuedId);
+          single.addMetric(PENDING_STORE_FAILED_METRIC, MetricUnit.Count, 1);
+          this.deps.logger.error('the new credential was issued but could not be stored', { issuedId, attempts: attempt });
+          throw new RotationStepError(
+            `${this.where}: the new credential${issuedId ? ` (id ${issuedId})` : ''} was issued but storing it as AWSPENDING ` +
+              `failed ${attempt} time(s) (${this.redactor.error(err).message}); ` +
+              'see the README, "When a pending value cannot be stored"',
+            { cause: err },
+          );
+        }
+        throw err;
+      }
+    }
   }
 
   private async finish(description: SecretDescription): Promise<StepOutcome['outcome']> {
     const token = this.event.ClientRequestToken;
     const currentId = versionWithStage(description, Stages.CURRENT);
+    await this.proveBeforeFinish();
     // Read while the version is still staged AWSPENDING: a cold function has no cached copy, and
     // after the moves below a read naming AWSPENDING is refused.
     const pending = this.kind.leakIdentity ? await this.pending() : undefined;
@@ -321,4 +522,34 @@ class StepRun<S> {
     this.deps.cache.forget(this.event.SecretId, token);
     return 'done';
   }
+
+  /**
+   * AWSCURRENT never moves to a value the target does not accept. testSecret's proof is kept by
+   * the warm function that ran it (no call, no login); without it (a cold instance, a manual
+   * invoke, finishSecret right after createSecret) the pending value is read, which refuses a
+   * version with no value, and tested here before anything moves.
+   */
+  private async proveBeforeFinish(): Promise<void> {
+    if (this.cached.proven) return;
+    const pending = await this.pending();
+    try {
+      await this.kind.test(pending, this.context());
+    } catch (err) {
+      throw new RotationStateError(
+        `${this.where}: finishSecret refuses to move AWSCURRENT: testSecret has not proven the pending value ` +
+          `of token ${this.event.ClientRequestToken} here, and testing it now failed`,
+        { cause: err },
+      );
+    }
+    this.cached.proven = true;
+    this.deps.logger.info('no testSecret proof in this instance: the pending value was tested before AWSCURRENT moves');
+  }
+}
+
+/** Errors worth another PutSecretValue: throttling, the service's own faults, the network. */
+function retryable(err: unknown): boolean {
+  const e = err as { name?: string; $fault?: string; $retryable?: unknown };
+  if (e.$retryable) return true;
+  if (e.name === 'ThrottlingException' || e.name === 'TooManyRequestsException') return true;
+  return e.$fault !== 'client';
 }

@@ -42,7 +42,7 @@ export function createRotationHandler<S>(
     cache: overrides.cache ?? new RotationCache(cacheDefaults),
     descriptionReuseMs: overrides.descriptionReuseMs ?? handlerDefaults.descriptionReuseMs,
   };
-  return middy(async (event: unknown) => runStep(kind, event, deps))
+  return middy(async (event: unknown, context: Context) => runStep(kind, event, deps, context))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics)) as unknown as RotationHandler;
 }

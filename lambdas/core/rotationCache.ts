@@ -11,6 +11,10 @@ export interface CachedRotation {
   describedAt?: number;
   /** Secret strings by version id. */
   readonly values: Map<string, string>;
+  /** testSecret succeeded for this token here (finishSecret's proof). */
+  proven?: boolean;
+  /** This function holds the token's createSecret claim (its own retries need not claim again). */
+  claimed?: boolean;
 }
 
 export const cacheDefaults = {

@@ -2,6 +2,7 @@ import {
   DescribeSecretCommand,
   GetRandomPasswordCommand,
   GetSecretValueCommand,
+  paginateListSecretVersionIds,
   PutSecretValueCommand,
   ResourceNotFoundException,
   TagResourceCommand,
@@ -50,6 +51,27 @@ export class SecretsApi {
       if (err instanceof ResourceNotFoundException) return undefined;
       throw err;
     }
+  }
+
+  /**
+   * Every version of the secret, labelled or not (IncludeDeprecated), newest first: by
+   * CreatedDate, and among equal dates (moto gives them all one date) the later-listed first.
+   * Paged with the SDK's paginator; each page is one call.
+   */
+  public async listVersions(secretId: string): Promise<Array<{ versionId: string; stages: string[]; created?: Date }>> {
+    const found: Array<{ versionId: string; stages: string[]; created?: Date; order: number }> = [];
+    const pages = paginateListSecretVersionIds(
+      { client: this.client, pageSize: 100 },
+      { SecretId: secretId, IncludeDeprecated: true },
+    );
+    for await (const page of pages) {
+      this.calls++;
+      for (const v of page.Versions ?? []) {
+        if (v.VersionId) found.push({ versionId: v.VersionId, stages: v.VersionStages ?? [], created: v.CreatedDate, order: found.length });
+      }
+    }
+    found.sort((a, b) => (b.created?.getTime() ?? 0) - (a.created?.getTime() ?? 0) || b.order - a.order);
+    return found.map(({ order: _order, ...v }) => v);
   }
 
   public async tag(secretId: string, tags: Record<string, string>): Promise<void> {

@@ -72,6 +72,14 @@ export interface SetContext<S> extends KindContext {
   previous(): Promise<SecretVersion<S> | undefined>;
   /** Reads another secret (a master secret named by `masterarn`), parsed with the kind's parser. */
   readSecret(secretId: string): Promise<S>;
+  /**
+   * The secret's other versions (not AWSCURRENT, AWSPREVIOUS or this token; labelled or not),
+   * newest first, at most a few, each read and parsed only when the caller gets to it; versions
+   * that do not parse are skipped. The last resort of single-user setSecret: after a cancelled
+   * rotation whose setSecret had already changed the password, the only working password sits in
+   * a version that lost its label. Costs nothing unless iterated.
+   */
+  history(): AsyncIterable<SecretVersion<S>>;
 }
 
 /**
@@ -109,8 +117,21 @@ export interface RotationKind<S> {
   parse(value: unknown, where: string): S;
   /** The strings of a parsed value that are secret (redacted from errors). */
   sensitive(value: S): string[];
-  /** Build the pending value from the current one. */
+  /**
+   * Build the pending value from the current one. For kinds with `issuedId`, create issues or
+   * rolls a credential outside Secrets Manager; the engine makes sure that, for one token, only
+   * one invocation at a time runs it (a claim taken before the call, see core/claim.ts), so
+   * concurrent duplicate deliveries issue once.
+   */
   create(current: S, ctx: CreateContext<S>): Promise<S>;
+  /**
+   * Present for kinds whose create issues or rolls a credential outside Secrets Manager (an IAM
+   * key, an API token): the non-secret id of what a value holds (access key id, token id). Its
+   * presence makes the engine claim the rotation before create and retry storing the pending
+   * value; when the store still fails, the engine names this id in its log and in the
+   * PendingStoreFailed alarm metric, so an operator can find the issued credential.
+   */
+  issuedId?(value: S): string | undefined;
   /** Make the target accept the pending value. Must be idempotent. */
   set(pending: S, ctx: SetContext<S>): Promise<void>;
   /** Prove the pending value works by using it for real. */

@@ -245,6 +245,9 @@ export function createIamKind(options: IamKindOptions | (() => IamKindOptions) =
     parse: parseIamSecret,
     sensitive: (secret) => [secret.secretAccessKey],
     leakIdentity: (secret) => secret.accessKeyId,
+
+    // createSecret creates an access key: the engine claims the token first (one key per rotation).
+    issuedId: (secret) => secret.accessKeyId,
     graceHours: (secret) => secret.graceperiod,
 
     async create(current: IamSecret, ctx: CreateContext<IamSecret>): Promise<IamSecret> {

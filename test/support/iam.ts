@@ -32,17 +32,23 @@ export function signWith(client: SecretsManagerClient, key: KeyPair): void {
   (client.config as { credentials: unknown }).credentials = async () => ({ ...key });
 }
 
-/** A Secrets Manager client whose PutSecretValue fails once, as if the function died just before it. */
+/**
+ * A Secrets Manager client whose PutSecretValue of the pending value (the one staged AWSPENDING)
+ * fails once, as if the function died just before it. The error is a client fault, so the
+ * engine does not retry it within the invocation (a dead function retries nothing).
+ */
 export function failingPutOnce(endpoint: string, key: KeyPair): SecretsManagerClient & { failures: number } {
   const client = Object.assign(new SecretsManagerClient({ endpoint, region, credentials: key }), { failures: 0 });
   let armed = true;
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      if (armed && context.commandName === 'PutSecretValueCommand') {
+      const input = args.input as { VersionStages?: string[] };
+      if (armed && context.commandName === 'PutSecretValueCommand' && input.VersionStages?.includes('AWSPENDING')) {
         armed = false;
         client.failures++;
         throw Object.assign(new Error('injected failure: the function stopped before PutSecretValue'), {
           name: 'InjectedFailure',
+          $fault: 'client',
         });
       }
       return next(args);
