@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { TagResourceCommand } from '@aws-sdk/client-secrets-manager';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { PutSecretValueCommand, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { revokeVersion } from '../lambdas/core/revoke';
+import { SecretsApi } from '../lambdas/core/secretsApi';
 import { createEmergencyHandler } from '../lambdas/emergency/index';
 import { postgresKind } from '../lambdas/postgres/postgresKind';
 import { captureEvents, eventsClient } from './support/events';
@@ -11,6 +14,7 @@ import { lambdaContext, playRotations, smClient } from './support/harness';
 import { createRotationFunction } from './support/moto';
 import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from './support/postgres';
 import { useRotationSuite } from './support/rotationSuite';
+import { errorText } from './support/logCapture';
 import { fakeAccessKeyId } from './support/awsAdmin';
 
 const cluster = inject('postgres') as unknown as PostgresCluster;
@@ -206,5 +210,41 @@ describe('emergency rotation and revocation: PostgreSQL', () => {
     );
     expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(true);
   });
-});
 
+  it('the revoke hook locks neither login of a boss / boss_clone pair Rotor did not make for this secret', async () => {
+    // Prepare: both logins made by the administrator; a secret whose versions name one then the other.
+    const boss = { username: uniqueName('boss'), password: testPassword() };
+    const clone = { username: `${boss.username}_clone`, password: testPassword() };
+    suite.sensitive(boss.password, clone.password);
+    for (const login of [boss, clone]) {
+      await admin.query(`CREATE ROLE ${admin.escapeIdentifier(login.username)} LOGIN PASSWORD ${admin.escapeLiteral(login.password)}`);
+    }
+    const masterarn = await suite.secret(uniqueName('master'), {
+      engine: 'postgres', host: cluster.host, port: cluster.port,
+      username: cluster.superuser.username, password: cluster.superuser.password,
+    });
+    const value = (login: { username: string; password: string }) =>
+      JSON.stringify({ engine: 'postgres', host: cluster.host, port: cluster.port, ...login, masterarn });
+    for (const [leaked, now] of [[clone, boss], [boss, clone]] as const) {
+      const arn = await suite.secret(uniqueName('foreign'), JSON.parse(value(leaked)));
+      const leakedVersionId = (await suite.player.versionOf(arn, 'AWSCURRENT'))!;
+      await suite.player.client.send(new PutSecretValueCommand({ SecretId: arn, SecretString: value(now), VersionStages: ['AWSCURRENT'] }));
+      const description = await new SecretsApi(suite.player.client).describe(arn);
+      // Act
+      const revoked = revokeVersion(
+        postgresKind,
+        { secretArn: arn, description, versionId: leakedVersionId, strategy: 'alternating-users' },
+        { client: suite.player.client, logger: new Logger({ serviceName: 'rotor-emergency' }) },
+      ).catch((err: unknown) => {
+        suite.logs.note(errorText(err));
+        throw err;
+      });
+      // Assess
+      await expect(revoked).rejects.toThrow(
+        new RegExp(`login "${clone.username}" has no Rotor pairing marker .*refusing to act with the master secret`),
+      );
+      expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(true);
+      expect(await pgLogin(cluster, now.username, now.password)).toBe(true);
+    }
+  });
+});

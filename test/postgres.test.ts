@@ -373,3 +373,182 @@ describe('PostgresRotation alternating-users', () => {
     expect(await logsIn(user)).toBe(true);
   });
 });
+
+describe('PostgresRotation alternating-users pairing (no confused deputy through the _clone name)', () => {
+  /** Roles of a login's direct memberships. */
+  async function membershipsOf(role: string): Promise<string[]> {
+    const res = await admin.query<{ rolname: string }>(
+      `SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = $1`,
+      [role],
+    );
+    return res.rows.map((r) => r.rolname).sort();
+  }
+
+  async function commentOf(role: string): Promise<string | null> {
+    const res = await admin.query<{ c: string | null }>(
+      "SELECT shobj_description(oid, 'pg_authid') AS c FROM pg_roles WHERE rolname = $1",
+      [role],
+    );
+    return res.rows[0]?.c ?? null;
+  }
+
+  async function masterArn(): Promise<string> {
+    return suite.secret(uniqueName('master'), {
+      engine: 'postgres', host: cluster.host, port: cluster.port,
+      username: cluster.superuser.username, password: cluster.superuser.password,
+    });
+  }
+
+  /**
+   * A privileged login `boss` (member of a role that owns a table) and a plain login
+   * `boss_clone`, both made by the administrator, not by Rotor.
+   */
+  async function arrangeForeignPair() {
+    const boss = { username: uniqueName('boss'), password: testPassword() };
+    const clone = { username: `${boss.username}_clone`, password: testPassword() };
+    suite.sensitive(boss.password, clone.password);
+    const vault = uniqueName('vault');
+    await admin.query(`CREATE ROLE ${ident(vault)}`);
+    await admin.query(`CREATE ROLE ${ident(boss.username)} LOGIN CREATEDB PASSWORD ${lit(boss.password)} IN ROLE ${ident(vault)}`);
+    await admin.query(`CREATE ROLE ${ident(clone.username)} LOGIN PASSWORD ${lit(clone.password)}`);
+    return { boss, clone, vault };
+  }
+
+  async function secretFor(login: { username: string; password: string }, master: string): Promise<string> {
+    return suite.secret(uniqueName('secret'), {
+      engine: 'postgres', host: cluster.host, port: cluster.port, ...login, masterarn: master,
+    });
+  }
+
+  /** createSecret then setSecret; answers setSecret's error. */
+  async function setSecretError(arn: string): Promise<Error> {
+    const handler = alternating();
+    const token = await suite.player.startRotation(arn);
+    await handler(suite.player.event(arn, token, 'createSecret'), lambdaContext());
+    const err = await handler(suite.player.event(arn, token, 'setSecret'), lambdaContext()).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err, 'setSecret was expected to refuse').toBeInstanceOf(Error);
+    return err!;
+  }
+
+  it('refuses a secret for a boss_clone Rotor did not create: boss keeps its password, the clone gets no role', async () => {
+    // Prepare: the foreign clone cannot write Rotor's marker on itself (no CREATEROLE).
+    const { boss, clone, vault } = await arrangeForeignPair();
+    const arn = await secretFor(clone, await masterArn());
+    const forged = `rotor-pairing v1 ${JSON.stringify({ base: boss.username, secret: arn })}`;
+    const self = await import('pg').then((m) => new m.default.Client({
+      host: cluster.host, port: cluster.port, user: clone.username, password: clone.password, database: 'postgres',
+    }));
+    await self.connect();
+    try {
+      await expect(self.query(`COMMENT ON ROLE ${ident(clone.username)} IS ${lit(forged)}`)).rejects.toMatchObject({ code: '42501' });
+    } finally {
+      await self.end();
+    }
+    // Act
+    const err = await setSecretError(arn);
+    // Assess
+    expect(err.message).toMatch(new RegExp(`login "${clone.username}" has no Rotor pairing marker`));
+    expect(err.message).toContain(`alternate of "${boss.username}"`);
+    expect(err.message).toContain('Adopting a clone created before pairing markers');
+    expect(await logsIn(boss)).toBe(true);
+    expect(await logsIn(clone)).toBe(true);
+    expect(await membershipsOf(clone.username)).toEqual([]);
+    expect(await membershipsOf(boss.username)).toEqual([vault]);
+    expect((await current(arn)).password).toBe(clone.password);
+  });
+
+  it("refuses a secret for boss whose boss_clone exists and is not Rotor's: the clone keeps its password and roles", async () => {
+    const { boss, clone } = await arrangeForeignPair();
+    await admin.query(`COMMENT ON ROLE ${ident(clone.username)} IS 'billing reports (made by hand)'`);
+    const arn = await secretFor(boss, await masterArn());
+
+    const err = await setSecretError(arn);
+
+    expect(err.message).toMatch(new RegExp(`login "${clone.username}" has no Rotor pairing marker \\(the role comment holds something else\\)`));
+    expect(await logsIn(clone)).toBe(true);
+    expect(await logsIn(boss)).toBe(true);
+    expect(await membershipsOf(clone.username)).toEqual([]);
+    expect(await commentOf(clone.username)).toBe('billing reports (made by hand)');
+  });
+
+  it('recognises the pair it created on every rotation, back and forth, within the login budget', async () => {
+    const user = await arrangeUser({ alternating: true });
+    const handler = alternating();
+    const seen: Array<{ username: string; password: string; dbname: string }> = [];
+    for (let i = 0; i < 4; i++) {
+      const { outcomes } = await suite.player.rotate(handler, user.arn);
+      expect(outcomes.map((o) => o.outcome)).toEqual(['done', 'done', 'done', 'done']);
+      expect(outcomes.reduce((n, o) => n + o.logins, 0)).toBeLessThanOrEqual(3);
+      expect(outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0)).toBeLessThanOrEqual(10);
+      const now = await current(user.arn);
+      expect(now.username).toBe(i % 2 === 0 ? `${user.username}_clone` : user.username);
+      expect(await logsIn(now)).toBe(true);
+      if (seen.length > 0) expect(await logsIn(seen.at(-1)!)).toBe(true);
+      seen.push(now);
+    }
+    // The marker binds the clone to its base login and to this secret.
+    expect(await commentOf(`${user.username}_clone`)).toBe(
+      `rotor-pairing v1 ${JSON.stringify({ base: user.username, secret: user.arn })}`,
+    );
+    expect(await commentOf(user.username)).toBeNull();
+  });
+
+  it('refuses a pair whose marker names another secret or another base login', async () => {
+    // Prepare: secret A makes the pair; secret B names the same logins with working passwords.
+    const user = await arrangeUser({ alternating: true });
+    await suite.player.rotate(alternating(), user.arn);
+    const clone = await current(user.arn);
+    const master = await masterArn();
+    const forBase = await secretFor({ username: user.username, password: user.password }, master);
+    const forClone = await secretFor({ username: clone.username, password: clone.password }, master);
+    // Act / Assess: neither B reaches the master.
+    for (const arn of [forBase, forClone]) {
+      const err = await setSecretError(arn);
+      expect(err.message).toMatch(new RegExp(`login "${clone.username}" has a Rotor pairing marker \\(the role comment\\) for another secret, not this one`));
+    }
+    expect(await logsIn(clone)).toBe(true);
+    expect(await logsIn(user)).toBe(true);
+
+    // A marker with this secret's ARN but another base login (written by hand) is refused too.
+    const other = uniqueName('other');
+    await admin.query(
+      `COMMENT ON ROLE ${ident(clone.username)} IS ${lit(`rotor-pairing v1 ${JSON.stringify({ base: other, secret: forClone })}`)}`,
+    );
+    const err = await setSecretError(forClone);
+    expect(err.message).toContain(`for another base login, not "${user.username}"`);
+    expect(await logsIn(user)).toBe(true);
+    // Secret A still rotates once its own marker is back (the README's adoption statement).
+    await admin.query(
+      `COMMENT ON ROLE ${ident(clone.username)} IS ${lit(`rotor-pairing v1 ${JSON.stringify({ base: user.username, secret: user.arn })}`)}`,
+    );
+    await suite.player.rotate(alternating(), user.arn);
+    const back = await current(user.arn);
+    expect(back.username).toBe(user.username);
+    expect(await logsIn(back)).toBe(true);
+    expect(await logsIn(clone)).toBe(true);
+  });
+
+  it('adopts a clone made before pairing markers with the README statement, and refuses it before', async () => {
+    // A pair as an earlier Rotor left it: the clone is a member of the user, no comment.
+    const user = await arrangeUser({ alternating: true });
+    const clone = { username: `${user.username}_clone`, password: testPassword() };
+    suite.sensitive(clone.password);
+    await admin.query(`CREATE ROLE ${ident(clone.username)} LOGIN PASSWORD ${lit(clone.password)} IN ROLE ${ident(user.username)}`);
+    const err = await setSecretError(user.arn);
+    expect(err.message).toContain('has no Rotor pairing marker (the role comment)');
+    expect(await logsIn(clone)).toBe(true);
+
+    // The README's statement, run as the master.
+    await admin.query(
+      `COMMENT ON ROLE ${ident(clone.username)} IS ${lit(`rotor-pairing v1 {"base":"${user.username}","secret":"${user.arn}"}`)}`,
+    );
+    await suite.player.rotate(alternating(), user.arn);
+    const now = await current(user.arn);
+    expect(now.username).toBe(clone.username);
+    expect(await logsIn(now)).toBe(true);
+    expect(await logsIn({ ...now, password: clone.password })).toBe(false);
+  });
+});

@@ -12,7 +12,15 @@ import {
 import { isAuthFailure, passwordLiteral, withConnection } from './connection';
 import { MAX_IDENTIFIER_BYTES, parsePostgresSecret, type PostgresSecret } from './secret';
 import { checkSameLogin, knownPasswords } from '../core/singleUser';
-import { alternateUsername, baseUsername, checkAlternatePending, CLONE_SUFFIX } from '../core/alternatingUsers';
+import {
+  alternateUsername,
+  baseUsername,
+  checkAlternatePending,
+  checkPairing,
+  CLONE_SUFFIX,
+  pairingText,
+  parsePairingText,
+} from '../core/alternatingUsers';
 
 /** As AWS's PostgreSQL rotation templates: 32 characters, none of these. */
 export const postgresPasswordPolicy = { length: 32, excludeCharacters: ':/@"\'\\' } as const;
@@ -73,6 +81,26 @@ async function lockRole(client: pg.Client, role: string): Promise<void> {
   await client.query("SELECT pg_advisory_xact_lock(hashtext('rotor:' || $1))", [role]);
 }
 
+/**
+ * The pairing marker of a clone is its role comment (`COMMENT ON ROLE`), written in the same
+ * transaction as its CREATE ROLE. Only a superuser or a role with CREATEROLE may comment on a
+ * role, so the login itself (or any plain login) cannot forge one; and the comment goes when the
+ * role is dropped, so a later role of the same name starts unpaired. Answers whether the clone
+ * exists; refuses unless it carries the marker for `base` and this secret.
+ */
+async function verifyPairing(
+  client: pg.Client,
+  pair: { clone: string; base: string; secretArn: string },
+): Promise<boolean> {
+  const res = await client.query<{ marker: string | null }>(
+    "SELECT shobj_description(oid, 'pg_authid') AS marker FROM pg_roles WHERE rolname = $1",
+    [pair.clone],
+  );
+  const row = res.rows[0];
+  if (row) checkPairing(parsePairingText(row.marker), { ...pair, where: 'the role comment' });
+  return row !== undefined;
+}
+
 /** Role names the user is a direct member of (the privileges the clone must share). */
 async function memberships(client: pg.Client, role: string): Promise<string[]> {
   const res = await client.query<{ rolname: string }>(
@@ -118,10 +146,20 @@ async function setAlternating(pending: PostgresSecret, ctx: SetContext<PostgresS
     await client.query('BEGIN');
     try {
       await lockRole(client, pending.username);
-      const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [pending.username]);
-      if (exists.rowCount === 0) {
+      // No confused deputy: the master acts only on a pair Rotor made for this secret. A clone
+      // that exists must carry the marker; a missing one is created here with it.
+      const pair = { clone, base, secretArn: ctx.secretArn };
+      const cloneExists = await verifyPairing(client, pair);
+      if (!cloneExists && pending.username !== clone) {
+        // The current login is a clone that no longer exists: nothing proves the pairing.
+        checkPairing(undefined, { ...pair, where: 'no such role' });
+      }
+      if (!cloneExists) {
         await client.query(`CREATE ROLE ${ident} WITH LOGIN PASSWORD ${literal}`);
-        ctx.logger.info('created the alternate login');
+        await client.query(
+          `COMMENT ON ROLE ${ident} IS ${client.escapeLiteral(pairingText({ base, secret: ctx.secretArn }))}`,
+        );
+        ctx.logger.info('created the alternate login', { login: clone });
       } else {
         await client.query(`ALTER ROLE ${ident} WITH LOGIN PASSWORD ${literal}`);
       }
@@ -186,6 +224,10 @@ async function revokePostgres(leaked: PostgresSecret, ctx: RevokeContext<Postgre
     await client.query('BEGIN');
     try {
       await lockRole(client, leaked.username);
+      // No confused deputy: lock only a login of a pair Rotor made for this secret.
+      const base = baseUsername(current.username);
+      const pair = { clone: `${base}${CLONE_SUFFIX}`, base, secretArn: ctx.secretArn };
+      if (!(await verifyPairing(client, pair))) checkPairing(undefined, { ...pair, where: 'no such role' });
       await client.query(
         `ALTER ROLE ${client.escapeIdentifier(leaked.username)} WITH PASSWORD ${passwordLiteral(client, lock)}`,
       );
