@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { TagResourceCommand } from '@aws-sdk/client-secrets-manager';
+import { PutSecretValueCommand, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { revokeVersion } from '../lambdas/core/revoke';
@@ -198,5 +198,38 @@ describe('emergency rotation and revocation: MySQL/MariaDB', () => {
     await expect(revoke(secret(base, password))).rejects.toThrow(/still logs in, and it is the current login; rotate it/);
     expect(await mysqlLogin(base, password)).toBe(`${base}@${HOST}`);
     expect(await mysqlLogin(master.username, master.password)).toBe(`${master.username}@${HOST}`);
+  });
+
+  it('the revoke hook locks neither login of a boss / boss_clone pair Rotor did not make for this secret', async () => {
+    // Prepare: both logins made by the administrator; a secret whose versions name one then the other.
+    const boss = { username: uniqueName('boss'), password: testPassword() };
+    const clone = { username: `${boss.username}_clone`, password: testPassword() };
+    suite.sensitive(boss.password, clone.password);
+    await fixtures.createUser(boss.username, boss.password);
+    await root.query(`CREATE USER ${account(clone.username)} IDENTIFIED BY ${mysql.escape(clone.password)}`);
+    const masterarn = await suite.secret(uniqueName('master'), { engine: 'mariadb', host: mysqlServer.host, port: mysqlServer.port, ...master });
+    const value = (login: { username: string; password: string }) =>
+      JSON.stringify({ engine: 'mariadb', host: mysqlServer.host, port: mysqlServer.port, ...login, masterarn });
+    for (const [leaked, now] of [[clone, boss], [boss, clone]] as const) {
+      const arn = await suite.secret(uniqueName('foreign'), JSON.parse(value(leaked)));
+      const leakedVersionId = (await suite.player.versionOf(arn, 'AWSCURRENT'))!;
+      await suite.player.client.send(new PutSecretValueCommand({ SecretId: arn, SecretString: value(now), VersionStages: ['AWSCURRENT'] }));
+      const description = await new SecretsApi(suite.player.client).describe(arn);
+      // Act
+      const revoked = revokeVersion(
+        mysqlKind,
+        { secretArn: arn, description, versionId: leakedVersionId, strategy: Strategies.ALTERNATING_USERS },
+        { client: suite.player.client, logger: new Logger({ serviceName: 'rotor-emergency' }) },
+      ).catch((err: unknown) => {
+        suite.logs.note(errorText(err));
+        throw err;
+      });
+      // Assess
+      await expect(revoked).rejects.toThrow(
+        new RegExp(`login "${clone.username}" has no Rotor pairing marker .*refusing to act with the master secret`),
+      );
+      expect(await mysqlLogin(leaked.username, leaked.password)).toBe(`${leaked.username}@${HOST}`);
+      expect(await mysqlLogin(now.username, now.password)).toBe(`${now.username}@${HOST}`);
+    }
   });
 });

@@ -13,6 +13,7 @@ import { parseMysqlSecret } from '../lambdas/mysql/secret';
 import {
   discardOldPasswordStatement,
   masterPasswordStatement,
+  pairingTableStatements,
   parseServer,
   quoteString,
   selfPasswordStatement,
@@ -523,6 +524,183 @@ describe('MysqlRotation', () => {
         /DUAL_PASSWORD applies to the single-user strategy only/,
       );
       expect(await logsIn(user)).toBe(true);
+    });
+  });
+
+  describe('alternating-users pairing (no confused deputy through the _clone name)', () => {
+    /** Rotor's marker for a clone account, as the administrator reads it. */
+    async function markerOf(clone: string): Promise<{ base: string; secret: string } | undefined> {
+      try {
+        const [rows] = await root.query(
+          'SELECT CAST(base_user AS CHAR) AS base, CAST(secret_arn AS CHAR) AS secret FROM rotor.clone_pairs WHERE clone_user = ? AND clone_host = ?',
+          [clone, HOST],
+        );
+        const [row] = rows as Array<{ base: string; secret: string }>;
+        return row ? { base: row.base, secret: row.secret } : undefined;
+      } catch (err) {
+        if ((err as { errno?: number }).errno === 1146) return undefined;
+        throw err;
+      }
+    }
+
+    /** The README's adoption statements, run as the master (root here). */
+    async function adopt(clone: string, base: string, secretArn: string): Promise<void> {
+      for (const sql of pairingTableStatements()) await root.query(sql);
+      await root.query(
+        'REPLACE INTO rotor.clone_pairs (clone_user, clone_host, base_user, secret_arn) VALUES (?, ?, ?, ?)',
+        [clone, HOST, base, secretArn],
+      );
+    }
+
+    /** A privileged `boss` and a plain `boss_clone`, both made by the administrator, not by Rotor. */
+    async function arrangeForeignPair() {
+      const boss = { username: uniqueName('boss'), password: testPassword() };
+      const clone = { username: `${boss.username}_clone`, password: testPassword() };
+      suite.sensitive(boss.password, clone.password);
+      const dbname = uniqueName('vault');
+      await fixtures.createUser(boss.username, boss.password);
+      await fixtures.createDatabase(dbname);
+      await root.query(`GRANT ALL PRIVILEGES ON ${ident(dbname)}.* TO ${account(boss.username)}`);
+      await root.query(`GRANT PROCESS ON *.* TO ${account(boss.username)}`);
+      await root.query(`CREATE USER ${account(clone.username)} IDENTIFIED BY ${lit(clone.password)}`);
+      return { boss, clone, dbname };
+    }
+
+    async function secretFor(login: { username: string; password: string }, masterArn?: string): Promise<string> {
+      return suite.secret(uniqueName('secret'), {
+        engine: 'mariadb', host: mysqlServer.host, port: mysqlServer.port, ...login,
+        masterarn: masterArn ?? (await masterSecret()),
+      });
+    }
+
+    /** createSecret then setSecret; answers setSecret's error. */
+    async function setSecretError(arn: string): Promise<Error> {
+      const handler = alternating();
+      const token = await suite.player.startRotation(arn);
+      await step(handler, arn, token, 'createSecret');
+      const err = await step(handler, arn, token, 'setSecret').then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(err, 'setSecret was expected to refuse').toBeInstanceOf(Error);
+      return err!;
+    }
+
+    it('refuses a secret for a boss_clone Rotor did not create: boss keeps its password, the clone gets no privilege', async () => {
+      // Prepare: the foreign clone cannot write Rotor's marker itself.
+      const { boss, clone } = await arrangeForeignPair();
+      const arn = await secretFor(clone);
+      for (const sql of pairingTableStatements()) await root.query(sql);
+      const self = await import('mysql2/promise').then((m) =>
+        m.createConnection({ host: mysqlServer.host, port: mysqlServer.port, user: clone.username, password: clone.password }),
+      );
+      try {
+        await expect(
+          self.query('INSERT INTO rotor.clone_pairs (clone_user, clone_host, base_user, secret_arn) VALUES (?, ?, ?, ?)', [
+            clone.username, HOST, boss.username, arn,
+          ]),
+        ).rejects.toMatchObject({ code: 'ER_TABLEACCESS_DENIED_ERROR' });
+      } finally {
+        await self.end();
+      }
+      const cloneGrants = await grantsOf(clone.username);
+      const bossGrants = await grantsOf(boss.username);
+      // Act
+      const err = await setSecretError(arn);
+      // Assess
+      expect(err.message).toContain(`login "${clone.username}" has no Rotor pairing marker (table rotor.clone_pairs)`);
+      expect(err.message).toContain(`alternate of "${boss.username}"`);
+      expect(err.message).toContain('Adopting a clone created before pairing markers');
+      expect(await loginAs(boss)).toBe(`${boss.username}@${HOST}`);
+      expect(await loginAs(clone)).toBe(`${clone.username}@${HOST}`);
+      expect(await grantsOf(clone.username)).toEqual(cloneGrants);
+      expect(await grantsOf(boss.username)).toEqual(bossGrants);
+      expect((await current(arn)).password).toBe(clone.password);
+    });
+
+    it("refuses a secret for boss whose boss_clone exists and is not Rotor's: the clone keeps its password and grants", async () => {
+      const { boss, clone } = await arrangeForeignPair();
+      const cloneGrants = await grantsOf(clone.username);
+      const arn = await secretFor(boss);
+
+      const err = await setSecretError(arn);
+
+      expect(err.message).toContain(`login "${clone.username}" has no Rotor pairing marker (table rotor.clone_pairs)`);
+      expect(await loginAs(clone)).toBe(`${clone.username}@${HOST}`);
+      expect(await logsIn(boss)).toBe(true);
+      expect(await grantsOf(clone.username)).toEqual(cloneGrants);
+      expect(await markerOf(clone.username)).toBeUndefined();
+    });
+
+    it('recognises the pair it created on every rotation, back and forth, within the login budget', async () => {
+      const user = await arrangeUser({ alternating: true });
+      const handler = alternating();
+      const seen: Secret[] = [];
+      for (let i = 0; i < 4; i++) {
+        const { outcomes } = await suite.player.rotate(handler, user.arn);
+        expect(outcomes.map((o) => o.outcome)).toEqual(['done', 'done', 'done', 'done']);
+        const { calls, logins } = totals(outcomes);
+        expect(logins).toBeLessThanOrEqual(3);
+        expect(calls).toBeLessThanOrEqual(10);
+        const now = await current(user.arn);
+        expect(now.username).toBe(i % 2 === 0 ? `${user.username}_clone` : user.username);
+        expect(await logsIn(now)).toBe(true);
+        if (seen.length > 0) expect(await logsIn(seen.at(-1)!)).toBe(true);
+        seen.push(now);
+      }
+      // The marker binds the clone account to its base login and to this secret.
+      expect(await markerOf(`${user.username}_clone`)).toEqual({ base: user.username, secret: user.arn });
+      expect(await grantsOf(`${user.username}_clone`)).toEqual(await grantsOf(user.username));
+    });
+
+    it('refuses a pair whose marker names another secret or another base login', async () => {
+      // Prepare: secret A makes the pair; secrets B name the same logins with working passwords.
+      const user = await arrangeUser({ alternating: true });
+      await suite.player.rotate(alternating(), user.arn);
+      const clone = await current(user.arn);
+      const forBase = await secretFor({ username: user.username, password: user.password });
+      const forClone = await secretFor({ username: clone.username, password: clone.password });
+      // Act / Assess
+      for (const arn of [forBase, forClone]) {
+        const err = await setSecretError(arn);
+        expect(err.message).toContain(
+          `login "${clone.username}" has a Rotor pairing marker (table rotor.clone_pairs) for another secret, not this one`,
+        );
+      }
+      expect(await logsIn(clone)).toBe(true);
+      expect(await logsIn(user)).toBe(true);
+
+      const other = uniqueName('other');
+      await adopt(clone.username, other, forClone);
+      const err = await setSecretError(forClone);
+      expect(err.message).toContain(`for another base login, not "${user.username}"`);
+      expect(await logsIn(user)).toBe(true);
+      // Secret A rotates again once its own marker is back.
+      await adopt(clone.username, user.username, user.arn);
+      await suite.player.rotate(alternating(), user.arn);
+      const back = await current(user.arn);
+      expect(back.username).toBe(user.username);
+      expect(await logsIn(back)).toBe(true);
+      expect(await logsIn(clone)).toBe(true);
+    });
+
+    it('adopts a clone made before pairing markers with the README statements, and refuses it before', async () => {
+      // A pair as an earlier Rotor left it: the clone holds the user's grants, no marker.
+      const user = await arrangeUser({ alternating: true });
+      const clone = { username: `${user.username}_clone`, password: testPassword(), dbname: user.dbname };
+      suite.sensitive(clone.password);
+      await root.query(`CREATE USER ${account(clone.username)} IDENTIFIED BY ${lit(clone.password)}`);
+      await root.query(`GRANT SELECT, INSERT ON ${ident(user.dbname)}.* TO ${account(clone.username)}`);
+      const err = await setSecretError(user.arn);
+      expect(err.message).toContain('has no Rotor pairing marker (table rotor.clone_pairs)');
+      expect(await logsIn(clone)).toBe(true);
+
+      await adopt(clone.username, user.username, user.arn);
+      await suite.player.rotate(alternating(), user.arn);
+      const now = await current(user.arn);
+      expect(now.username).toBe(clone.username);
+      expect(await logsIn(now)).toBe(true);
+      expect(await logsIn({ ...now, password: clone.password })).toBe(false);
     });
   });
 

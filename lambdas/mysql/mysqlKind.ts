@@ -19,17 +19,30 @@ import { readMysqlOptions, type MysqlOptions } from './options';
 import { parseMysqlSecret, type MysqlSecret } from './secret';
 import {
   accountName,
+  deletePairingStatement,
   describeServer,
   discardOldPasswordStatement,
   hexLiteral,
   masterPasswordStatement,
+  PAIRING_SCHEMA,
+  PAIRING_TABLE,
+  pairingTableStatements,
   parseServer,
+  readPairingStatement,
   selfPasswordStatement,
   supportsDualPassword,
+  writePairingStatement,
   type ServerInfo,
 } from './sql';
 import { checkSameLogin, knownPasswords } from '../core/singleUser';
-import { alternateUsername, baseUsername, checkAlternatePending, CLONE_SUFFIX } from '../core/alternatingUsers';
+import {
+  alternateUsername,
+  baseUsername,
+  checkAlternatePending,
+  checkPairing,
+  CLONE_SUFFIX,
+  type PairingRecord,
+} from '../core/alternatingUsers';
 
 /** As AWS's MySQL rotation templates: 32 characters, none of these. */
 export const mysqlPasswordPolicy = { length: 32, excludeCharacters: '/@"\'\\' } as const;
@@ -197,6 +210,46 @@ async function masterActingFor(
   return { host, master };
 }
 
+/** ER_BAD_DB_ERROR, ER_NO_SUCH_TABLE: no clone was ever created on this server by this Rotor version. */
+const NO_PAIRING_TABLE = new Set([1049, 1146]);
+const PAIRING_WHERE = `table ${PAIRING_SCHEMA}.${PAIRING_TABLE}`;
+
+/** The marker Rotor recorded for a clone account (undefined when none), read over the master session. */
+async function readPairing(s: Session, clone: { user: string; host: string }, ctx: KindContext): Promise<PairingRecord> {
+  try {
+    const [row] = await s.rows<{ base: Buffer | string; secret: Buffer | string }>(readPairingStatement(clone));
+    return row ? { base: row.base.toString(), secret: row.secret.toString() } : undefined;
+  } catch (err) {
+    if (NO_PAIRING_TABLE.has((err as { errno?: number }).errno ?? 0)) return undefined;
+    throw failed(ctx, `reading the pairing marker of ${accountName(clone.user, clone.host)} in ${PAIRING_WHERE}`, err);
+  }
+}
+
+/**
+ * Records that this secret's clone of `base` is Rotor's, before the account is created: if the
+ * creation then fails, the marker is taken back (a marker for an account that does not exist is
+ * replaced the next time Rotor creates it, as a dropped PostgreSQL role loses its comment).
+ */
+async function createPairedClone(
+  s: Session,
+  clone: { user: string; host: string },
+  base: string,
+  create: string,
+  ctx: KindContext,
+): Promise<void> {
+  for (const sql of [...pairingTableStatements(), writePairingStatement(clone, base, ctx.secretArn)]) {
+    await s.run(sql).catch((err: unknown) => {
+      throw failed(ctx, `recording the pairing of ${accountName(clone.user, clone.host)} in ${PAIRING_WHERE}`, err);
+    });
+  }
+  try {
+    await s.run(create);
+  } catch (err) {
+    await s.run(deletePairingStatement(clone, ctx.secretArn)).catch(() => undefined);
+    throw failed(ctx, `creating ${accountName(clone.user, clone.host)}`, err);
+  }
+}
+
 async function setAlternating(pending: MysqlSecret, ctx: SetContext<MysqlSecret>, options: MysqlOptions): Promise<void> {
   const current = ctx.current.value;
   if (!current.masterarn) throw missingMasterArn(ctx);
@@ -230,6 +283,12 @@ async function setAlternating(pending: MysqlSecret, ctx: SetContext<MysqlSecret>
     if (Number(row.base) === 0) {
       throw new RotationStepError(`secret ${ctx.secretArn}: the user ${accountName(base, host)} does not exist`);
     }
+    // No confused deputy: the master acts only on a pair Rotor made for this secret. A clone
+    // that exists must carry its marker; a missing one is created below with it, and only when
+    // it is the pending login (the current login being a clone that is gone proves nothing).
+    const pair = { clone, base, secretArn: ctx.secretArn, where: PAIRING_WHERE };
+    if (Number(row.clone) > 0) checkPairing(await readPairing(s, { user: clone, host }, ctx), pair);
+    else if (pending.username !== clone) checkPairing(undefined, { ...pair, where: 'no such account' });
     const reading = (err: unknown) => failed(ctx, `reading the grants of ${accountName(base, host)} and its clone`, err);
     const user = await readAccount(s, base, host, true).catch((err: unknown) => {
       throw reading(err);
@@ -242,7 +301,8 @@ async function setAlternating(pending: MysqlSecret, ctx: SetContext<MysqlSecret>
     const have = parseGrants(copy.grants, { user: clone, host }, bs);
     const require = parseRequire(user.createUser, bs);
 
-    // 1. The pending login's password (the clone is created the first time), with the user's TLS requirement.
+    // 1. The pending login's password (the clone is created the first time, with its pairing
+    // marker), with the user's TLS requirement.
     const pendingIsClone = pending.username === clone;
     const setPassword = masterPasswordStatement(server, {
       user: pending.username,
@@ -251,10 +311,14 @@ async function setAlternating(pending: MysqlSecret, ctx: SetContext<MysqlSecret>
       password: pending.password,
       require: pendingIsClone ? require : undefined,
     });
-    await s.run(setPassword).catch((err: unknown) => {
-      throw failed(ctx, `${pendingIsClone && !copy.exists ? 'creating' : 'setting the password of'} ${accountName(pending.username, host)}`, err);
-    });
-    if (pendingIsClone && !copy.exists) ctx.logger.info('created the alternate login', { login: clone });
+    if (pendingIsClone && !copy.exists) {
+      await createPairedClone(s, { user: clone, host }, base, setPassword, ctx);
+      ctx.logger.info('created the alternate login', { login: clone });
+    } else {
+      await s.run(setPassword).catch((err: unknown) => {
+        throw failed(ctx, `setting the password of ${accountName(pending.username, host)}`, err);
+      });
+    }
 
     // 2. The clone's TLS requirement, grants and default roles follow the user's on every rotation.
     const statements: string[] = [];
@@ -389,6 +453,11 @@ async function revokeMysql(leaked: MysqlSecret, ctx: RevokeContext<MysqlSecret>,
       throw new UnsafeRotationError(`secret ${ctx.secretArn}: refusing to lock the master user itself`);
     }
     const server = parseServer(String(row.version), String(row.sqlMode ?? ''));
+    // No confused deputy: lock only a login of a pair Rotor made for this secret. The marker
+    // outlives a dropped account, so it is checked whether or not the leaked login still exists.
+    const base = baseUsername(current.username);
+    const clone = { user: `${base}${CLONE_SUFFIX}`, host };
+    checkPairing(await readPairing(s, clone, ctx), { clone: clone.user, base, secretArn: ctx.secretArn, where: PAIRING_WHERE });
     const exists = Number(row.leaked) > 0;
     if (exists) {
       // The password first, so that a killed session cannot log in again with the leaked one.

@@ -111,3 +111,51 @@ export function masterPasswordStatement(
   const require = target.require ? ` REQUIRE ${target.require}` : '';
   return `${verb} USER ${accountName(target.user, target.host)} IDENTIFIED BY ${quoteString(target.password, server)}${require}`;
 }
+
+/**
+ * Where Rotor records which clone it created for which base login and secret (see
+ * `pairingTableStatements`). MariaDB has no per-user comments or attributes, and MySQL's
+ * `ATTRIBUTE` exists only from 8.0.21; a table works on every server this kind supports, and
+ * the schema it lives in is created by the master and granted to nobody, so only an account
+ * with privileges on it (or on every schema) can write a marker: not the login being rotated.
+ */
+export const PAIRING_SCHEMA = 'rotor';
+export const PAIRING_TABLE = 'clone_pairs';
+export const pairingTableName = `${quoteIdentifier(PAIRING_SCHEMA)}.${quoteIdentifier(PAIRING_TABLE)}`;
+
+/**
+ * The schema and table, created the first time Rotor creates a clone. Byte strings
+ * (VARBINARY) compare names exactly, as the server compares user names; the key fits InnoDB's
+ * 767-byte limit of older servers (128 characters of user name, 255 bytes of host part).
+ */
+export function pairingTableStatements(): string[] {
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(PAIRING_SCHEMA)}`,
+    `CREATE TABLE IF NOT EXISTS ${pairingTableName} (
+       clone_user VARBINARY(512) NOT NULL,
+       clone_host VARBINARY(255) NOT NULL,
+       base_user VARBINARY(512) NOT NULL,
+       secret_arn VARBINARY(2048) NOT NULL,
+       created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+       PRIMARY KEY (clone_user, clone_host)
+     ) ENGINE=InnoDB`,
+  ];
+}
+
+/** The marker of one clone account: columns `base` and `secret` (byte strings), no row when none. */
+export function readPairingStatement(clone: { user: string; host: string }): string {
+  return `SELECT base_user AS base, secret_arn AS secret FROM ${pairingTableName}
+           WHERE clone_user = ${hexLiteral(clone.user)} AND clone_host = ${hexLiteral(clone.host)}`;
+}
+
+/** Records (or, for an account that does not exist yet, replaces) the marker of a clone. */
+export function writePairingStatement(clone: { user: string; host: string }, base: string, secretArn: string): string {
+  return `REPLACE INTO ${pairingTableName} (clone_user, clone_host, base_user, secret_arn)
+          VALUES (${hexLiteral(clone.user)}, ${hexLiteral(clone.host)}, ${hexLiteral(base)}, ${hexLiteral(secretArn)})`;
+}
+
+/** Removes a marker this secret wrote for a clone whose creation then failed. */
+export function deletePairingStatement(clone: { user: string; host: string }, secretArn: string): string {
+  return `DELETE FROM ${pairingTableName}
+           WHERE clone_user = ${hexLiteral(clone.user)} AND clone_host = ${hexLiteral(clone.host)} AND secret_arn = ${hexLiteral(secretArn)}`;
+}

@@ -75,12 +75,15 @@ export async function anonymousAccounts(root: mysql.Connection): Promise<string[
 export class MysqlFixtures {
   private readonly accounts = new Set<string>();
   private readonly databases = new Set<string>();
+  /** Clone accounts whose Rotor pairing markers (rotor.clone_pairs rows) are removed too. */
+  private readonly clones: Array<{ user: string; host: string }> = [];
 
   public constructor(private readonly root: () => mysql.Connection) {}
 
   public async createUser(user: string, password: string, host: string = mysqlServer.userHost): Promise<void> {
     this.accounts.add(account(user, host));
     this.accounts.add(account(`${user}_clone`, host));
+    this.clones.push({ user: `${user}_clone`, host });
     await this.root().query(`CREATE USER ${account(user, host)} IDENTIFIED BY ${lit(password)}`);
   }
 
@@ -92,7 +95,16 @@ export class MysqlFixtures {
   public async dropAll(): Promise<void> {
     for (const a of this.accounts) await this.root().query(`DROP USER IF EXISTS ${a}`);
     for (const d of this.databases) await this.root().query(`DROP DATABASE IF EXISTS ${ident(d)}`);
+    for (const c of this.clones) {
+      await this.root()
+        .query('DELETE FROM rotor.clone_pairs WHERE clone_user = ? AND clone_host = ?', [c.user, c.host])
+        .catch((err: unknown) => {
+          // No clone was ever created on this server: there is no table to clean.
+          if (![1049, 1146].includes((err as { errno?: number }).errno ?? 0)) throw err;
+        });
+    }
     this.accounts.clear();
     this.databases.clear();
+    this.clones.length = 0;
   }
 }
