@@ -220,3 +220,31 @@ describe('rotation engine: AWSCURRENT moves only to a proven value', () => {
     expect(suite.logs.records().some((r) => String(r.message).includes('no testSecret proof in this instance'))).toBe(true);
   });
 });
+
+describe('rotation engine: concurrent duplicate deliveries (Secrets Manager stand-in that refuses a reused token)', () => {
+  it('two instances running createSecret at once store one password; the rotation converges', async () => {
+    // Prepare
+    const { startRefusingProxy } = await import('./support/refusingProxy');
+    const { smClient } = await import('./support/harness');
+    const { createRotationHandler } = await import('../lambdas/core/handler');
+    const proxy = await startRefusingProxy(suite.moto.endpoint);
+    try {
+      const user = await arrange();
+      const token = await suite.player.startRotation(user.arn);
+      const instance = () => createRotationHandler(postgresKind, { client: smClient(proxy.endpoint), env: { ROTATION_STRATEGY: 'single-user' } });
+      const [a, b] = [instance(), instance()];
+      // Act
+      const created = await Promise.all([a, b].map((h) => h(suite.player.event(user.arn, token, 'createSecret'), lambdaContext())));
+      // Assess: one stored the value, the other kept it.
+      expect(created.map((o) => o.outcome).sort()).toEqual(['done', 'pending-exists']);
+      expect(proxy.refused).toBe(1);
+      const rest = await suite.player.runSteps(b, user.arn, token, ['setSecret', 'testSecret', 'finishSecret']);
+      expect(rest.map((o) => o.outcome)).toEqual(['done', 'done', 'done']);
+      const now = await suite.player.value<{ password: string }>(user.arn);
+      expect(await pgLogin(cluster, user.username, now.password)).toBe(true);
+      expect(await pgLogin(cluster, user.username, user.password)).toBe(false);
+    } finally {
+      await proxy.close();
+    }
+  });
+});

@@ -41,6 +41,8 @@ export function createRotationHandler<S>(
     settings: overrides.settings ?? (() => (settings ??= readSettings(overrides.env ?? process.env, kind))),
     cache: overrides.cache ?? new RotationCache(cacheDefaults),
     descriptionReuseMs: overrides.descriptionReuseMs ?? handlerDefaults.descriptionReuseMs,
+    bounds: overrides.bounds,
+    sleep: overrides.sleep,
   };
   return middy(async (event: unknown, context: Context) => runStep(kind, event, deps, context))
     .use(injectLambdaContext(logger, { resetKeys: true }))

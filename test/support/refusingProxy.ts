@@ -43,7 +43,8 @@ export async function startRefusingProxy(target: string): Promise<RefusingProxy>
         port: upstream.port,
         method: req.method,
         path: req.url,
-        headers: { ...req.headers, host: upstream.host },
+        // The Host header is left as signed: moto checks SigV4 signatures when asked to.
+        headers: req.headers,
       },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
