@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { PutSecretValueCommand, TagResourceCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, PutSecretValueCommand, TagResourceCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fingerprint } from '../lambdas/core/fingerprint';
 import { createRotationHandler } from '../lambdas/core/handler';
@@ -11,9 +11,15 @@ import { RotorTags, Strategies, type KindContext } from '../lambdas/core/types';
 import { createApiTokenKind, REVOKE_FAILED_METRIC } from '../lambdas/api-token/apiTokenKind';
 import { lambdaContext, smClient, STEPS } from './support/harness';
 import { errorText } from './support/logCapture';
+import { HugeAnswer, ListeningTrap } from './support/hostile';
 import { freePort } from './support/ports';
 import { useRotationSuite } from './support/rotationSuite';
 import { Routes, TokenProviderServer } from './support/token-provider';
+import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/core/testing';
+
+// The emulators listen on 127.0.0.1 over plain http: the local-test opt-in, and every
+// management secret (or self-rotating secret) lists 127.0.0.1 in its allowedHosts.
+process.env[ALLOW_LOOPBACK_FOR_TESTS] = '1';
 
 const suite = useRotationSuite();
 let provider: TokenProviderServer;
@@ -61,7 +67,7 @@ const value = (arn: string, stage = 'AWSCURRENT') => suite.player.value<TokenSec
 async function datadogSecret(extra: Record<string, unknown> = {}) {
   const management = provider.datadogManagement();
   suite.sensitive(management.apiKey, management.appKey);
-  const managementSecretArn = await suite.secret(unique('dd-management'), management);
+  const managementSecretArn = await suite.secret(unique('dd-management'), { ...management, allowedHosts: [provider.host] });
   const key = provider.datadogApiKey();
   const arn = await tokenSecret(unique('dd-key'), {
     provider: 'datadog',
@@ -78,7 +84,7 @@ async function datadogSecret(extra: Record<string, unknown> = {}) {
 /** A Cloudflare management token ("API Tokens Write") and a token secret that names it. */
 async function cloudflareSecret(extra: Record<string, unknown> = {}, managerCanWrite = true) {
   const manager = provider.cloudflareToken(managerCanWrite);
-  const managementSecretArn = await suite.secret(unique('cf-management'), { token: manager.token });
+  const managementSecretArn = await suite.secret(unique('cf-management'), { token: manager.token, allowedHosts: [provider.host] });
   const app = provider.cloudflareToken();
   const arn = await tokenSecret(unique('cf-token'), {
     provider: 'cloudflare',
@@ -115,7 +121,7 @@ function acmeTemplates(base = provider.acmeBaseUrl) {
 async function acmeSecret(extra: Record<string, unknown> = {}) {
   const admin = provider.acmeToken(true);
   suite.sensitive(admin.token);
-  const managementSecretArn = await suite.secret(unique('acme-management'), { adminToken: admin.token });
+  const managementSecretArn = await suite.secret(unique('acme-management'), { adminToken: admin.token, allowedHosts: [provider.host] });
   const app = provider.acmeToken();
   const arn = await tokenSecret(unique('acme-token'), {
     provider: 'http',
@@ -436,7 +442,7 @@ describe('ApiTokenRotation cloudflare (roll-only)', () => {
     expect(err.message).toMatch(/field 'managementSecretArn' is missing .*'selfRotation': true/);
     expect(provider.accepts(app.token)).toBe(true);
 
-    const explicit = await suite.secret(unique('cf-self'), { ...base, selfRotation: true });
+    const explicit = await suite.secret(unique('cf-self'), { ...base, selfRotation: true, allowedHosts: [provider.host] });
     await suite.player.rotate(handler(), explicit);
     expect(provider.accepts(app.token)).toBe(false);
     expect(provider.accepts((await value(explicit)).token)).toBe(true);
@@ -458,7 +464,7 @@ describe('ApiTokenRotation cloudflare (roll-only)', () => {
     const { arn, app } = await cloudflareSecret({}, false);
     const token = await suite.player.startRotation(arn);
     const err = await failingStep(arn, token, 'createSecret');
-    expect(err.message).toMatch(/cloudflare roll: PUT .*\/value answered HTTP 403: 9109 Unauthorized to access requested resource/);
+    expect(err.message).toMatch(/cloudflare roll: PUT .*\/value answered HTTP 403 \(provider error code 9109\): the provider refused the credential$/);
     expect(provider.accepts(app.token)).toBe(true);
   });
 });
@@ -483,6 +489,7 @@ describe('ApiTokenRotation generic HTTP provider (configured by data)', () => {
       provider: 'http',
       token: app.token,
       selfRotation: true,
+      allowedHosts: [provider.host],
       http: {
         dualActive: false,
         issue: {
@@ -506,7 +513,8 @@ describe('ApiTokenRotation generic HTTP provider (configured by data)', () => {
     provider.failNext(Routes.ACME_ISSUE, { status: 400, body: { error: `bad request from ${admin.token} near ${stranger}` } });
     const token = await suite.player.startRotation(arn);
     const err = await failingStep(arn, token, 'createSecret');
-    expect(err.message).toMatch(/http issue: POST .*\/acme\/v1\/tokens answered HTTP 400: bad request from \[REDACTED\] near \[REDACTED\]/);
+    // An issuing request's answer is never quoted (it may hold a credential no redactor knows yet).
+    expect(err.message).toMatch(/http issue: POST .*\/acme\/v1\/tokens answered HTTP 400$/);
     expect(errorText(err)).not.toContain(admin.token);
     expect(errorText(err)).not.toContain(stranger);
     expect(provider.accepts(app.token)).toBe(true);
@@ -562,7 +570,7 @@ describe('ApiTokenRotation refuses bad configuration before calling the provider
     [
       'a management secret without a field the provider needs',
       async () => {
-        const managementSecretArn = await suite.secret(unique('dd-management'), { apiKey: provider.datadogApiKey().token });
+        const managementSecretArn = await suite.secret(unique('dd-management'), { apiKey: provider.datadogApiKey().token, allowedHosts: [provider.host] });
         const { arn, key } = await datadogSecret({ managementSecretArn });
         return { arn, token: key.token };
       },
@@ -608,7 +616,7 @@ describe('ApiTokenRotation refuses bad configuration before calling the provider
       'a management secret that holds the rotated token itself',
       async () => {
         const app = provider.cloudflareToken(true);
-        const managementSecretArn = await suite.secret(unique('cf-management'), { token: app.token });
+        const managementSecretArn = await suite.secret(unique('cf-management'), { token: app.token, allowedHosts: [provider.host] });
         const arn = await tokenSecret(unique('cf-token'), {
           provider: 'cloudflare', token: app.token, tokenId: app.tokenId, managementSecretArn, baseUrl: provider.cloudflareBaseUrl,
         });
@@ -643,3 +651,227 @@ describe('ApiTokenRotation refuses bad configuration before calling the provider
     expect(provider.accepts(key.token)).toBe(true);
   });
 });
+
+describe('ApiTokenRotation sends credentials only to allowed hosts, in every mode', () => {
+  let other: ListeningTrap;
+  let third: ListeningTrap;
+  beforeAll(async () => {
+    other = await ListeningTrap.start('127.0.0.2');
+    third = await ListeningTrap.start('127.0.0.3');
+  });
+  afterAll(async () => {
+    await other?.close();
+    await third?.close();
+  });
+  const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+  it("selfRotation (Cloudflare roll): a host outside the provider's official hosts is refused before any connection", async () => {
+    // Prepare: a token that may roll itself, pointed at another host; the secret lists no allowedHosts.
+    const app = provider.cloudflareToken(true);
+    const arn = await suite.secret(unique('cf-self'), {
+      provider: 'cloudflare', token: app.token, tokenId: app.tokenId, selfRotation: true, baseUrl: `${other.url}/client/v4`,
+    });
+    const token = await suite.player.startRotation(arn);
+    // Act
+    const err = await failingStep(arn, token, 'createSecret');
+    // Assess
+    expect(err.message).toMatch(
+      new RegExp(
+        `cloudflare configuration: host ${esc(`127.0.0.2:${other.port}`)} is not in the secret's allowedHosts ` +
+          "\\(it lists none, so provider cloudflare's official hosts apply: api\\.cloudflare\\.com\\); " +
+          'Rotor sends credentials only to allowed hosts',
+      ),
+    );
+    expect(err.message).not.toContain('/client/v4');
+    expect(other.connections).toBe(0);
+    expect(provider.accepts(app.token)).toBe(true);
+    expect((await value(arn)).token).toBe(app.token);
+  });
+
+  it("selfRotation (generic http): only the secret's own allowedHosts; another host is refused before any connection", async () => {
+    const app = provider.acmeToken();
+    const arn = await suite.secret(unique('acme-self'), {
+      provider: 'http',
+      token: app.token,
+      selfRotation: true,
+      allowedHosts: [provider.host],
+      http: {
+        dualActive: false,
+        issue: { method: 'POST', url: `${third.url}/v1/tokens/self/roll?t={{token}}`, headers: { 'x-acme-token': '{{token}}' }, tokenPath: 'secret' },
+        verify: { method: 'GET', url: `${provider.acmeBaseUrl}/v1/whoami`, headers: { 'x-acme-token': '{{token}}' } },
+      },
+    });
+    const token = await suite.player.startRotation(arn);
+    const err = await failingStep(arn, token, 'createSecret');
+    expect(err.message).toMatch(
+      new RegExp(`http configuration: host ${esc(`127.0.0.3:${third.port}`)} is not in the secret's allowedHosts; Rotor sends credentials only to allowed hosts`),
+    );
+    expect(err.message).not.toMatch(/self\/roll|t=/);
+    expect(third.connections).toBe(0);
+    expect(provider.accepts(app.token)).toBe(true);
+  });
+
+  it("with a management secret: issue goes only to its allowedHosts, before any connection", async () => {
+    const { arn, key } = await datadogSecret({ baseUrl: `${other.url}/datadog` });
+    const token = await suite.player.startRotation(arn);
+    const err = await failingStep(arn, token, 'createSecret');
+    expect(err.message).toMatch(
+      new RegExp(`datadog configuration: host ${esc(`127.0.0.2:${other.port}`)} is not in the management secret's allowedHosts;`),
+    );
+    expect(other.connections).toBe(0);
+    expect(provider.accepts(key.token)).toBe(true);
+  });
+
+  it('testSecret sends the pending token only to the allowed hosts (verify is checked too)', async () => {
+    // Prepare: AWSCURRENT and AWSPENDING both point at another host (as if written by hand), so
+    // testSecret is the first step to send anything.
+    const { arn } = await datadogSecret({ baseUrl: `${third.url}/datadog` });
+    const token = await suite.player.startRotation(arn);
+    const pending = { ...(await value(arn)), token: randomBytes(16).toString('hex') };
+    suite.sensitive(pending.token);
+    await suite.player.client.send(
+      new PutSecretValueCommand({ SecretId: arn, ClientRequestToken: token, SecretString: JSON.stringify(pending), VersionStages: ['AWSPENDING'] }),
+    );
+    // Act
+    const err = await failingStep(arn, token, 'testSecret');
+    // Assess
+    expect(err.message).toMatch(
+      new RegExp(`datadog configuration: host ${esc(`127.0.0.3:${third.port}`)} is not in the management secret's allowedHosts;`),
+    );
+    expect(third.connections).toBe(0);
+  });
+
+  it('retire revokes only through the allowed hosts: a management secret that no longer lists the host stops it', async () => {
+    const { arn, key, managementSecretArn } = await datadogSecret();
+    await suite.player.rotate(handler(), arn);
+    const management = JSON.parse(
+      (await suite.player.client.send(new GetSecretValueCommand({ SecretId: managementSecretArn, VersionStage: 'AWSCURRENT' }))).SecretString!,
+    ) as Record<string, unknown>;
+    await suite.player.client.send(
+      new PutSecretValueCommand({ SecretId: managementSecretArn, SecretString: JSON.stringify({ ...management, allowedHosts: ['127.0.0.3'] }) }),
+    );
+    provider.resetFaults();
+
+    const result = await retireRun(arn);
+
+    expect(result).toMatchObject({ outcome: 'failed' });
+    expect(suite.logs.text()).toMatch(/host 127\.0\.0\.1:\d+ is not in the management secret's allowedHosts/);
+    expect(provider.count(Routes.DATADOG_DELETE)).toBe(0);
+    expect(provider.accepts(key.token)).toBe(true);
+  });
+
+  it('without the test opt-in, loopback and plain http are refused even when the allowed hosts list them', async () => {
+    const production = createApiTokenKind({ env: {}, verifyDelayMs: 50, http: { backoffMs: 20, timeoutMs: 3_000 } });
+    const { arn, key } = await datadogSecret(); // its management secret lists 127.0.0.1
+    const token = await suite.player.startRotation(arn);
+    const err = await suite.handler(production)(suite.player.event(arn, token, 'createSecret'), lambdaContext()).then(
+      () => new Error('createSecret succeeded'),
+      (e: Error) => e,
+    );
+    expect(err.message).toMatch(
+      new RegExp(
+        `field 'baseUrl' may not name loopback host 127\\.0\\.0\\.1: loopback and plain http are allowed only when the ` +
+          `function's environment sets ${ALLOW_LOOPBACK_FOR_TESTS}=1`,
+      ),
+    );
+    expect(provider.requests).toEqual([]);
+    expect(provider.accepts(key.token)).toBe(true);
+  });
+});
+
+describe('ApiTokenRotation never copies a provider answer into a message', () => {
+  // New token values a redactor could not guess: short, with spaces and other characters.
+  const cases: Array<{ what: string; arrange: () => Promise<{ arn: string }>; message: RegExp; issued: string }> = [
+    {
+      what: 'an issue answered 500 text/plain that echoes the new token',
+      issued: 'n3w t0k',
+      arrange: async () => {
+        const { arn } = await acmeSecret();
+        provider.failNext(Routes.ACME_ISSUE, {
+          status: 500, issued: 'n3w t0k', contentType: 'text/plain', body: 'created token {{issued}}; audit log unavailable',
+        });
+        return { arn };
+      },
+      message: /http issue: POST http:\/\/127\.0\.0\.1:\d+\/acme\/v1\/tokens answered HTTP 500$/,
+    },
+    {
+      what: 'an issue answered 400 JSON that echoes the new token beside an error code',
+      issued: 'x!y z',
+      arrange: async () => {
+        const { arn } = await acmeSecret();
+        provider.failNext(Routes.ACME_ISSUE, {
+          status: 400, issued: 'x!y z', body: { error: 'token {{issued}} exceeds the quota', detail: ['{{issued}}'], code: 'E_QUOTA' },
+        });
+        return { arn };
+      },
+      message: /answered HTTP 400 \(provider error code E_QUOTA\)$/,
+    },
+    {
+      what: 'an issue answered 200 with a body that is not JSON but holds the new token',
+      issued: 'ab cd',
+      arrange: async () => {
+        const { arn } = await acmeSecret();
+        provider.failNext(Routes.ACME_ISSUE, { status: 200, issued: 'ab cd', contentType: 'text/plain', body: 'secret={{issued}}' });
+        return { arn };
+      },
+      message: /answered HTTP 200 \(no string at \$\.token\.secret\)$/,
+    },
+    {
+      what: 'a roll answered 502 in a Cloudflare envelope quoting the new value',
+      issued: 'cf v@l',
+      arrange: async () => {
+        const { arn } = await cloudflareSecret();
+        provider.failNext(Routes.CLOUDFLARE_ROLL, {
+          status: 502,
+          issued: 'cf v@l',
+          body: { success: false, errors: [{ code: 10502, message: 'rolled to {{issued}}, cache write failed' }], result: '{{issued}}' },
+        });
+        return { arn };
+      },
+      message: /cloudflare roll: PUT .*\/value answered HTTP 502 \(provider error code 10502\)$/,
+    },
+  ];
+
+  for (const { what, arrange, message, issued } of cases) {
+    it(`for ${what}: status and error code only, the token nowhere`, async () => {
+      // Prepare
+      suite.sensitive(issued);
+      const { arn } = await arrange();
+      const before = (await value(arn)).token;
+      const token = await suite.player.startRotation(arn);
+      // Act
+      const err = await failingStep(arn, token, 'createSecret');
+      // Assess: the message, the error with its cause chain, and every log line.
+      expect(err.message).toMatch(message);
+      expect(errorText(err)).not.toContain(issued);
+      expect(suite.logs.text()).not.toContain(issued);
+      expect((await value(arn)).token).toBe(before);
+    });
+  }
+});
+
+describe('ApiTokenRotation caps the size of a provider answer', () => {
+  it('stops reading a 20 MB answer past 1 MiB and says so; AWSCURRENT still works', async () => {
+    // Prepare: a "provider" that streams 20 MB to anything.
+    const huge = await HugeAnswer.start(20 * 1024 * 1024);
+    try {
+      const { arn, key } = await datadogSecret({ baseUrl: `${huge.url}/datadog` });
+      const token = await suite.player.startRotation(arn);
+      // Act
+      const err = await failingStep(arn, token, 'createSecret');
+      // Assess
+      expect(err.message).toMatch(
+        /datadog issue: POST http:\/\/127\.0\.0\.1:\d+\/datadog\/api\/v2\/api_keys: the response exceeded 1048576 bytes; Rotor stopped reading it/,
+      );
+      expect(err.name).toBe('ProviderError');
+      expect(huge.requests).toBe(1);
+      for (let i = 0; i < 100 && !huge.closedEarly; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(huge.closedEarly).toBe(true);
+      expect(huge.bytesSent).toBeLessThan(huge.totalBytes);
+      expect((await value(arn)).token).toBe(key.token);
+    } finally {
+      await huge.close();
+    }
+  });
+});
+

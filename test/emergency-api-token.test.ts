@@ -9,6 +9,11 @@ import { captureEvents } from './support/events';
 import { createRotationFunction } from './support/moto';
 import { useRotationSuite } from './support/rotationSuite';
 import { Routes, TokenProviderServer } from './support/token-provider';
+import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/core/testing';
+
+// The emulators listen on 127.0.0.1 over plain http: the local-test opt-in, and every
+// management secret (or self-rotating secret) lists 127.0.0.1 in its allowedHosts.
+process.env[ALLOW_LOOPBACK_FOR_TESTS] = '1';
 
 /**
  * Emergency rotation of API tokens against the local provider emulators, whose token tables
@@ -53,7 +58,7 @@ async function tokenSecret(name: string, secretValue: Record<string, unknown>): 
 async function datadog(graceperiod: number) {
   const management = provider.datadogManagement();
   suite.sensitive(management.apiKey, management.appKey);
-  const managementSecretArn = await suite.secret(unique('dd-management'), management);
+  const managementSecretArn = await suite.secret(unique('dd-management'), { ...management, allowedHosts: [provider.host] });
   const key = provider.datadogApiKey();
   const arn = await tokenSecret(unique('dd-key'), {
     provider: 'datadog', token: key.token, tokenId: key.tokenId, managementSecretArn, baseUrl: provider.datadogBaseUrl, graceperiod,
@@ -120,7 +125,7 @@ describe('emergency rotation and revocation: API tokens', () => {
 
   it('roll-only (Cloudflare-like), leak by secretId: the roll kills the leaked token; revoke proves it refused', async () => {
     const manager = provider.cloudflareToken(true);
-    const managementSecretArn = await suite.secret(unique('cf-management'), { token: manager.token });
+    const managementSecretArn = await suite.secret(unique('cf-management'), { token: manager.token, allowedHosts: [provider.host] });
     const app = provider.cloudflareToken();
     const arn = await tokenSecret(unique('cf-token'), {
       provider: 'cloudflare', token: app.token, tokenId: app.tokenId, managementSecretArn, baseUrl: provider.cloudflareBaseUrl,

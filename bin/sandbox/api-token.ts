@@ -1,4 +1,5 @@
 import { createApiTokenKind } from '../../lambdas/api-token/apiTokenKind';
+import { ALLOW_LOOPBACK_FOR_TESTS } from '../../lambdas/core/testing';
 import { RotorTags } from '../../lambdas/core/types';
 import { Routes, TokenProviderServer, type Route } from '../../test/support/token-provider';
 import { nameOf, plural, printLabels, quietHandler, short, tagSecret, totals, type SandboxContext } from './common';
@@ -28,9 +29,15 @@ const requestNames: Partial<Record<Route, string>> = {
  * window), and Cloudflare user tokens, rolled in place (roll-only: the old value dies at once).
  */
 export async function apiTokenSandbox(ctx: SandboxContext): Promise<void> {
+  // The emulator is on loopback over plain http: the local-test opt-in (no construct sets it),
+  // and the emulator's host listed as the management secrets' allowedHosts.
+  process.env[ALLOW_LOOPBACK_FOR_TESTS] = '1';
   const provider = await TokenProviderServer.start();
   ctx.defer('the token provider emulator', () => provider.close());
-  ctx.print(`api-token: provider emulator at ${provider.url} (Datadog and Cloudflare API contracts, its own token table)`);
+  ctx.print(
+    `api-token: provider emulator at ${provider.url} (Datadog and Cloudflare API contracts, its own token table; ` +
+      `${ALLOW_LOOPBACK_FOR_TESTS}=1, allowedHosts [${provider.host}])`,
+  );
   const kind = createApiTokenKind();
   const handler = quietHandler(kind, ctx);
   let seenRequests = 0;
@@ -44,7 +51,10 @@ export async function apiTokenSandbox(ctx: SandboxContext): Promise<void> {
 
   // Datadog: an API key, and the management secret (an API key + application key) that manages keys.
   const management = provider.datadogManagement();
-  const ddManagement = await ctx.player.createSecret('sandbox/api-token/datadog-management', management);
+  const ddManagement = await ctx.player.createSecret('sandbox/api-token/datadog-management', {
+    ...management,
+    allowedHosts: [provider.host],
+  });
   const ddKey = provider.datadogApiKey('sandbox-app');
   const dd = await ctx.player.createSecret('sandbox/api-token/datadog', {
     provider: 'datadog',
@@ -57,7 +67,10 @@ export async function apiTokenSandbox(ctx: SandboxContext): Promise<void> {
 
   // Cloudflare: a user token, and a management token with "API Tokens Write".
   const manager = provider.cloudflareToken(true);
-  const cfManagement = await ctx.player.createSecret('sandbox/api-token/cloudflare-management', { token: manager.token });
+  const cfManagement = await ctx.player.createSecret('sandbox/api-token/cloudflare-management', {
+    token: manager.token,
+    allowedHosts: [provider.host],
+  });
   const cfToken = provider.cloudflareToken();
   const cf = await ctx.player.createSecret('sandbox/api-token/cloudflare', {
     provider: 'cloudflare',

@@ -11,12 +11,14 @@ import {
 } from '../core/types';
 import { handlerDefaults } from '../core/handler';
 import { ProviderError, ProviderFailures } from './errors';
-import { httpDefaults, ProviderHttp, type HttpOptions } from './http';
+import { httpDefaults, ProviderHttp, type HostRule, type HttpOptions } from './http';
 import { IssueJournal } from './journal';
 import { readManagement, readSecretValue, type ManagementCredential, type SecretReader } from './management';
 import type { Issued, ProviderSession, TokenProvider } from './provider';
 import { providerFor } from './providers';
 import { graceMs, parseApiTokenSecret, targetOf, type ApiTokenSecret } from './secret';
+import type { UrlPolicy } from './urls';
+import { loopbackAllowedForTests } from '../core/testing';
 
 export const apiTokenKindDefaults = {
   /** testSecret asks the provider this many times before it calls a new token refused. */
@@ -40,16 +42,27 @@ export interface ApiTokenKindOptions {
   readonly journal?: IssueJournal;
   /** Where failed revocations are counted. @default Powertools Metrics, namespace Rotor */
   readonly metrics?: Metrics;
+  /**
+   * The function's environment, read at every hook call for the test opt-in
+   * (ROTOR_ALLOW_LOOPBACK_FOR_TESTS=1: http and loopback hosts permitted, still only when allowed).
+   * @default process.env
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** Metric emitted (as its own EMF line) every time revoking an old or leaked token fails. */
 export const REVOKE_FAILED_METRIC = 'TokenRevokeFailed';
 
 
+/** Where the hosts of a rotation's management secret are kept between its steps (a warm function). */
+type HostRules = Map<string, HostRule>;
+const HOST_RULES_KEPT = 64;
+
 /**
  * One hook call's view of the provider: a redactor that knows every credential seen so far
  * (also registered with the engine), the HTTP client, and the management credential, read at
- * most once and only when needed.
+ * most once and only when needed. Every client it hands out is restricted to the allowed hosts,
+ * whatever the mode: a request that carries a credential never goes anywhere else.
  */
 class Session {
   public readonly redactor = new Redactor();
@@ -60,33 +73,45 @@ class Session {
     private readonly secret: ApiTokenSecret,
     public readonly provider: TokenProvider,
     private readonly ctx: KindContext,
-    private readonly options: Required<Pick<ApiTokenKindOptions, 'readSecret'>> & { http: HttpOptions },
+    private readonly options: Required<Pick<ApiTokenKindOptions, 'readSecret'>> & {
+      http: HttpOptions;
+      policy: UrlPolicy;
+      hostRules: HostRules;
+    },
   ) {
+    this.http = new ProviderHttp(this.redactor, options.http, undefined, options.policy, (v) => this.redact(v));
     this.redact(secret.token);
-    this.http = new ProviderHttp(this.redactor, options.http);
   }
 
   public redact(value: string | undefined): void {
     this.redactor.add(value);
     this.ctx.redact(value);
+    this.http.know(value);
   }
 
-  /** For verify: no credential but the token itself. */
-  public plain(): ProviderSession {
+  /**
+   * For verify: no credential but the token itself, sent only to the allowed hosts (read from
+   * the management secret, which an earlier step of the same rotation in this warm function
+   * usually has read already).
+   */
+  public async plain(): Promise<ProviderSession> {
+    const http = this.restricted(await this.rule(true));
     return {
-      http: this.http,
+      http,
       rotation: this.ctx.token,
       credential: () => Promise.reject(new Error(`${this.provider.name}: verify may not use the management credential`)),
     };
   }
 
   /**
-   * For issue and revoke: the management credential, and a client that sends requests only to
-   * the hosts the management secret allows (default: the provider's official API hosts), every
+   * For issue and revoke: the management credential (none with selfRotation: the token
+   * authenticates itself), and a client that sends requests only to the allowed hosts, every
    * URL of the secret's configuration checked before the first request.
    */
   public async managed(): Promise<ProviderSession> {
-    if (this.secret.selfRotation) return { ...this.plain(), credential: () => Promise.resolve({}) };
+    if (this.secret.selfRotation) {
+      return { http: this.restricted(await this.rule(false)), rotation: this.ctx.token, credential: () => Promise.resolve({}) };
+    }
     const cred = await this.credential();
     if (Object.values(cred.fields).includes(this.secret.token)) {
       throw new UnsafeRotationError(
@@ -94,9 +119,44 @@ class Session {
           "an explicit opt-in ('selfRotation': true instead of 'managementSecretArn')",
       );
     }
-    const http = this.http.restrictedTo(cred.allowedHosts ?? this.provider.defaultHosts);
-    for (const url of this.provider.urls(this.secret)) http.checkUrl(`${this.provider.name} configuration`, url);
+    const http = this.restricted(await this.rule(false));
     return { http, rotation: this.ctx.token, credential: () => Promise.resolve(cred.fields) };
+  }
+
+  /** A client restricted to `rule`, after every URL of the configuration has been checked. */
+  private restricted(rule: HostRule): ProviderHttp {
+    const http = this.http.restrictedTo(rule);
+    for (const url of this.provider.urls(this.secret)) http.checkUrl(`${this.provider.name} configuration`, url);
+    return http;
+  }
+
+  /**
+   * Where credentials of this secret may go. selfRotation: the secret's own `allowedHosts`
+   * (whoever may write its value already holds the token), else the provider's official hosts.
+   * Otherwise: the management secret's `allowedHosts`, else the provider's official hosts.
+   */
+  private async rule(mayReuse: boolean): Promise<HostRule> {
+    const name = this.provider.name;
+    const official = this.provider.defaultHosts.length
+      ? `so provider ${name}'s official hosts apply: ${this.provider.defaultHosts.join(', ')}`
+      : `and provider '${name}' has no official hosts: list the provider's hosts there`;
+    if (this.secret.selfRotation) {
+      return this.secret.allowedHosts
+        ? { hosts: this.secret.allowedHosts, source: "the secret's allowedHosts" }
+        : { hosts: this.provider.defaultHosts, source: `the secret's allowedHosts (it lists none, ${official})` };
+    }
+    const key = `${this.secret.managementSecretArn}\n${this.ctx.token}`;
+    const kept = mayReuse && !this.management ? this.options.hostRules.get(key) : undefined;
+    if (kept) return kept;
+    const cred = await this.credential();
+    const rule: HostRule = cred.allowedHosts
+      ? { hosts: cred.allowedHosts, source: "the management secret's allowedHosts" }
+      : { hosts: this.provider.defaultHosts, source: `the management secret's allowedHosts (it lists none, ${official})` };
+    const rules = this.options.hostRules;
+    rules.delete(key);
+    rules.set(key, rule);
+    while (rules.size > HOST_RULES_KEPT) rules.delete(rules.keys().next().value!);
+    return rule;
   }
 
   private credential(): Promise<ManagementCredential> {
@@ -136,9 +196,12 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
   const now = options.now ?? Date.now;
   const journal = options.journal ?? new IssueJournal();
   let metrics = options.metrics;
+  const hostRules: HostRules = new Map();
+  const policy = (): UrlPolicy => ({ allowLoopback: loopbackAllowedForTests(options.env ?? process.env) });
+  const providerOf = (secret: ApiTokenSecret, where: string) => providerFor(secret, where, policy());
 
   const open = (secret: ApiTokenSecret, provider: TokenProvider, ctx: KindContext) =>
-    new Session(secret, provider, ctx, { readSecret, http });
+    new Session(secret, provider, ctx, { readSecret, http, policy: policy(), hostRules });
 
   function reportRevokeFailure(provider: string): void {
     metrics ??= new Metrics({ namespace: handlerDefaults.metricsNamespace, serviceName: handlerDefaults.serviceName });
@@ -173,9 +236,9 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
     const where = `secret ${ctx.secretArn} (AWSCURRENT)`;
     const { secretString } = await readSecret(ctx.secretArn);
     if (!secretString) throw new RotationStateError(`${where}: no value`);
-    const current = parseApiTokenSecret(decodeJson(secretString, where), where);
+    const current = parseApiTokenSecret(decodeJson(secretString, where), where, policy());
     ctx.redact(current.token);
-    providerFor(current, where);
+    providerOf(current, where);
     return current;
   }
 
@@ -222,8 +285,8 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
     strategies: [Strategies.SINGLE_USER],
 
     parse(value, where) {
-      const secret = parseApiTokenSecret(value, where);
-      providerFor(secret, where);
+      const secret = parseApiTokenSecret(value, where, policy());
+      providerOf(secret, where);
       return secret;
     },
 
@@ -232,11 +295,14 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
     // What a secret scanner finds is the token itself: its fingerprint tags the secret.
     leakIdentity: (secret) => secret.token,
 
+    // createSecret issues or rolls a token: the engine claims the token first (one issue per rotation).
+    issuedId: (secret) => secret.tokenId,
+
     // The retire handler owns the timing: this is the value's own setting, else its tag or default.
     graceHours: (current) => current.graceperiod,
 
     async create(current, ctx) {
-      const provider = providerFor(current, `secret ${ctx.secretArn} (AWSCURRENT)`);
+      const provider = providerOf(current, `secret ${ctx.secretArn} (AWSCURRENT)`);
       const session = open(current, provider, ctx);
       const dualActive = provider.dualActive(current);
       let managed: ProviderSession | undefined;
@@ -277,7 +343,7 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
     },
 
     async set(pending, ctx: SetContext<ApiTokenSecret>) {
-      const provider = providerFor(pending, `secret ${ctx.secretArn} (AWSPENDING)`);
+      const provider = providerOf(pending, `secret ${ctx.secretArn} (AWSPENDING)`);
       if (targetOf(pending) !== targetOf(ctx.current.value)) {
         throw new UnsafeRotationError(
           `secret ${ctx.secretArn}: provider settings (provider, baseUrl, managementSecretArn, selfRotation, http) ` +
@@ -295,8 +361,8 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
     },
 
     async test(pending, ctx: TestContext) {
-      const provider = providerFor(pending, `secret ${ctx.secretArn} (AWSPENDING)`);
-      const session = open(pending, provider, ctx).plain();
+      const provider = providerOf(pending, `secret ${ctx.secretArn} (AWSPENDING)`);
+      const session = await open(pending, provider, ctx).plain();
       for (let attempt = 1; attempt <= verifyAttempts; attempt++) {
         ctx.recordLogin();
         const verdict = await provider.verify(pending, session);
@@ -317,7 +383,7 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
 
     async retire(previous, ctx) {
       const current = await readCurrent(ctx);
-      const provider = providerFor(current, `secret ${ctx.secretArn} (AWSCURRENT)`);
+      const provider = providerOf(current, `secret ${ctx.secretArn} (AWSCURRENT)`);
       const session = open(current, provider, ctx);
       session.redact(previous.token);
       if (!provider.dualActive(current)) {
@@ -345,7 +411,7 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
         );
       }
       if (retiringPrevious) {
-        const verdict = await provider.verify({ ...current, token: previous.token, tokenId: previous.tokenId }, session.plain());
+        const verdict = await provider.verify({ ...current, token: previous.token, tokenId: previous.tokenId }, await session.plain());
         if (verdict.accepted) {
           throw new RotationStepError(`secret ${ctx.secretArn}: ${provider.name} still accepts the previous token after revoking it`);
         }
@@ -355,7 +421,7 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
 
     async revoke(leaked, ctx) {
       const current = ctx.current?.value ?? (await readCurrent(ctx));
-      const provider = providerFor(current, `secret ${ctx.secretArn} (AWSCURRENT)`);
+      const provider = providerOf(current, `secret ${ctx.secretArn} (AWSCURRENT)`);
       const session = open(current, provider, ctx);
       session.redact(leaked.token);
       if (leaked.token === current.token) {
@@ -366,7 +432,7 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
       // The provider settings come from AWSCURRENT: a leaked value cannot point the management credential elsewhere.
       const target = { ...current, token: leaked.token, tokenId: leaked.tokenId };
       if (!provider.dualActive(current)) {
-        const verdict = await provider.verify(target, session.plain());
+        const verdict = await provider.verify(target, await session.plain());
         if (!verdict.accepted) {
           ctx.logger.info('the leaked token is already refused (the roll invalidated it)', { provider: provider.name });
           return;
@@ -385,7 +451,7 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
       if (failed.length > 0) {
         throw new RotationStepError(`secret ${ctx.secretArn}: revoking the leaked token ${leaked.tokenId} failed`);
       }
-      const verdict = await provider.verify(target, session.plain());
+      const verdict = await provider.verify(target, await session.plain());
       if (verdict.accepted) {
         throw new RotationStepError(`secret ${ctx.secretArn}: ${provider.name} still accepts the leaked token after revoking it`);
       }

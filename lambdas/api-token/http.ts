@@ -1,6 +1,6 @@
-import { Redactor } from '../core/redact';
+import { Redactor, REDACTED } from '../core/redact';
 import { ProviderError, ProviderFailures } from './errors';
-import { describeUrl, hostAllowed, urlProblem } from './urls';
+import { describeUrl, hostAllowed, productionUrlPolicy, urlProblem, type UrlPolicy } from './urls';
 
 /** Limits of every provider request. */
 export const httpDefaults = {
@@ -13,6 +13,11 @@ export const httpDefaults = {
   /** First backoff when the provider gives no Retry-After; doubled on each attempt. */
   backoffMs: 200,
   maxBackoffMs: 5_000,
+  /**
+   * A response body larger than this is not read: the connection is closed once it is exceeded
+   * (a provider answer is a few KiB; the function has 256 MiB).
+   */
+  maxResponseBytes: 1_048_576,
 } as const;
 
 export interface HttpOptions {
@@ -21,7 +26,17 @@ export interface HttpOptions {
   readonly maxRetryAfterMs: number;
   readonly backoffMs: number;
   readonly maxBackoffMs: number;
+  readonly maxResponseBytes: number;
   readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * Where a client may send credentials: the hosts, and whose list it is (for messages:
+ * "the management secret's allowedHosts", "provider datadog's official hosts").
+ */
+export interface HostRule {
+  readonly hosts: readonly string[];
+  readonly source: string;
 }
 
 export interface ProviderRequest {
@@ -36,6 +51,8 @@ export interface ProviderRequest {
    * The request may be sent again when its first attempt may have been processed (a timeout,
    * a 5xx): reads and deletes. Issuing and rolling are not: a second roll would invalidate the
    * value the first one returned. A 429 or a refused connection is retried either way.
+   * Non-idempotent requests are the ones that create credentials: their answers may hold a
+   * value Rotor cannot recognise yet, so no text of theirs is ever put in a message.
    */
   readonly idempotent: boolean;
 }
@@ -43,7 +60,7 @@ export interface ProviderRequest {
 export interface ProviderResponse {
   readonly status: number;
   readonly headers: Headers;
-  /** The parsed JSON body, or undefined when empty or not JSON. */
+  /** The parsed JSON body, or the text (at most 1000 characters) when not JSON, or undefined when empty. */
   readonly body: unknown;
 }
 
@@ -53,12 +70,23 @@ const NOT_SENT = new Set(['ECONNREFUSED', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNRE
 /** Runs of characters that look like a credential; masked in any provider text put in a message. */
 const TOKEN_SHAPED = /[A-Za-z0-9_\-+/=.~]{20,}/g;
 
+/** What a provider error code may look like to be quoted (a short identifier, never free text). */
+const ERROR_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Longest excerpt of a provider's error message put in a Rotor message. */
+const EXCERPT_CHARS = 160;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The body was larger than the cap (thrown from the reader, turned into a ProviderError by send). */
+class BodyTooLarge extends Error {}
 
 /**
  * The HTTP client of the token providers: global fetch with a timeout on every attempt, no
- * redirects (a redirect could carry credentials elsewhere), https only (http to loopback for
- * tests), an optional host allow list, and bounded retries honouring Retry-After.
+ * redirects (a redirect could carry credentials elsewhere), https only, every request checked
+ * against a host allow list before any connection is opened, response bodies capped in size,
+ * and bounded retries honouring Retry-After. Plain http and loopback hosts only under the
+ * test opt-in (see lambdas/core/testing.ts), and even then only when the allow list names them.
  */
 export class ProviderHttp {
   public requests = 0;
@@ -66,22 +94,44 @@ export class ProviderHttp {
   public constructor(
     private readonly redactor: Redactor,
     private readonly options: HttpOptions = httpDefaults,
-    private readonly allowedHosts?: readonly string[],
+    private readonly rule: HostRule = { hosts: [], source: 'the allowed hosts' },
+    private readonly policy: UrlPolicy = productionUrlPolicy,
+    /** Every value learnt from a provider that is a credential (a new token), registered at once. */
+    private readonly onSecret: (value: string) => void = () => undefined,
+    /** Values masked in every message, of any length (the Redactor ignores very short ones). */
+    private readonly known: Set<string> = new Set(),
   ) {}
 
-  /** The same client with a host allow list (the management secret's `allowedHosts`). */
-  public restrictedTo(allowedHosts: readonly string[]): ProviderHttp {
-    return new ProviderHttp(this.redactor, this.options, allowedHosts);
+  /** The same client with another host rule (sharing what it knows must be masked). */
+  public restrictedTo(rule: HostRule): ProviderHttp {
+    return new ProviderHttp(this.redactor, this.options, rule, this.policy, this.onSecret, this.known);
   }
 
+  /** Registers a value to be masked in every message of this client (and, through onSecret, everywhere). */
+  public know(value: string | undefined): void {
+    if (typeof value === 'string' && value.length > 0) this.known.add(value);
+  }
+
+  /**
+   * A credential read from a provider's answer (a new token): registered for masking before the
+   * caller can do anything else with it, then returned.
+   */
+  public secret(value: string): string {
+    this.know(value);
+    this.onSecret(value);
+    return value;
+  }
+
+  /** Refuses, before any connection, a URL that is not allowed: the message names the host only. */
   public checkUrl(operation: string, raw: string): URL {
-    const problem = urlProblem(raw);
-    if (problem) throw new ProviderError(`${operation}: URL ${problem}`, { failure: ProviderFailures.UNEXPECTED });
+    const problem = urlProblem(raw, this.policy);
+    if (problem) throw new ProviderError(this.mask(`${operation}: URL ${problem}`), { failure: ProviderFailures.UNEXPECTED });
     const url = new URL(raw);
-    if (this.allowedHosts && !hostAllowed(url, this.allowedHosts)) {
+    if (!hostAllowed(url, this.rule.hosts)) {
       throw new ProviderError(
-        `${operation}: host ${url.host} is not in the management secret's allowedHosts; ` +
-          'Rotor sends credentials only to hosts listed there',
+        this.mask(
+          `${operation}: host ${url.host} is not in ${this.rule.source}; Rotor sends credentials only to allowed hosts`,
+        ),
         { failure: ProviderFailures.UNEXPECTED },
       );
     }
@@ -90,7 +140,7 @@ export class ProviderHttp {
 
   public async send(req: ProviderRequest): Promise<ProviderResponse> {
     const url = this.checkUrl(req.operation, req.url);
-    const where = `${req.operation}: ${req.method} ${describeUrl(req.url)}`;
+    const where = this.mask(`${req.operation}: ${req.method} ${describeUrl(req.url)}`);
     const headers = new Headers(req.headers);
     let body: string | undefined;
     if (typeof req.body === 'string') body = req.body;
@@ -105,6 +155,7 @@ export class ProviderHttp {
       const last = attempt >= this.options.maxAttempts;
       let res: Response;
       let text: string;
+      const abort = new AbortController();
       try {
         this.requests++;
         res = await fetch(url, {
@@ -112,10 +163,17 @@ export class ProviderHttp {
           headers,
           body,
           redirect: 'error',
-          signal: AbortSignal.timeout(this.options.timeoutMs),
+          signal: AbortSignal.any([abort.signal, AbortSignal.timeout(this.options.timeoutMs)]),
         });
-        text = await res.text();
+        text = await readCapped(res, this.options.maxResponseBytes, abort);
       } catch (err) {
+        if (err instanceof BodyTooLarge) {
+          throw new ProviderError(
+            `${where}: the response exceeded ${this.options.maxResponseBytes} bytes; Rotor stopped reading it and closed ` +
+              'the connection (a provider answer is a few KiB: check the URL)',
+            { failure: ProviderFailures.UNEXPECTED },
+          );
+        }
         const timedOut = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError';
         const code = connectionCode(err);
         const retry = !last && (NOT_SENT.has(code ?? '') || (req.idempotent && (timedOut || code === 'ECONNRESET')));
@@ -131,7 +189,7 @@ export class ProviderHttp {
           );
         }
         throw new ProviderError(
-          `${where}: cannot reach the provider (${code ?? cause.message}) after ${attempt} attempt${attempt > 1 ? 's' : ''}`,
+          `${where}: cannot reach the provider (${code ?? this.mask(cause.message)}) after ${attempt} attempt${attempt > 1 ? 's' : ''}`,
           { failure: ProviderFailures.UNREACHABLE, cause },
         );
       }
@@ -162,46 +220,123 @@ export class ProviderHttp {
     }
   }
 
-  /** An error for an answer the operation did not expect: status and the provider's own words, masked. */
-  public unexpected(req: Pick<ProviderRequest, 'operation' | 'method' | 'url'>, res: ProviderResponse, what?: string): ProviderError {
+  /**
+   * An error for an answer the operation did not expect: the status, the provider's error code
+   * when it has one of the fixed shape, and, for requests that create no credential only, a short
+   * masked excerpt of the JSON error message. The answer of an issue or roll is never quoted: it
+   * may hold a new credential that no redactor can recognise.
+   */
+  public unexpected(req: Pick<ProviderRequest, 'operation' | 'method' | 'url' | 'idempotent'>, res: ProviderResponse, what?: string): ProviderError {
     const refused = res.status === 401 || res.status === 403;
-    const said = this.providerText(res.body);
+    const code = this.errorCode(res.body);
+    const said = req.idempotent ? this.providerText(res.body) : '';
+    const details = [what, code ? `provider error code ${code}` : undefined].filter(Boolean).join('; ');
     return new ProviderError(
-      `${req.operation}: ${req.method} ${describeUrl(req.url)} answered HTTP ${res.status}` +
-        `${what ? ` (${what})` : ''}${said ? `: ${said}` : ''}`,
+      this.mask(
+        `${req.operation}: ${req.method} ${describeUrl(req.url)} answered HTTP ${res.status}` +
+          `${details ? ` (${details})` : ''}${refused ? ': the provider refused the credential' : ''}${said ? `: ${said}` : ''}`,
+      ),
       { failure: refused ? ProviderFailures.REFUSED : ProviderFailures.UNEXPECTED, status: res.status },
     );
   }
 
-  /** What a provider's error body says, with known secrets and token-shaped strings masked. */
+  /**
+   * The error code of a JSON error body (`code`, `error_code`, `errorCode`, at the top, under
+   * `error`, or in the first of `errors`), when it is a short identifier and no known value.
+   */
+  public errorCode(body: unknown): string | undefined {
+    const obj = (v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+    const top = obj(body);
+    if (!top) return undefined;
+    const candidates = [top, obj(top.error), Array.isArray(top.errors) ? obj(top.errors[0]) : undefined];
+    for (const c of candidates) {
+      for (const key of ['code', 'error_code', 'errorCode']) {
+        const v = c?.[key];
+        const s = typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : typeof v === 'string' ? v : undefined;
+        if (s !== undefined && ERROR_CODE.test(s) && !this.quotesKnown(s)) return s;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * What a JSON error body says in its message fields, at most EXCERPT_CHARS characters, with
+   * token-shaped runs masked; empty when the body is not JSON (a text or HTML body is never
+   * quoted) or when the excerpt holds any value Rotor knows, however short.
+   */
   public providerText(body: unknown): string {
+    if (body === null || typeof body !== 'object') return '';
     const parts: string[] = [];
-    const collect = (v: unknown): void => {
+    const collect = (v: unknown, depth: number): void => {
+      if (depth > 3 || parts.length > 5) return;
       if (typeof v === 'string') parts.push(v);
-      else if (Array.isArray(v)) v.forEach(collect);
+      else if (Array.isArray(v)) v.slice(0, 5).forEach((x) => collect(x, depth + 1));
       else if (v !== null && typeof v === 'object') {
         const o = v as Record<string, unknown>;
-        if (typeof o.message === 'string') parts.push(typeof o.code === 'number' ? `${o.code} ${o.message}` : o.message);
-        else if (o.detail !== undefined) collect(o.detail);
-        else if (o.title !== undefined) collect(o.title);
+        if (typeof o.message === 'string') parts.push(o.message);
+        else if (o.detail !== undefined) collect(o.detail, depth + 1);
+        else if (o.title !== undefined) collect(o.title, depth + 1);
       }
     };
-    if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+    if (!Array.isArray(body)) {
       const o = body as Record<string, unknown>;
       for (const key of ['errors', 'error', 'message', 'error_description', 'detail']) {
-        if (o[key] !== undefined) collect(o[key]);
+        if (o[key] !== undefined) collect(o[key], 0);
       }
-    } else if (typeof body === 'string') {
-      parts.push(body);
     }
-    const text = parts.join('; ').slice(0, 300);
-    return this.redactor.text(text).replace(TOKEN_SHAPED, '[REDACTED]');
+    const joined = parts.join('; ');
+    if (this.quotesKnown(joined)) return '';
+    const text = joined
+      .slice(0, EXCERPT_CHARS)
+      .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+      .replace(TOKEN_SHAPED, REDACTED)
+      .trim();
+    return this.redactor.text(text);
+  }
+
+  /** A message with every known value masked, short ones included. */
+  public mask(text: string): string {
+    let out = this.redactor.text(text);
+    for (const value of [...this.known].sort((a, b) => b.length - a.length)) out = out.split(value).join(REDACTED);
+    return out;
+  }
+
+  private quotesKnown(text: string): boolean {
+    return [...this.known].some((v) => text.includes(v));
   }
 
   private backoff(attempt: number): number {
     const base = Math.min(this.options.maxBackoffMs, this.options.backoffMs * 2 ** (attempt - 1));
     return Math.round(base * (0.75 + Math.random() * 0.5));
   }
+}
+
+/**
+ * Reads a body incrementally, at most `max` bytes: a Content-Length above it, or a stream that
+ * goes past it, aborts the request (which closes the connection) and throws BodyTooLarge.
+ */
+async function readCapped(res: Response, max: number, abort: AbortController): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > max) {
+    abort.abort();
+    throw new BodyTooLarge();
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      abort.abort();
+      await reader.cancel().catch(() => undefined);
+      throw new BodyTooLarge();
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 function parseBody(text: string): unknown {

@@ -1,4 +1,5 @@
 import type { ProviderHttp } from './http';
+import type { UrlPolicy } from './urls';
 import type { ApiTokenSecret } from './secret';
 
 /** A token the provider issued (or rolled). */
@@ -46,12 +47,16 @@ export interface TokenProvider {
    */
   dualActive(secret: ApiTokenSecret): boolean;
   /** Provider-specific checks of a parsed secret; throws SecretFormatError naming the field. */
-  validate(secret: ApiTokenSecret, where: string): void;
+  validate(secret: ApiTokenSecret, where: string, policy: UrlPolicy): void;
   /** Fields the management secret must hold for this provider. */
   managementFields(secret: ApiTokenSecret): readonly string[];
-  /** Hosts a management credential may be sent to when the management secret lists none. */
+  /**
+   * Hosts a credential (the token, a management credential) may be sent to when the management
+   * secret (or, with selfRotation, the secret itself) lists no `allowedHosts`: the provider's
+   * official API hosts. Empty for a provider without official hosts (the generic `http`).
+   */
   readonly defaultHosts: readonly string[];
-  /** Every URL the provider would call for this secret (checked against the allowed hosts first). */
+  /** Every URL the provider would call for this secret (each checked against the allowed hosts before the first request). */
   urls(secret: ApiTokenSecret): string[];
   issue(current: ApiTokenSecret, session: ProviderSession): Promise<Issued>;
   /** Whether the provider accepts `target.token`; throws only when it cannot tell. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { SecretFormatError } from '../core/errors';
 import { parseWith } from '../core/secretValue';
-import { urlProblem } from './urls';
+import { urlProblem, type UrlPolicy } from './urls';
 
 /** Defaults of the api-token secret's optional fields. */
 export const apiTokenDefaults = {
@@ -67,6 +67,12 @@ export const apiTokenSecretSchema = z.looseObject({
    */
   graceperiod: hours.optional(),
   baseUrl: z.string().min(1).optional(),
+  /**
+   * With `selfRotation` only (there is no management secret): hosts (`host`, `host:port`,
+   * `*.domain`) the token may be sent to.
+   * @default - the provider's official API hosts (provider 'http' has none: list them)
+   */
+  allowedHosts: z.array(z.string().min(1).max(253)).min(1).max(50).optional(),
   keyName: z
     .string()
     .min(1)
@@ -89,21 +95,27 @@ export type Authentication =
   | { readonly managementSecretArn: string; readonly selfRotation?: never }
   | { readonly selfRotation: true; readonly managementSecretArn?: never };
 
-export function parseApiTokenSecret(value: unknown, where: string): ApiTokenSecret {
+export function parseApiTokenSecret(value: unknown, where: string, policy: UrlPolicy): ApiTokenSecret {
   const secret = parseWith(apiTokenSecretSchema, value, where);
   if (secret.managementSecretArn !== undefined && secret.selfRotation === true) {
     throw new SecretFormatError(
       `${where}: fields 'managementSecretArn' and 'selfRotation' exclude each other (use one way to authenticate)`,
     );
   }
-  if (secret.baseUrl !== undefined) checkUrl(secret.baseUrl, 'baseUrl', where);
+  if (secret.allowedHosts !== undefined && secret.selfRotation !== true) {
+    throw new SecretFormatError(
+      `${where}: field 'allowedHosts' is for 'selfRotation' only; with 'managementSecretArn' the hosts are the ` +
+        "management secret's 'allowedHosts' (else the provider's official hosts)",
+    );
+  }
+  if (secret.baseUrl !== undefined) checkUrl(secret.baseUrl, 'baseUrl', where, policy);
   return secret;
 }
 
-/** Refuses a URL that is not https (http only to loopback), naming the field. */
-export function checkUrl(url: string, field: string, where: string): void {
+/** Refuses a URL that is not https (http and loopback only under the test opt-in), naming the field. */
+export function checkUrl(url: string, field: string, where: string, policy: UrlPolicy): void {
   // Placeholders are checked after filling; here only the template's scheme and host matter.
-  const problem = urlProblem(url.replace(/\{\{[^}]*\}\}/g, 'x'));
+  const problem = urlProblem(url.replace(/\{\{[^}]*\}\}/g, 'x'), policy);
   if (problem) throw new SecretFormatError(`${where}: field '${field}' ${problem}`);
 }
 
@@ -128,5 +140,6 @@ export function targetOf(secret: ApiTokenSecret): string {
     secret.managementSecretArn ?? null,
     secret.selfRotation ?? false,
     secret.http ?? null,
+    secret.allowedHosts ?? null,
   ]);
 }

@@ -64,6 +64,15 @@ export interface Fault {
   /** Seconds, sent as Retry-After (or X-RateLimit-Reset for Datadog). */
   readonly retryAfter?: number;
   readonly body?: unknown;
+  /**
+   * Do the route's real work first with this value as the new token (acme issue and roll,
+   * cloudflare roll), then answer the fault: a provider that issued a credential and still
+   * answered an error, echoing it. `{{issued}}` in the body (a string, or any string of a JSON
+   * body) is replaced by the value.
+   */
+  readonly issued?: string;
+  /** @default application/json (the body is serialised) ; text/plain sends a string body as it is */
+  readonly contentType?: string;
 }
 
 export interface SeededToken {
@@ -106,6 +115,10 @@ export class TokenProviderServer {
   }
   public get acmeBaseUrl(): string {
     return `${this.url}/acme`;
+  }
+  /** The host to list in an `allowedHosts` (any port of it). */
+  public get host(): string {
+    return new URL(this.url).hostname;
   }
 
   public async close(): Promise<void> {
@@ -199,14 +212,31 @@ export class TokenProviderServer {
       return;
     }
     const fault = this.faults.get(route.name)?.shift();
-    if (fault) {
-      answer(route.name, fault.status, fault.body ?? faultBody(route.name, fault.status), faultHeaders(route.name, fault));
-      return;
-    }
     const header = (name: string) => {
       const v = req.headers[name.toLowerCase()];
       return Array.isArray(v) ? v[0] : v;
     };
+    if (fault?.issued !== undefined) {
+      this.issueAnyway(route, fault.issued, header('X-Acme-Token'));
+      const fill = (v: unknown): unknown =>
+        typeof v === 'string'
+          ? v.split('{{issued}}').join(fault.issued!)
+          : Array.isArray(v)
+            ? v.map(fill)
+            : v !== null && typeof v === 'object'
+              ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fill(x)]))
+              : v;
+      const contentType = fault.contentType ?? 'application/json';
+      const payload = contentType.startsWith('application/json') ? JSON.stringify(fill(fault.body)) : String(fill(fault.body));
+      this.requests.push({ route: route.name, status: fault.status });
+      res.writeHead(fault.status, { 'content-type': contentType });
+      res.end(payload);
+      return;
+    }
+    if (fault) {
+      answer(route.name, fault.status, fault.body ?? faultBody(route.name, fault.status), faultHeaders(route.name, fault));
+      return;
+    }
     const bearer = () => /^Bearer (.+)$/.exec(header('authorization') ?? '')?.[1];
     switch (route.name) {
       case Routes.DATADOG_CREATE: {
@@ -296,6 +326,24 @@ export class TokenProviderServer {
         return answer(route.name, 200, { secret: token.value });
       }
     }
+  }
+
+  /** The real work of an issuing route, with a chosen new value (for faults that echo it). */
+  private issueAnyway(route: { name: Route; id?: string }, value: string, presented: string | undefined): void {
+    if (route.name === Routes.ACME_ISSUE) {
+      this.add({ provider: 'acme', id: `tok_${hex(6)}`, value, manager: false, live: true });
+      return;
+    }
+    const target =
+      route.name === Routes.ACME_ROLL
+        ? this.live('acme', presented)
+        : route.name === Routes.CLOUDFLARE_ROLL
+          ? this.byId('cloudflare', route.id!)
+          : undefined;
+    if (!target) throw new Error(`no token to roll for a fault with 'issued' on ${route.name}`);
+    this.tokens.delete(target.value);
+    target.value = value;
+    this.tokens.set(value, target);
   }
 
   private datadogManager(header: (name: string) => string | undefined): boolean {

@@ -64,6 +64,8 @@ export const cloudflareProvider: TokenProvider = {
     const res = await session.http.send(req);
     if (res.status !== 200) throw session.http.unexpected(req, res);
     const body = res.body as Envelope | undefined;
+    // The new value is registered for masking before anything else happens to the answer.
+    if (typeof body?.result === 'string' && body.result.length > 0) session.http.secret(body.result);
     if (body?.success !== true || typeof body.result !== 'string' || body.result.length === 0) {
       throw session.http.unexpected(req, res, 'no token value in result');
     }

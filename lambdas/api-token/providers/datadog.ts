@@ -80,7 +80,9 @@ export const datadogProvider: TokenProvider = {
     };
     const res = await session.http.send(req);
     if (res.status !== 201 && res.status !== 200) throw session.http.unexpected(req, res);
-    const token = stringAt(res, 'data', 'attributes', 'key');
+    const key = stringAt(res, 'data', 'attributes', 'key');
+    // The new key is registered for masking before anything else happens to the answer.
+    const token = key === undefined ? undefined : session.http.secret(key);
     const tokenId = stringAt(res, 'data', 'id');
     if (!token || !tokenId) throw session.http.unexpected(req, res, 'no data.id or data.attributes.key in the response');
     return { token, tokenId };

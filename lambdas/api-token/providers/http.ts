@@ -69,7 +69,7 @@ export const httpProvider: TokenProvider = {
   dualActive: (secret) => config(secret).dualActive,
   defaultHosts: [],
 
-  validate(secret, where) {
+  validate(secret, where, policy) {
     const cfg = secret.http;
     if (!cfg) throw missing(where, 'http', "request templates for issue, verify and revoke, required by provider 'http'");
     for (const op of OPERATIONS) {
@@ -82,7 +82,7 @@ export const httpProvider: TokenProvider = {
           );
         }
       }
-      checkUrl(template.url, `http.${op}.url`, where);
+      checkUrl(template.url, `http.${op}.url`, where, policy);
       if (/^[^/]*\{\{|^[a-z][a-z0-9+.-]*:\/\/[^/]*\{\{/i.test(template.url)) {
         throw new SecretFormatError(`${where}: field 'http.${op}.url' may not have a placeholder in its scheme or host`);
       }
@@ -155,6 +155,8 @@ export const httpProvider: TokenProvider = {
     const res = await session.http.send(req);
     if (res.status < 200 || res.status > 299) throw session.http.unexpected(req, res);
     const token = atJsonPath(res.body, template.tokenPath);
+    // The new token is registered for masking before anything else happens to the answer.
+    if (typeof token === 'string' && token.length > 0) session.http.secret(token);
     if (typeof token !== 'string' || token.length === 0) {
       throw session.http.unexpected(req, res, `no string at ${template.tokenPath}`);
     }

@@ -1,6 +1,7 @@
 import { SecretFormatError } from '../../core/errors';
 import type { TokenProvider } from '../provider';
 import type { ApiTokenSecret } from '../secret';
+import type { UrlPolicy } from '../urls';
 import { cloudflareProvider } from './cloudflare';
 import { datadogProvider } from './datadog';
 import { httpProvider } from './http';
@@ -13,7 +14,7 @@ export const providers: Readonly<Record<string, TokenProvider>> = {
 };
 
 /** The provider a secret names, after its provider-specific checks. */
-export function providerFor(secret: ApiTokenSecret, where: string): TokenProvider {
+export function providerFor(secret: ApiTokenSecret, where: string, policy: UrlPolicy): TokenProvider {
   const provider = Object.hasOwn(providers, secret.provider) ? providers[secret.provider] : undefined;
   if (!provider) {
     const shown = secret.provider.replace(/[^\w.-]/g, '?').slice(0, 40);
@@ -21,7 +22,7 @@ export function providerFor(secret: ApiTokenSecret, where: string): TokenProvide
       `${where}: field 'provider' is invalid: unknown provider '${shown}' (known: ${Object.keys(providers).join(', ')})`,
     );
   }
-  provider.validate(secret, where);
+  provider.validate(secret, where, policy);
   return provider;
 }
 
