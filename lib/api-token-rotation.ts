@@ -93,6 +93,7 @@ export class ApiTokenRotation extends RotationFunctionBase {
         tags: { [RotorTags.GRACE_HOURS]: String(grace.toHours({ integral: false })) },
         randomPasswords: false,
         fingerprintTags: true,
+        issuesCredentials: true,
       },
     );
     this.managementSecret = props.managementSecret;

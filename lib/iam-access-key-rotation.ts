@@ -77,6 +77,7 @@ export class IamAccessKeyRotation extends RotationFunctionBase {
         tags: { [RotorTags.GRACE_HOURS]: String(grace.toHours({ integral: false })) },
         randomPasswords: false,
         fingerprintTags: true,
+        issuesCredentials: true,
       },
     );
     this.user = props.user;

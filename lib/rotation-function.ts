@@ -2,6 +2,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, Resource, Stack, Tags, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,6 +12,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { RotorMetrics } from '../lambdas/core/metricNames';
 import { RotorSchedule } from './rotation-schedule';
 import { addRotorFunction, rotorFunctionDefaults, type RotorFunctionOptions } from './rotor-function';
 
@@ -97,6 +99,12 @@ export interface RotationFunctionSpec {
    * @default false
    */
   readonly fingerprintTags?: boolean;
+  /**
+   * createSecret issues a credential outside Secrets Manager (an IAM key, an API token): the
+   * construct adds an alarm on the PendingStoreFailed metric (issued, but not stored).
+   * @default false
+   */
+  readonly issuesCredentials?: boolean;
 }
 
 export interface RotationConstructProps extends RotationOptions {
@@ -136,6 +144,11 @@ export abstract class RotationFunctionBase extends Construct {
   public readonly secret: secretsmanager.ISecret;
   /** Alarm on the function's errors (a failed rotation step). */
   public readonly errorAlarm: cloudwatch.Alarm;
+  /**
+   * Kinds that issue credentials: alarm on PendingStoreFailed (a credential issued but not
+   * stored; the function's log names its id). Undefined for the database kinds.
+   */
+  public readonly pendingStoreAlarm?: cloudwatch.Alarm;
   /** The kind (`rotor:kind` tag). */
   public readonly kind: string;
   /** Secrets the function reads but never writes (master secret, management credential). */
@@ -183,6 +196,25 @@ export abstract class RotationFunctionBase extends Construct {
     });
     this.rotationFunction = parts.function;
     this.errorAlarm = parts.errorAlarm;
+    if (spec.issuesCredentials) {
+      this.pendingStoreAlarm = new cloudwatch.Alarm(this, 'PendingStoreFailedAlarm', {
+        alarmDescription:
+          `Rotor ${spec.kind}: a new credential was issued for ${props.secret.secretName} but could not be stored; ` +
+          "its id is in the rotation function's log (see the README, \"When a pending value cannot be stored\")",
+        metric: new cloudwatch.Metric({
+          namespace: RotorMetrics.NAMESPACE,
+          metricName: RotorMetrics.PENDING_STORE_FAILED,
+          dimensionsMap: { service: 'rotor', kind: spec.kind },
+          statistic: 'Sum',
+          period: rotationDefaults.alarmPeriod,
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      if (props.alarmTopic) this.pendingStoreAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
+    }
 
     // Least privilege: this secret only (its versions' ARN pattern), GetRandomPassword on *
     // because the API has no resource.
@@ -193,6 +225,8 @@ export abstract class RotationFunctionBase extends Construct {
           'secretsmanager:GetSecretValue',
           'secretsmanager:PutSecretValue',
           'secretsmanager:UpdateSecretVersionStage',
+          // Single-user setSecret's last resort after a cancelled rotation (versions without a label).
+          'secretsmanager:ListSecretVersionIds',
         ],
         resources: [secretArnPattern(props.secret)],
       }),

@@ -42,6 +42,7 @@ describe('ApiTokenRotation', () => {
         'secretsmanager:GetSecretValue',
         'secretsmanager:PutSecretValue',
         'secretsmanager:UpdateSecretVersionStage',
+        'secretsmanager:ListSecretVersionIds',
       ],
       Resource: ref(stack, secret),
     });

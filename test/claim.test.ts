@@ -143,7 +143,11 @@ describe('createSecret claims (IAM access keys)', () => {
       expect(String((err as Error).message)).toMatch(/the new credential \(id \S+\) was issued but storing it as AWSPENDING failed 3 time/);
       issuedId = /\(id (\S+)\)/.exec((err as Error).message)?.[1];
       const metric = suite.logs.records().find((r) => PENDING_STORE_FAILED_METRIC in r);
-      expect(metric).toMatchObject({ [PENDING_STORE_FAILED_METRIC]: 1, kind: 'iam', issuedId });
+      expect(metric).toMatchObject({ [PENDING_STORE_FAILED_METRIC]: 1, kind: 'iam', service: 'rotor', issuedId });
+      // What the construct's alarm watches (test/iam-rotation.cdk.test.ts): namespace Rotor, dimensions kind + service.
+      const emf = (metric as { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> } })._aws;
+      expect(emf.CloudWatchMetrics[0]!.Namespace).toBe('Rotor');
+      expect([...emf.CloudWatchMetrics[0]!.Dimensions[0]!].sort()).toEqual(['kind', 'service']);
     } finally {
       proxy.intercept(undefined);
     }

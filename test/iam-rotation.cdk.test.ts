@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
 import { IamAccessKeyRotation } from '../lib/iam-access-key-rotation';
 import { RetireSchedule } from '../lib/retire-schedule';
@@ -48,6 +49,7 @@ describe('IamAccessKeyRotation', () => {
         'secretsmanager:GetSecretValue',
         'secretsmanager:PutSecretValue',
         'secretsmanager:UpdateSecretVersionStage',
+        'secretsmanager:ListSecretVersionIds',
       ],
       Resource: { Ref: logicalId(stack, secret) },
     });
@@ -64,6 +66,22 @@ describe('IamAccessKeyRotation', () => {
       Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rotor:fp-current', 'rotor:fp-previous'] } },
     });
     expect(statements.filter((s) => s.Resource === '*')).toEqual([]);
+  });
+
+  it('alarms on PendingStoreFailed (a key issued but not stored) with the dimensions the engine emits', () => {
+    const { stack, secret, user } = arrange();
+    const topic = new sns.Topic(stack, 'Alarms');
+    new IamAccessKeyRotation(stack, 'Rotation', { secret, user, alarmTopic: topic });
+    Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'Rotor',
+      MetricName: 'PendingStoreFailed',
+      Dimensions: [
+        { Name: 'kind', Value: 'iam' },
+        { Name: 'service', Value: 'rotor' },
+      ],
+      Threshold: 1,
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('Alarms') }],
+    });
   });
 
   it('scopes an imported user by name to arn:aws:iam::ACCOUNT:user/NAME', () => {

@@ -76,6 +76,7 @@ describe('MysqlRotation', () => {
         'secretsmanager:GetSecretValue',
         'secretsmanager:PutSecretValue',
         'secretsmanager:UpdateSecretVersionStage',
+        'secretsmanager:ListSecretVersionIds',
       ],
       Resource: { Ref: stack.getLogicalId(app.node.defaultChild as secretsmanager.CfnSecret) },
     });

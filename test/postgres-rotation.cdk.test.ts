@@ -60,6 +60,7 @@ describe('PostgresRotation', () => {
         'secretsmanager:GetSecretValue',
         'secretsmanager:PutSecretValue',
         'secretsmanager:UpdateSecretVersionStage',
+        'secretsmanager:ListSecretVersionIds',
       ],
       Resource: { Ref: stack.getLogicalId(app.node.defaultChild as secretsmanager.CfnSecret) },
     });

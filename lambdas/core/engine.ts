@@ -3,6 +3,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CLAIM_STAGE, newClaimOwner, releaseClaim, takeClaim } from './claim';
 import { InvalidEventError, RotationStateError, RotationStepError, RotorError, SecretFormatError } from './errors';
+import { RotorMetrics } from './metricNames';
 import { Redactor } from './redact';
 import { RotationCache } from './rotationCache';
 import { readSecretValue } from './secretValue';
@@ -41,7 +42,7 @@ export const engineDefaults = {
 export type EngineBounds = { -readonly [K in keyof typeof engineDefaults]: number };
 
 /** Metric emitted (as its own EMF line) when an issued credential could not be stored. */
-export const PENDING_STORE_FAILED_METRIC = 'PendingStoreFailed';
+export const PENDING_STORE_FAILED_METRIC = RotorMetrics.PENDING_STORE_FAILED;
 
 /** The parts of the Lambda context the engine uses. */
 export interface Invocation {
