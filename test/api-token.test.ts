@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { GetSecretValueCommand, PutSecretValueCommand, TagResourceCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CLAIM_STAGE } from '../lambdas/core/claim';
 import { fingerprint } from '../lambdas/core/fingerprint';
 import { createRotationHandler } from '../lambdas/core/handler';
 import { createRetireHandler, type RetireReport, type RetireResult } from '../lambdas/core/retire';
@@ -219,7 +220,8 @@ describe('ApiTokenRotation datadog (dual-active)', () => {
     expect(versions[before!]).toEqual(['AWSPREVIOUS']);
     expect(outcomes.map((o) => o.outcome)).toEqual(['done', 'done', 'done', 'done']);
     // The kind reads the management secret once more, outside the engine's count.
-    expect(outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0)).toBeLessThanOrEqual(9);
+    // 9, and the createSecret claim that keeps a duplicate delivery from issuing twice.
+    expect(outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0)).toBeLessThanOrEqual(10);
     expect(provider.count(Routes.DATADOG_CREATE)).toBe(1);
     // A secret scanner that finds the token can name the secret by the token's fingerprint.
     expect((await suite.player.describe(arn)).Tags).toContainEqual({ Key: RotorTags.FINGERPRINT_CURRENT, Value: fingerprint(now.token) });
@@ -297,7 +299,9 @@ describe('ApiTokenRotation datadog (dual-active)', () => {
     expect(provider.count(Routes.DATADOG_CREATE)).toBe(1);
     expect(provider.accepts((await value(arn)).token)).toBe(true);
     expect(provider.accepts(key.token)).toBe(true);
-    expect(Object.keys(await suite.player.versions(arn))).toHaveLength(2);
+    // The old and the new value (besides the createSecret claim, which holds no credential).
+    const values = Object.entries(await suite.player.versions(arn)).filter(([, stages]) => !stages.includes(CLAIM_STAGE));
+    expect(values).toHaveLength(2);
   });
 
   it('honours a 429 (X-RateLimit-Reset) and then succeeds', async () => {
@@ -388,7 +392,8 @@ describe('ApiTokenRotation cloudflare (roll-only)', () => {
     expect(now.token).toHaveLength(40);
     expect(provider.accepts(now.token)).toBe(true);
     expect(provider.accepts(app.token)).toBe(false);
-    expect(outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0)).toBeLessThanOrEqual(9);
+    // 9, and the createSecret claim that keeps a duplicate delivery from issuing twice.
+    expect(outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0)).toBeLessThanOrEqual(10);
     expect(provider.count(Routes.CLOUDFLARE_ROLL)).toBe(1);
     // Nothing is left to retire or revoke: the roll did it.
     expect(await retireRun(arn, new Date(Date.now() + 25 * HOUR))).toMatchObject({ outcome: 'retired' });
@@ -413,17 +418,19 @@ describe('ApiTokenRotation cloudflare (roll-only)', () => {
     const token = await suite.player.startRotation(arn);
     const client = smClient(suite.moto.endpoint);
     const send = client.send.bind(client) as (command: unknown) => Promise<unknown>;
-    let failed = false;
+    let failures = 0;
+    // Every store of the pending value by this instance fails (its in-invocation retries too).
     (client as { send: unknown }).send = async (command: unknown) => {
-      if (command instanceof PutSecretValueCommand && !failed) {
-        failed = true;
+      if (command instanceof PutSecretValueCommand && command.input.VersionStages?.includes('AWSPENDING')) {
+        failures++;
         throw Object.assign(new Error('simulated network failure'), { name: 'TimeoutError' });
       }
       return send(command);
     };
-    const flaky = createRotationHandler(kind, { client: client as SecretsManagerClient });
+    const flaky = createRotationHandler(kind, { client: client as SecretsManagerClient, bounds: { storeBackoffMs: 10 } });
 
     await expect(flaky(suite.player.event(arn, token, 'createSecret'), lambdaContext())).rejects.toThrow(/simulated/);
+    expect(failures).toBeGreaterThan(1); // retried within the invocation
     expect(provider.accepts(app.token)).toBe(false); // the roll happened
 
     const outcomes = await suite.player.runSteps(handler(), arn, token);
@@ -875,3 +882,62 @@ describe('ApiTokenRotation caps the size of a provider answer', () => {
   });
 });
 
+
+describe('ApiTokenRotation under concurrent duplicate createSecret (stand-in that refuses a reused token, as AWS)', () => {
+  async function twoInstancesAtOnce(arn: string, token: string) {
+    const { startRefusingProxy } = await import('./support/refusingProxy');
+    const proxy = await startRefusingProxy(suite.moto.endpoint);
+    try {
+      // Two function instances (each its own kind object: no shared journal).
+      const instance = () => {
+        const h = createRotationHandler(createApiTokenKind({ verifyDelayMs: 50, http: { backoffMs: 20, timeoutMs: 3_000 } }), {
+          client: smClient(proxy.endpoint),
+        });
+        return async (event: unknown) => {
+          try {
+            return await h(event, lambdaContext());
+          } catch (err) {
+            suite.logs.note(errorText(err));
+            throw err;
+          }
+        };
+      };
+      const [a, b] = [instance(), instance()];
+      const created = await Promise.all([a, b].map((h) => h(suite.player.event(arn, token, 'createSecret'))));
+      return { created, rest: [a, b] };
+    } finally {
+      await proxy.close();
+    }
+  }
+
+  it('roll-only (Cloudflare): one roll, the stored token is the live one, and the rotation converges', async () => {
+    // Prepare
+    const { arn, app } = await cloudflareSecret();
+    const token = await suite.player.startRotation(arn);
+    // Act
+    const { created } = await twoInstancesAtOnce(arn, token);
+    const outcomes = await suite.player.runSteps(handler(), arn, token, ['setSecret', 'testSecret', 'finishSecret']);
+    // Assess
+    expect(created.map((o) => o.outcome).sort()).toEqual(['done', 'pending-exists']);
+    expect(provider.count(Routes.CLOUDFLARE_ROLL)).toBe(1);
+    expect(outcomes.map((o) => o.outcome)).toEqual(['done', 'done', 'done']);
+    expect(provider.accepts((await value(arn)).token)).toBe(true);
+    expect(provider.accepts(app.token)).toBe(false);
+  });
+
+  it('dual-active (Datadog): one key issued, none left live that no version records', async () => {
+    // Prepare
+    const { arn, key } = await datadogSecret({ keyName: `dup-${randomBytes(3).toString('hex')}` });
+    const { keyName } = await value(arn);
+    const token = await suite.player.startRotation(arn);
+    // Act
+    const { created } = await twoInstancesAtOnce(arn, token);
+    await suite.player.runSteps(handler(), arn, token, ['setSecret', 'testSecret', 'finishSecret']);
+    // Assess
+    expect(created.map((o) => o.outcome).sort()).toEqual(['done', 'pending-exists']);
+    expect(provider.count(Routes.DATADOG_CREATE)).toBe(1);
+    expect(provider.liveNamed(`${String(keyName)}-`)).toBe(1);
+    expect(provider.accepts((await value(arn)).token)).toBe(true);
+    expect(provider.accepts(key.token)).toBe(true);
+  });
+});
