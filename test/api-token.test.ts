@@ -941,3 +941,45 @@ describe('ApiTokenRotation under concurrent duplicate createSecret (stand-in tha
     expect(provider.accepts(key.token)).toBe(true);
   });
 });
+
+describe('ApiTokenRotation: selfRotation roll whose store fails', () => {
+  it('retries the store within the invocation; when it keeps failing, PendingStoreFailed names the token id', async () => {
+    // Prepare: a self-rotating Cloudflare token; Secrets Manager refuses every store of the pending value.
+    const app = provider.cloudflareToken(true);
+    const arn = await suite.secret(unique('cf-self'), {
+      provider: 'cloudflare',
+      token: app.token,
+      tokenId: app.tokenId,
+      baseUrl: provider.cloudflareBaseUrl,
+      selfRotation: true,
+      allowedHosts: [provider.host],
+    });
+    const token = await suite.player.startRotation(arn);
+    const client = smClient(suite.moto.endpoint);
+    const send = client.send.bind(client) as (command: unknown) => Promise<unknown>;
+    let failures = 0;
+    (client as { send: unknown }).send = async (command: unknown) => {
+      if (command instanceof PutSecretValueCommand && command.input.VersionStages?.includes('AWSPENDING')) {
+        failures++;
+        throw Object.assign(new Error('simulated throttling'), { name: 'ThrottlingException', $fault: 'client' });
+      }
+      return send(command);
+    };
+    const flaky = createRotationHandler(kind, { client: client as SecretsManagerClient, bounds: { storeBackoffMs: 10 } });
+    // Act
+    const err = (await flaky(suite.player.event(arn, token, 'createSecret'), lambdaContext()).catch((e: unknown) => e)) as Error;
+    suite.logs.note(errorText(err));
+    // Assess: five attempts, then an error and a metric that name the token id (never the value).
+    expect(failures).toBe(5);
+    expect(err.message).toMatch(new RegExp(`the new credential \\(id ${app.tokenId}\\) was issued but storing it as AWSPENDING failed 5 time`));
+    const metric = suite.logs.records().find((r) => 'PendingStoreFailed' in r);
+    expect(metric).toMatchObject({ PendingStoreFailed: 1, kind: 'api-token', issuedId: app.tokenId });
+    expect(provider.accepts(app.token)).toBe(false); // the roll happened: the README's recovery step applies
+    // A retry on the same (warm) instance once Secrets Manager answers again stores the rolled value: one roll in all.
+    (client as { send: unknown }).send = send;
+    const outcomes = await suite.player.runSteps(flaky, arn, token);
+    expect(outcomes.map((o) => o.outcome)).toEqual(['done', 'done', 'done', 'done']);
+    expect(provider.count(Routes.CLOUDFLARE_ROLL)).toBe(1);
+    expect(provider.accepts((await value(arn)).token)).toBe(true);
+  });
+});
