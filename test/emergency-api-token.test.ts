@@ -3,8 +3,9 @@ import { TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApiTokenKind } from '../lambdas/api-token/apiTokenKind';
 import { fingerprint } from '../lambdas/core/fingerprint';
+import { REDACTED } from '../lambdas/core/redact';
 import { RotorTags } from '../lambdas/core/types';
-import { emergencyDriver, leakEvent } from './support/emergency';
+import { credentialVersions, emergencyDriver, leakEvent } from './support/emergency';
 import { captureEvents } from './support/events';
 import { createRotationFunction } from './support/moto';
 import { useRotationSuite } from './support/rotationSuite';
@@ -110,7 +111,7 @@ describe('emergency rotation and revocation: API tokens', () => {
   it('dual-active, leak by fingerprint of the AWSPREVIOUS token (in its grace window): revoked without a rotation', async () => {
     const { arn, rotation, older, current } = await datadog(48);
     expect(provider.accepts(older)).toBe(true);
-    const before = await suite.player.versions(arn);
+    const before = await credentialVersions(suite.player, arn);
     const started = Date.now();
     const [[result]] = await emergency.deliver(arn, rotation, leakEvent({ fingerprint: fingerprint(older), reason: 'old key in a log' }));
     const took = await refusedAfter(older, started);
@@ -118,7 +119,7 @@ describe('emergency rotation and revocation: API tokens', () => {
     expect(result).toMatchObject({ outcome: 'revoked' });
     expect(provider.accepts(older)).toBe(false);
     expect(provider.accepts(current.token)).toBe(true);
-    expect(Object.keys(await suite.player.versions(arn))).toEqual(Object.keys(before));
+    expect(Object.keys(await credentialVersions(suite.player, arn))).toEqual(Object.keys(before));
     expect(Object.values(await suite.player.versions(arn)).flat()).not.toContain('AWSPREVIOUS');
     figures.push(`[figure] api-token datadog (AWSPREVIOUS token, no rotation): leak event to leaked token refused in ${took} ms`);
   });
@@ -151,6 +152,20 @@ describe('emergency rotation and revocation: API tokens', () => {
     expect(Object.values(await suite.player.versions(arn)).flat()).not.toContain('AWSPREVIOUS');
     suite.logs.note(JSON.stringify(await seen.drain()));
     figures.push(`[figure] api-token cloudflare (roll-only, by secretId): leak event to leaked token refused in ${took} ms`);
+  });
+
+  it('a reason quoting the leaked token (and the AWSPREVIOUS one) is masked in the log and the events', async () => {
+    const { arn, rotation, older, current } = await datadog(48);
+    const seen = await captureEvents(suite.moto.endpoint, { source: ['rotor'], 'detail-type': ['Secret Rotated', 'Secret Revoked'] });
+    const reason = `scanner: ${current.token} in a public repo, next to ${older}`;
+    const [[result]] = await emergency.deliver(arn, rotation, leakEvent({ fingerprint: fingerprint(current.token), reason }));
+    const expected = `scanner: ${REDACTED} in a public repo, next to ${REDACTED}`;
+    expect(result).toMatchObject({ outcome: 'rotated-and-revoked', reason: expected });
+    expect(provider.accepts(current.token)).toBe(false);
+    const announced = await seen.drain();
+    expect(announced.map((e) => e.detail.reason)).toEqual([expected, expected]);
+    expect(JSON.stringify(announced) + suite.logs.text()).not.toContain(current.token);
+    suite.logs.note(JSON.stringify(announced));
   });
 
   it('a fingerprint no Rotor secret holds: clear error, nothing touched', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emergencyDriver, guardDutyEvent, healthEvent, leakEvent } from './support/emergency';
+import { credentialVersions, emergencyDriver, guardDutyEvent, healthEvent, leakEvent } from './support/emergency';
 import { captureEvents } from './support/events';
 import { callerArn, useIamSuite, type KeyPair } from './support/iam';
 import { createRotationFunction } from './support/moto';
@@ -103,13 +103,13 @@ describe('emergency rotation and revocation: IAM access keys', () => {
 
   it('a leak of the AWSPREVIOUS key revokes it without a new rotation', async () => {
     const s = await arrange();
-    const before = Object.keys(await suite.player.versions(s.arn)).length;
+    const before = Object.keys(await credentialVersions(suite.player, s.arn)).length;
     const started = Date.now();
     const [[result]] = await emergency.deliver(s.arn, s.rotation, healthEvent([s.older.accessKeyId]));
     const took = await refusedAfter(s.older, started);
 
     expect(result).toMatchObject({ outcome: 'revoked', leakedVersionId: s.previousVersionId });
-    expect(Object.keys(await suite.player.versions(s.arn)).length).toBe(before);
+    expect(Object.keys(await credentialVersions(suite.player, s.arn)).length).toBe(before);
     expect(await suite.player.versionOf(s.arn, 'AWSCURRENT')).toBe(s.leakedVersionId);
     expect(await callerArn(s.older)).toBe('refused: InvalidClientTokenId');
     expect(await t.keys(s.username)).toEqual({ [s.current.accessKeyId]: 'Active' });

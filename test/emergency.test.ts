@@ -9,6 +9,7 @@ import { revokeVersion } from '../lambdas/core/revoke';
 import { SecretsApi } from '../lambdas/core/secretsApi';
 import { createEmergencyHandler } from '../lambdas/emergency/index';
 import { postgresKind } from '../lambdas/postgres/postgresKind';
+import { credentialVersions } from './support/emergency';
 import { captureEvents, eventsClient } from './support/events';
 import { lambdaContext, playRotations, smClient } from './support/harness';
 import { createRotationFunction } from './support/moto';
@@ -159,11 +160,11 @@ describe('emergency rotation and revocation: PostgreSQL', () => {
 
   it('two deliveries at once end in one rotation and one revocation', async () => {
     const { arn, rotation, leaked } = await arrange('alternating-users');
-    const before = Object.keys(await suite.player.versions(arn)).length;
+    const before = Object.keys(await credentialVersions(suite.player, arn)).length;
     const event = leakEvent({ secretId: arn, reason: 'concurrent' });
     const results = (await deliver(arn, rotation, event, event)).flat();
     expect(results.map((r) => r.outcome).sort()).toEqual(expect.arrayContaining(['rotated-and-revoked']));
-    expect(Object.keys(await suite.player.versions(arn)).length).toBe(before + 1);
+    expect(Object.keys(await credentialVersions(suite.player, arn)).length).toBe(before + 1);
     expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(false);
     const now = await suite.player.value<{ username: string; password: string }>(arn);
     expect(await pgLogin(cluster, now.username, now.password)).toBe(true);
@@ -171,11 +172,11 @@ describe('emergency rotation and revocation: PostgreSQL', () => {
 
   it('a leak that races a scheduled rotation waits for it instead of starting another', async () => {
     const { arn, rotation, leaked } = await arrange('alternating-users');
-    const before = Object.keys(await suite.player.versions(arn)).length;
+    const before = Object.keys(await credentialVersions(suite.player, arn)).length;
     await suite.player.startRotation(arn); // the scheduled rotation has begun: AWSPENDING staged
     const [[result]] = await deliver(arn, rotation, leakEvent({ secretId: arn, reason: 'race' }));
     expect(result!.outcome).toBe('rotated-and-revoked');
-    expect(Object.keys(await suite.player.versions(arn)).length).toBe(before + 1);
+    expect(Object.keys(await credentialVersions(suite.player, arn)).length).toBe(before + 1);
     expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(false);
   });
 

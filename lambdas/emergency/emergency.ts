@@ -12,11 +12,14 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { RotationStateError, RotorError } from '../core/errors';
+import { CLAIM_STAGE, newClaimOwner, takeClaim, type ClaimOutcome } from '../core/claim';
+import { InvalidEventError, RotationStateError, RotorError } from '../core/errors';
 import { fingerprint } from '../core/fingerprint';
+import { maskCredentialShapes, Redactor } from '../core/redact';
 import { revokeVersion } from '../core/revoke';
 import { tagMap } from '../core/labels';
-import { toDescription, versionWithStage, type SecretDescription } from '../core/secretsApi';
+import { readSecretValue } from '../core/secretValue';
+import { SecretsApi, toDescription, versionWithStage, type SecretDescription } from '../core/secretsApi';
 import { RotorTags, Stages, type RotationKind, type Strategy } from '../core/types';
 import { DetailTypes, emergencyDefaults, parseLeakEvent, type EventBridgeEvent, type LeakReport } from './events';
 
@@ -32,7 +35,15 @@ export const emergencyHandlerDefaults = {
   /** How long to wait for the rotation RotateSecret started (Secrets Manager runs the four steps). */
   waitTimeoutMs: 240_000,
   pollIntervalMs: 2_000,
+  /**
+   * How long the delivery that claimed the start of a rotation or a revocation's announcement
+   * may take to do it before another delivery may take the claim over.
+   */
+  announceLeaseMs: 60_000,
 } as const;
+
+/** What a caller's reason becomes when the secret's values could not be read to mask it. */
+export const REASON_WITHHELD = '[reason withheld: the secret could not be read to mask it]';
 
 /** Kinds that can revoke, by their rotor:kind tag. */
 // `any`: each kind has its own value type; the handler only passes a kind's values back to it.
@@ -55,6 +66,8 @@ export interface EmergencyDeps {
   readonly waitTimeoutMs?: number;
   /** @default emergencyHandlerDefaults.pollIntervalMs */
   readonly pollIntervalMs?: number;
+  /** @default emergencyHandlerDefaults.announceLeaseMs */
+  readonly announceLeaseMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -91,8 +104,18 @@ interface Located {
  * the leaked value is AWSCURRENT (waiting for Secrets Manager to finish), then revoke the leaked
  * value, remove AWSPREVIOUS, and report. At-least-once safe: a duplicate ends in the same state.
  */
-export async function handleLeakEvent(event: EventBridgeEvent, deps: EmergencyDeps): Promise<EmergencyResult[]> {
-  const reports = parseLeakEvent(event, deps.source ?? emergencyDefaults.source);
+export async function handleLeakEvent(event: EventBridgeEvent | unknown, deps: EmergencyDeps): Promise<EmergencyResult[]> {
+  let reports: LeakReport[];
+  try {
+    reports = parseLeakEvent(event, deps.source ?? emergencyDefaults.source);
+  } catch (err) {
+    // The message names fields and kinds of values only (never a value): safe to log.
+    if (err instanceof InvalidEventError) {
+      deps.logger.error('event refused', { error: err });
+      deps.metrics?.addMetric('LeakEventInvalid', MetricUnit.Count, 1);
+    }
+    throw err;
+  }
   const results: EmergencyResult[] = [];
   const failures: string[] = [];
   for (const report of reports) {
@@ -120,8 +143,12 @@ async function handleLeak(report: LeakReport, deps: EmergencyDeps): Promise<Emer
   if (!kind?.revoke) {
     throw new RotationStateError(`secret ${found.arn}: kind '${found.kind}' cannot revoke a leaked value`);
   }
-  const base = { secretArn: found.arn, kind: found.kind, reason: report.reason, via: report.via };
   logger.info('leak located', { secretArn: found.arn, kind: found.kind, leakedStage: found.leakedStage });
+  // The reason is the caller's text: it may quote the leaked value or another of the secret's.
+  // It is masked against every value of the secret read here before it goes anywhere.
+  const masker = new ReasonMasker(kind, found.arn, deps.sm, logger);
+  await masker.learn(found.description, [found.leakedVersionId, found.tags.get(EmergencyTags.REVOKED_VERSION)]);
+  const base = { secretArn: found.arn, kind: found.kind, via: report.via };
 
   if (report.eventId && found.tags.get(EmergencyTags.LEAK_EVENT) === report.eventId) {
     logger.info('this leak event was already handled: nothing to do');
@@ -142,6 +169,7 @@ async function handleLeak(report: LeakReport, deps: EmergencyDeps): Promise<Emer
   if (found.leakedStage === 'AWSCURRENT') {
     description = await rotateAway(found, leakedVersionId, report, deps, logger);
     rotated = true;
+    await masker.learn(description, []);
   }
   await revokeVersion(kind, { secretArn: found.arn, description, versionId: leakedVersionId, strategy: found.strategy }, {
     client: deps.sm,
@@ -173,6 +201,13 @@ async function handleLeak(report: LeakReport, deps: EmergencyDeps): Promise<Emer
       ],
     }),
   );
+  // One announcement per revoked value, however many deliveries (duplicates, or several
+  // reports of one leak) got here at once: the one that wins the claim announces.
+  const announcement = await claim(`announce:${leakedVersionId}`, Object.keys(labels.versions), deps, found.arn, logger);
+  if (!announcement.won) {
+    logger.info('the leaked value is revoked; another delivery announces it', { revokedVersionId: leakedVersionId });
+    return done('duplicate', leakedVersionId, description);
+  }
   const result = done(rotated ? 'rotated-and-revoked' : 'revoked', leakedVersionId, description);
   logger.info('leaked value revoked', { ...result });
   await announce(result, found, deps);
@@ -183,6 +218,7 @@ async function handleLeak(report: LeakReport, deps: EmergencyDeps): Promise<Emer
   function done(outcome: EmergencyResult['outcome'], leaked: string, d: SecretDescription): EmergencyResult {
     return {
       ...base,
+      reason: masker.mask(report.reason),
       outcome,
       leakedVersionId: leaked,
       currentVersionId: versionWithStage(d, Stages.CURRENT) ?? '',
@@ -196,7 +232,8 @@ async function locate(report: LeakReport, deps: EmergencyDeps): Promise<Located>
   if (report.secretId) {
     const out = await deps.sm.send(new DescribeSecretCommand({ SecretId: report.secretId })).catch((err: Error) => {
       if (err.name === 'ResourceNotFoundException') {
-        throw new RotationStateError(`secret ${report.secretId}: not found`, { cause: err });
+        // The name is the caller's text: mask anything credential-shaped in it.
+        throw new RotationStateError(`secret ${maskCredentialShapes(report.secretId!)}: not found`, { cause: err });
       }
       throw err;
     });
@@ -284,21 +321,35 @@ async function rotateAway(
   const inFlight = versionWithStage(found.description, Stages.PENDING);
   if (inFlight && !(found.description.versions[inFlight] ?? []).includes(Stages.CURRENT)) {
     logger.info('a rotation is already in progress: waiting for it instead of starting another', { token: inFlight });
+  } else if (!(await claim(`rotate:${leakedVersionId}`, Object.keys(found.description.versions), deps, found.arn, logger)).won) {
+    // Several reports of one leak (distinct event ids, so distinct tokens) at once: one starts
+    // the rotation, the others wait for it (AWS would refuse their RotateSecret anyway).
+    logger.info('another delivery is starting the rotation: waiting for it');
   } else {
     const token = rotationTokenFor(found.arn, report.eventId);
     // Restate the secret's own rotation configuration: it changes nothing on AWS, and emulators
     // that ignore the stored function (moto) then rotate with it too instead of promoting an
     // empty version.
-    await deps.sm.send(
-      new RotateSecretCommand({
-        SecretId: found.arn,
-        ClientRequestToken: token,
-        RotateImmediately: true,
-        RotationLambdaARN: found.rotationLambdaArn,
-        RotationRules: found.rotationRules,
-      }),
-    );
-    logger.info('rotation started', { token });
+    const started = await deps.sm
+      .send(
+        new RotateSecretCommand({
+          SecretId: found.arn,
+          ClientRequestToken: token,
+          RotateImmediately: true,
+          RotationLambdaARN: found.rotationLambdaArn,
+          RotationRules: found.rotationRules,
+        }),
+      )
+      .then(
+        () => true,
+        (err: Error) => {
+          // Another report of this leak (another event id) started one a moment ago: wait for it.
+          if (err.name === 'InvalidRequestException' && /in progress|isn't complete|not complete/i.test(err.message)) return false;
+          throw err;
+        },
+      );
+    if (started) logger.info('rotation started', { token });
+    else logger.info('a rotation started meanwhile: waiting for it', { token });
   }
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const timeout = deps.waitTimeoutMs ?? emergencyHandlerDefaults.waitTimeoutMs;
@@ -317,6 +368,104 @@ async function rotateAway(
       );
     }
     await sleep(deps.pollIntervalMs ?? emergencyHandlerDefaults.pollIntervalMs);
+  }
+}
+
+/**
+ * Takes a claim (core/claim.ts: a small ROTOR_CLAIM version whose id derives from the purpose;
+ * Secrets Manager refuses a second writer): `rotate:<leaked version>` to start the rotation,
+ * `announce:<revoked version>` to announce the revocation. A function not allowed to write the
+ * claim (PutSecretValue denied) goes ahead, with a warning: twice is better than never.
+ */
+async function claim(
+  purpose: string,
+  existingVersionIds: string[],
+  deps: EmergencyDeps,
+  secretArn: string,
+  logger: Logger,
+): Promise<ClaimOutcome> {
+  try {
+    return await takeClaim(deps.sm, secretArn, {
+      purpose,
+      owner: newClaimOwner(),
+      leaseMs: deps.announceLeaseMs ?? emergencyHandlerDefaults.announceLeaseMs,
+      existingVersionIds,
+    });
+  } catch (err) {
+    if ((err as Error).name !== 'AccessDeniedException') throw err;
+    logger.warn('cannot take a claim (PutSecretValue denied): going ahead without it', { purpose, error: err as Error });
+    return { won: true, attempt: 0 };
+  }
+}
+
+/**
+ * Masks a caller's free text against every value of one secret that the handler reads: each
+ * labelled version (AWSCURRENT, AWSPREVIOUS, AWSPENDING, any other label but ROTOR_CLAIM), the
+ * leaked version, the version last revoked, and AWSCURRENT again after the rotation; then
+ * token-shaped runs and access key ids. If a version cannot be read, the text is withheld.
+ */
+class ReasonMasker {
+  readonly #redactor = new Redactor();
+  readonly #read = new Set<string>();
+  readonly #api: SecretsApi;
+  #unreadable = false;
+
+  public constructor(
+    private readonly kind: RotationKind<any>,
+    private readonly secretArn: string,
+    sm: SecretsManagerClient,
+    private readonly logger: Logger,
+  ) {
+    this.#api = new SecretsApi(sm);
+  }
+
+  public async learn(description: SecretDescription, also: ReadonlyArray<string | undefined>): Promise<void> {
+    const labelled = Object.entries(description.versions)
+      .filter(([, stages]) => stages.some((s) => s !== CLAIM_STAGE))
+      .map(([id]) => id);
+    for (const versionId of new Set([...labelled, ...also.filter((v): v is string => !!v)])) {
+      if (this.#read.has(versionId)) continue;
+      this.#read.add(versionId);
+      const stages = description.versions[versionId] ?? [];
+      const stage = [Stages.CURRENT, Stages.PREVIOUS, Stages.PENDING].find((s) => stages.includes(s));
+      let raw: string | undefined;
+      try {
+        raw = await this.#api.getValue(this.secretArn, versionId, stage);
+      } catch (err) {
+        this.#unreadable = true;
+        this.logger.warn('a version could not be read to mask the reason: the reason is withheld', {
+          versionId,
+          error: new Redactor().error(err),
+        });
+        continue;
+      }
+      if (raw !== undefined) this.#register(raw, versionId);
+    }
+  }
+
+  public mask(text: string): string {
+    if (this.#unreadable) return REASON_WITHHELD;
+    return maskCredentialShapes(this.#redactor.text(text));
+  }
+
+  #register(raw: string, versionId: string): void {
+    try {
+      readSecretValue(this.kind, raw, `secret ${this.secretArn} (version ${versionId})`, this.#redactor);
+      return;
+    } catch {
+      // Not a value of this kind (a hand-made or half-written version): mask what looks secret in it.
+    }
+    this.#redactor.add(raw);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      return;
+    }
+    if (parsed === null || typeof parsed !== 'object' || 'rotorClaim' in parsed) return;
+    for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+      if (typeof value === 'string' && /pass|secret|token|key|credential/i.test(key)) this.#redactor.add(value);
+    }
   }
 }
 

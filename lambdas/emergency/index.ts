@@ -44,12 +44,13 @@ export function createEmergencyHandler(overrides: Partial<EmergencyDeps> = {}) {
     eventBusName: overrides.eventBusName ?? env.ROTOR_EVENT_BUS ?? emergencyDefaults.eventBusName,
     waitTimeoutMs: overrides.waitTimeoutMs ?? (env.WAIT_TIMEOUT_MS ? Number(env.WAIT_TIMEOUT_MS) : undefined),
     pollIntervalMs: overrides.pollIntervalMs,
+    announceLeaseMs: overrides.announceLeaseMs,
     sleep: overrides.sleep,
     env,
   };
-  return middy(async (event: EventBridgeEvent) => handleLeakEvent(event, deps))
+  return middy(async (event: EventBridgeEvent | unknown) => handleLeakEvent(event, deps))
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics)) as unknown as (event: EventBridgeEvent, context: Context) => Promise<EmergencyResult[]>;
+    .use(logMetrics(metrics)) as unknown as (event: EventBridgeEvent | unknown, context: Context) => Promise<EmergencyResult[]>;
 }
 
 export const handler = createEmergencyHandler();

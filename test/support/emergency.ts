@@ -1,4 +1,5 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CLAIM_STAGE } from '../../lambdas/core/claim';
 import { expect } from 'vitest';
 import { createEmergencyHandler, emergencyKinds } from '../../lambdas/emergency/index';
 import type { EmergencyDeps, EmergencyResult } from '../../lambdas/emergency/emergency';
@@ -56,4 +57,23 @@ export function emergencyDriver(fixture: () => EmergencyFixture) {
       }
     },
   };
+}
+
+/**
+ * The secret's versions without Rotor's claim versions (core/claim.ts: small ROTOR_CLAIM
+ * versions that hold ids only; moto also lists the ones a later claim unlabelled).
+ */
+export async function credentialVersions(player: SecretsManagerPlayer, secretId: string): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const [id, stages] of Object.entries(await player.versions(secretId))) {
+    if (stages.includes(CLAIM_STAGE)) continue;
+    if (stages.length === 0) {
+      const value = await player.client
+        .send(new GetSecretValueCommand({ SecretId: secretId, VersionId: id }))
+        .then((v) => v.SecretString ?? '', () => '');
+      if (value.startsWith('{"rotorClaim"')) continue;
+    }
+    out[id] = stages;
+  }
+  return out;
 }
