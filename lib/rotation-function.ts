@@ -309,6 +309,10 @@ export abstract class RotationFunctionBase extends Construct {
           'secretsmanager:GetSecretValue',
           'secretsmanager:RotateSecret',
           'secretsmanager:UpdateSecretVersionStage',
+          // Claims only (lambdas/core/claim.ts): one delivery of a leak rotates and announces.
+          // PutSecretValue has no condition key for the label; the handler writes claim versions
+          // labelled ROTOR_CLAIM and nothing else.
+          'secretsmanager:PutSecretValue',
         ],
         resources: [secretArnPattern(this.secret)],
       }),
@@ -329,11 +333,16 @@ export abstract class RotationFunctionBase extends Construct {
         }),
       );
     }
-    for (const key of [this.secret.encryptionKey, ...this.readOnlySecrets.map((r) => r.encryptionKey)]) {
+    const keys = [
+      // Writing a claim version encrypts with the rotated secret's key.
+      { key: this.secret.encryptionKey, actions: ['kms:Decrypt', 'kms:GenerateDataKey'] },
+      ...this.readOnlySecrets.map((r) => ({ key: r.encryptionKey, actions: ['kms:Decrypt'] })),
+    ];
+    for (const { key, actions } of keys) {
       if (!key) continue;
       add(
         new iam.PolicyStatement({
-          actions: ['kms:Decrypt'],
+          actions,
           resources: [key.keyArn],
           conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
         }),

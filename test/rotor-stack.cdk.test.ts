@@ -133,7 +133,13 @@ describe('EmergencyRotation', () => {
     const ref = (s: secretsmanager.Secret) => ({ Ref: stack.getLogicalId(s.node.defaultChild as secretsmanager.CfnSecret) });
     expect(statements).toContainEqual({
       Effect: 'Allow',
-      Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:RotateSecret', 'secretsmanager:UpdateSecretVersionStage'],
+      Action: [
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+        'secretsmanager:RotateSecret',
+        'secretsmanager:UpdateSecretVersionStage',
+        'secretsmanager:PutSecretValue',
+      ],
       Resource: ref(mine),
     });
     expect(statements).toContainEqual({
