@@ -7,7 +7,6 @@ import { PENDING_STORE_FAILED_METRIC } from '../lambdas/core/engine';
 import { region } from './support/awsAdmin';
 import { lambdaContext, type Handler } from './support/harness';
 import { callerArn, useIamSuite } from './support/iam';
-import { errorText } from './support/logCapture';
 import { startRefusingProxy, type RefusingProxy } from './support/refusingProxy';
 
 /*
@@ -34,15 +33,7 @@ const proxied = () => new SecretsManagerClient({ endpoint: proxy.endpoint, regio
 /** A fresh function instance talking to Secrets Manager through the stand-in. */
 function instance(options: { bounds?: Record<string, number> } = {}): Handler {
   suite.sensitive(t.admin.secretAccessKey);
-  const handler = createRotationHandler(t.kind({ testFirstDelayMs: 20 }), { client: proxied(), env: {}, bounds: options.bounds });
-  return async (event, context) => {
-    try {
-      return await handler(event, context);
-    } catch (err) {
-      suite.logs.note(errorText(err));
-      throw err;
-    }
-  };
+  return suite.captured(createRotationHandler(t.kind({ testFirstDelayMs: 20 }), { client: proxied(), env: {}, bounds: options.bounds }));
 }
 
 const contextWith = (remainingMs: number) => ({ ...lambdaContext(), getRemainingTimeInMillis: () => remainingMs });

@@ -112,15 +112,7 @@ export function useIamSuite() {
       const { client, ...kindOptions } = options;
       // A fresh handler is a cold function instance: nothing cached from an earlier attempt.
       suite.sensitive(state.admin.secretAccessKey);
-      const handler = createRotationHandler(fixture.kind(kindOptions), { client: client ?? state.sm, env: {} });
-      return async (event, context) => {
-        try {
-          return await handler(event, context);
-        } catch (err) {
-          suite.logs.note(errorText(err));
-          throw err;
-        }
-      };
+      return suite.captured(createRotationHandler(fixture.kind(kindOptions), { client: client ?? state.sm, env: {} }));
     },
 
     /** The retire handler for the given kinds, with an injected clock. */

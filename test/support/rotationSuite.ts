@@ -63,8 +63,10 @@ export function useRotationSuite(options: { motoInitialNoAuth?: number } = {}) {
       for (const v of values) state.extraSensitive.add(v);
     },
     handler<S>(kind: RotationKind<S>, env: Record<string, string> = {}): Handler {
-      const handler = createRotationHandler(kind, { client: smClient(state.moto.endpoint), env });
-      // Whatever the handler throws reaches the Lambda runtime's log: capture it too.
+      return this.captured(createRotationHandler(kind, { client: smClient(state.moto.endpoint), env }));
+    },
+    /** The handler, with whatever it throws captured: that reaches the Lambda runtime's log too. */
+    captured(handler: Handler): Handler {
       return async (event, context) => {
         try {
           return await handler(event, context);
