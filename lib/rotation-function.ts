@@ -12,7 +12,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { RotorMetrics } from '../lambdas/core/metricNames';
+import { RotorMetrics } from '../lambdas/contract';
 import { RotorSchedule } from './rotation-schedule';
 import { addRotorFunction, rotorFunctionDefaults, type RotorFunctionOptions } from './rotor-function';
 

@@ -8,7 +8,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/core/testing';
+import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing';
 
 /** Defaults of every Rotor function (rotation, emergency, retire), in one place. */
 export const rotorFunctionDefaults = {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ApiTokenRotation, type ApiTokenRotationProps } from '../lib/api-token-rotation';
 import { EmergencyRotation } from '../lib/emergency-rotation';
 import { RetireSchedule } from '../lib/retire-schedule';
-import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/core/testing';
+import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing';
 import { RotorSchedule } from '../lib/rotation-schedule';
 import { actionsOf as actions, policyStatements as statementsOf, testStack } from './support/cdk';
 

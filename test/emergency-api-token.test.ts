@@ -10,7 +10,7 @@ import { captureEvents } from './support/events';
 import { createRotationFunction } from './support/moto';
 import { useRotationSuite } from './support/rotationSuite';
 import { Routes, TokenProviderServer } from './support/token-provider';
-import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/core/testing';
+import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing';
 
 // The emulators listen on 127.0.0.1 over plain http: the local-test opt-in, and every
 // management secret (or self-rotating secret) lists 127.0.0.1 in its allowedHosts.

@@ -1,5 +1,5 @@
 import { createApiTokenKind } from '../../lambdas/api-token/apiTokenKind';
-import { ALLOW_LOOPBACK_FOR_TESTS } from '../../lambdas/core/testing';
+import { ALLOW_LOOPBACK_FOR_TESTS } from '../../lambdas/contract/testing';
 import { RotorTags } from '../../lambdas/core/types';
 import { Routes, TokenProviderServer, type Route } from '../../test/support/token-provider';
 import { nameOf, plural, printLabels, quietHandler, short, tagSecret, totals, type SandboxContext } from './common';

@@ -18,7 +18,7 @@ import type { Issued, ProviderSession, TokenProvider } from './provider';
 import { providerFor } from './providers';
 import { graceMs, parseApiTokenSecret, targetOf, type ApiTokenSecret } from './secret';
 import type { UrlPolicy } from './urls';
-import { loopbackAllowedForTests } from '../core/testing';
+import { loopbackAllowedForTests } from '../contract/testing';
 
 export const apiTokenKindDefaults = {
   /** testSecret asks the provider this many times before it calls a new token refused. */

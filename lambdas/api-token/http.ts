@@ -86,7 +86,7 @@ class BodyTooLarge extends Error {}
  * redirects (a redirect could carry credentials elsewhere), https only, every request checked
  * against a host allow list before any connection is opened, response bodies capped in size,
  * and bounded retries honouring Retry-After. Plain http and loopback hosts only under the
- * test opt-in (see lambdas/core/testing.ts), and even then only when the allow list names them.
+ * test opt-in (see lambdas/contract/testing.ts), and even then only when the allow list names them.
  */
 export class ProviderHttp {
   public requests = 0;

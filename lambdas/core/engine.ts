@@ -3,7 +3,7 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CLAIM_STAGE, newClaimOwner, releaseClaim, takeClaim } from './claim';
 import { InvalidEventError, RotationStateError, RotationStepError, RotorError, SecretFormatError } from './errors';
-import { RotorMetrics } from './metricNames';
+import { RotorMetrics } from '../contract';
 import { Redactor } from './redact';
 import { RotationCache } from './rotationCache';
 import { readSecretValue } from './secretValue';

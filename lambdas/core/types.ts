@@ -17,12 +17,9 @@ export const Stages = {
 } as const;
 export type Stage = (typeof Stages)[keyof typeof Stages];
 
-/** Rotation strategies. */
-export const Strategies = {
-  SINGLE_USER: 'single-user',
-  ALTERNATING_USERS: 'alternating-users',
-} as const;
-export type Strategy = (typeof Strategies)[keyof typeof Strategies];
+/** Rotation strategies: the contract's (lambdas/contract), the one definition both sides use. */
+export { Strategies, type Strategy } from '../contract';
+import type { Strategy } from '../contract';
 
 /** What Secrets Manager sends to a rotation function. */
 export interface RotationEvent {
@@ -160,19 +157,5 @@ export interface RotationKind<S> {
   revoke?(leaked: S, ctx: RevokeContext<S>): Promise<void>;
 }
 
-/**
- * Tags that mark a secret as Rotor-managed (set by the CDK constructs, read by the retire
- * handler, the emergency handler and `rotor status`).
- */
-export const RotorTags = {
-  KIND: 'rotor:kind',
-  STRATEGY: 'rotor:strategy',
-  /** Hours the previous value of a dual-active kind stays valid after a rotation. */
-  GRACE_HOURS: 'rotor:grace-hours',
-  /** Fingerprint of AWSCURRENT's leak identity (see `fingerprint()`). */
-  FINGERPRINT_CURRENT: 'rotor:fp-current',
-  /** Fingerprint of AWSPREVIOUS's leak identity. */
-  FINGERPRINT_PREVIOUS: 'rotor:fp-previous',
-  /** The AWSPREVIOUS version id the retire handler has retired (so a later run does not redo it). */
-  RETIRED_VERSION: 'rotor:retired-version',
-} as const;
+/** Tags that mark a secret as Rotor-managed: the contract's (lambdas/contract). */
+export { RotorTags } from '../contract';

@@ -1,0 +1,123 @@
+import { z } from 'zod';
+import { ALLOW_LOOPBACK_FOR_TESTS } from './testing';
+import { Bounds, RotorEvents, STRATEGY_NAMES, Strategies } from './vocabulary';
+
+/**
+ * Every environment setting of Rotor's functions, as one record each: the variable's name, a
+ * zod schema with its bounds, and its default. The constructs write settings through `write`
+ * (validated at synth time), the handlers read them through `read` (validated at run time), and
+ * neither spells a variable name.
+ */
+export class SettingError extends Error {
+  public constructor(message: string) {
+    super(message);
+    this.name = 'SettingError';
+  }
+}
+
+export interface Setting<T> {
+  /** The environment variable. */
+  readonly name: string;
+  /** What it means, for messages and the README. */
+  readonly description: string;
+  /** The value when the variable is absent (undefined: the kind or the caller decides). */
+  readonly default: T | undefined;
+  /** Reads and validates the variable; absent or empty gives the default. */
+  read(env: Readonly<Record<string, string | undefined>>): T | undefined;
+  /** The variable as a construct writes it, or nothing for undefined; throws on a bad value. */
+  write(value: T | undefined): Record<string, string>;
+}
+
+function setting<T>(
+  name: string,
+  description: string,
+  schema: z.ZodType<T>,
+  defaultValue: T | undefined,
+  fromText: (raw: string) => unknown,
+  toText: (value: T) => string = String,
+): Setting<T> {
+  const check = (value: unknown, where: string): T => {
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    // zod's message describes the rule, never the value.
+    throw new SettingError(`${where} ${name} is invalid: ${parsed.error.issues[0]?.message ?? 'bad value'}`);
+  };
+  return {
+    name,
+    description,
+    default: defaultValue,
+    read(env) {
+      const raw = env[name];
+      if (raw === undefined || raw === '') return defaultValue;
+      return check(fromText(raw), 'environment variable');
+    },
+    write(value) {
+      if (value === undefined) return {};
+      return { [name]: toText(check(value, 'setting')) };
+    },
+  };
+}
+
+const wholeNumber = (raw: string): unknown => (/^\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw);
+const boolean = (raw: string): unknown => (raw === 'true' ? true : raw === 'false' ? false : raw);
+const text = (raw: string): unknown => raw;
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+
+export const settings = {
+  strategy: setting(
+    'ROTATION_STRATEGY',
+    'rotation strategy',
+    z.enum(STRATEGY_NAMES),
+    Strategies.SINGLE_USER,
+    text,
+  ),
+  passwordLength: setting(
+    'PASSWORD_LENGTH',
+    'length of generated passwords',
+    int(Bounds.passwordLength.min, Bounds.passwordLength.max),
+    undefined,
+    wholeNumber,
+  ),
+  excludeCharacters: setting('EXCLUDE_CHARACTERS', 'characters generated passwords never contain', z.string(), undefined, text),
+  maxUsernameLength: setting(
+    'MAX_USERNAME_LENGTH',
+    "longest MySQL user name the server accepts (checked for '<user>_clone')",
+    int(Bounds.mysqlUsernameLength.min, Bounds.mysqlUsernameLength.max),
+    32,
+    wholeNumber,
+  ),
+  dualPassword: setting(
+    'DUAL_PASSWORD',
+    'MySQL 8.0.14+ single-user: keep the old password as the secondary one',
+    z.boolean(),
+    false,
+    boolean,
+  ),
+  iamTestTimeoutMs: setting(
+    'IAM_TEST_TIMEOUT_MS',
+    "how long testSecret waits for STS to accept a new key, ms",
+    int(Bounds.lambdaMs.min, Bounds.lambdaMs.max),
+    60_000,
+    wholeNumber,
+  ),
+  eventSource: setting('ROTOR_EVENT_SOURCE', "`source` of Rotor's events", z.string().min(1).max(256), RotorEvents.SOURCE, text),
+  eventBus: setting('ROTOR_EVENT_BUS', 'event bus the emergency handler emits on', z.string().min(1).max(1600), RotorEvents.BUS, text),
+  alarmTopicArn: setting('ALARM_TOPIC_ARN', 'SNS topic of the audit summary', z.string().startsWith('arn:'), undefined, text),
+  waitTimeoutMs: setting(
+    'WAIT_TIMEOUT_MS',
+    'how long the emergency handler waits for a rotation to finish, ms',
+    int(1_000, Bounds.lambdaMs.max),
+    240_000,
+    wholeNumber,
+  ),
+  allowLoopbackForTests: setting(
+    ALLOW_LOOPBACK_FOR_TESTS,
+    'local tests only: allow plain http and loopback provider hosts (no construct ever sets it)',
+    z.literal(true),
+    undefined,
+    (raw) => (raw === '1' ? true : raw),
+    () => '1',
+  ),
+} as const;
+
+export type SettingName = keyof typeof settings;

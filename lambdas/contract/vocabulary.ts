@@ -1,0 +1,142 @@
+/**
+ * The words deploy time (lib/) and run time (lambdas/, bin/) share: kind and strategy names,
+ * tag keys, event source and detail-types, metric names, bounds. Defined once here, so that a
+ * rename is a compile error on both sides. No AWS SDK import, no CDK import.
+ */
+
+/** Rotation strategies (ROTATION_STRATEGY of a rotation function, `rotor:strategy` tag). */
+export const Strategies = {
+  SINGLE_USER: 'single-user',
+  ALTERNATING_USERS: 'alternating-users',
+} as const;
+export type Strategy = (typeof Strategies)[keyof typeof Strategies];
+export const STRATEGY_NAMES = Object.values(Strategies) as [Strategy, ...Strategy[]];
+
+/** The kinds of secret Rotor rotates (the `rotor:kind` tag). */
+export const Kinds = {
+  POSTGRES: 'postgres',
+  MYSQL: 'mysql',
+  IAM: 'iam',
+  API_TOKEN: 'api-token',
+} as const;
+export type KindName = (typeof Kinds)[keyof typeof Kinds];
+export const KIND_NAMES = Object.values(Kinds) as [KindName, ...KindName[]];
+
+/** What deploy time and run time both need to know of a kind (its behaviour lives in lambdas/<kind>/). */
+export interface KindTraits {
+  /** Strategies it supports. */
+  readonly strategies: readonly Strategy[];
+  /** A database kind: passwords from GetRandomPassword, alternating users with a master secret. */
+  readonly database: boolean;
+  /** The previous value stays valid for a grace window and is retired by the hourly retire run. */
+  readonly dualActive: boolean;
+  /** createSecret issues a credential outside Secrets Manager (claims, the PendingStoreFailed alarm). */
+  readonly issuesCredentials: boolean;
+}
+
+/** The one registry of kinds. Adding a kind is one entry here, its folder and its construct. */
+export const KIND_TRAITS: Readonly<Record<KindName, KindTraits>> = {
+  postgres: {
+    strategies: [Strategies.SINGLE_USER, Strategies.ALTERNATING_USERS],
+    database: true,
+    dualActive: false,
+    issuesCredentials: false,
+  },
+  mysql: {
+    strategies: [Strategies.SINGLE_USER, Strategies.ALTERNATING_USERS],
+    database: true,
+    dualActive: false,
+    issuesCredentials: false,
+  },
+  iam: { strategies: [Strategies.SINGLE_USER], database: false, dualActive: true, issuesCredentials: true },
+  'api-token': { strategies: [Strategies.SINGLE_USER], database: false, dualActive: true, issuesCredentials: true },
+};
+
+export function isKindName(value: unknown): value is KindName {
+  return typeof value === 'string' && (KIND_NAMES as readonly string[]).includes(value);
+}
+
+/**
+ * The one rule for a strategy nobody stated, used by the constructs, the config-driven stack,
+ * the rotation functions, the retire run and the emergency handler: a database kind whose master
+ * secret is known rotates alternating users (dual-active, no client ever refused); everything
+ * else rotates single-user. A stated strategy always wins.
+ */
+export function resolveStrategy(
+  kind: string,
+  options: { readonly stated?: string | undefined; readonly masterSecret?: boolean } = {},
+): Strategy {
+  if (options.stated === Strategies.SINGLE_USER || options.stated === Strategies.ALTERNATING_USERS) return options.stated;
+  const traits = isKindName(kind) ? KIND_TRAITS[kind] : undefined;
+  return traits?.database && options.masterSecret ? Strategies.ALTERNATING_USERS : Strategies.SINGLE_USER;
+}
+
+/** Tags Rotor puts on secrets (constructs write the first three, functions the rest). */
+export const RotorTags = {
+  KIND: 'rotor:kind',
+  STRATEGY: 'rotor:strategy',
+  /** Hours the previous value of a dual-active kind stays valid after a rotation. */
+  GRACE_HOURS: 'rotor:grace-hours',
+  /** Fingerprint of AWSCURRENT's leak identity (written by finishSecret). */
+  FINGERPRINT_CURRENT: 'rotor:fp-current',
+  /** Fingerprint of AWSPREVIOUS's leak identity (written by finishSecret). */
+  FINGERPRINT_PREVIOUS: 'rotor:fp-previous',
+  /** The AWSPREVIOUS version id the retire run retired (later runs skip it). */
+  RETIRED_VERSION: 'rotor:retired-version',
+  /** The version whose value leaked and was revoked (the emergency handler). */
+  REVOKED_VERSION: 'rotor:revoked-version',
+  /** The last leak event handled for this secret (duplicates of it are skipped). */
+  LEAK_EVENT: 'rotor:leak-event',
+} as const;
+
+/** The tags each function may write: their IAM grants are conditioned on exactly these keys. */
+export const TagsWrittenBy = {
+  rotation: [RotorTags.FINGERPRINT_CURRENT, RotorTags.FINGERPRINT_PREVIOUS],
+  retire: [RotorTags.RETIRED_VERSION],
+  emergency: [RotorTags.REVOKED_VERSION, RotorTags.LEAK_EVENT],
+} as const;
+
+/** Rotor's own events on EventBridge. */
+export const RotorEvents = {
+  /** `source` of Rotor's events (configurable in the stack and the CLI). */
+  SOURCE: 'rotor',
+  /** Event bus the CLI sends to and the emergency handler emits on. */
+  BUS: 'default',
+  LEAK_DETECTED: 'Secret Leak Detected',
+  ROTATED: 'Secret Rotated',
+  REVOKED: 'Secret Revoked',
+} as const;
+
+/** Powertools service names (the `service` dimension of every metric). */
+export const ServiceNames = {
+  ROTATION: 'rotor',
+  RETIRE: 'rotor-retire',
+  EMERGENCY: 'rotor-emergency',
+} as const;
+
+/** Metrics Rotor publishes (namespace NAMESPACE) that constructs alarm on or dashboards show. */
+export const RotorMetrics = {
+  NAMESPACE: 'Rotor',
+  /**
+   * A credential was issued (an IAM key, an API token) but storing it as AWSPENDING failed
+   * within the invocation; the same EMF record names the issued id. Dimensions: service, kind.
+   */
+  PENDING_STORE_FAILED: 'PendingStoreFailed',
+  /** Revoking an old or leaked API token failed (retried by the retire run). Dimensions: service, kind, provider. */
+  TOKEN_REVOKE_FAILED: 'TokenRevokeFailed',
+} as const;
+
+/** Bounds both sides check. */
+export const Bounds = {
+  /** Grace window of a dual-active kind's previous value, hours (the secret's `graceperiod`, the tag, the construct). */
+  graceHours: { min: 0, max: 24 * 365 },
+  /** Generated password length. */
+  passwordLength: { min: 8, max: 4096 },
+  /** MySQL user-name limit Rotor accepts as MAX_USERNAME_LENGTH. */
+  mysqlUsernameLength: { min: 1, max: 128 },
+  /** A Lambda runs at most 15 minutes: no wait may be longer. */
+  lambdaMs: { min: 0, max: 900_000 },
+} as const;
+
+/** Hours the previous value of a dual-active kind stays valid when neither the value nor the tag says. */
+export const DEFAULT_GRACE_HOURS = 24;
