@@ -5,8 +5,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CLAIM_STAGE } from '../lambdas/core/claim';
 import { fingerprint } from '../lambdas/core/fingerprint';
 import { createRotationHandler } from '../lambdas/core/handler';
-import { createRetireHandler, type RetireReport, type RetireResult } from '../lambdas/core/retire';
-import { revokeVersion } from '../lambdas/core/revoke';
+import { createRetireHandler, type RetireReport, type RetireResult } from '../lambdas/retire/retire';
+import { revokeVersion } from '../lambdas/emergency/revoke';
 import { SecretsApi } from '../lambdas/core/secretsApi';
 import { RotorTags, Strategies, type KindContext } from '../lambdas/core/types';
 import { createApiTokenKind, REVOKE_FAILED_METRIC } from '../lambdas/api-token/apiTokenKind';
@@ -136,7 +136,7 @@ async function acmeSecret(extra: Record<string, unknown> = {}) {
   return { arn, app, admin };
 }
 
-/** Revokes a leaked version as the emergency handler does (lambdas/core/revoke.ts). */
+/** Revokes a leaked version as the emergency handler does (lambdas/emergency/revoke.ts). */
 async function emergencyRevoke(arn: string, versionId: string): Promise<void> {
   try {
     const description = await new SecretsApi(suite.player.client).describe(arn);
@@ -169,7 +169,7 @@ async function revokeHookAlone(arn: string, leaked: TokenSecret): Promise<void> 
   }
 }
 
-/** One run of the scheduled retire handler (lambdas/core/retire) at `at`; the result for `arn`. */
+/** One run of the scheduled retire handler (lambdas/retire) at `at`; the result for `arn`. */
 async function retireRun(arn: string, at = new Date()): Promise<RetireResult | undefined> {
   const run = createRetireHandler({ 'api-token': kind }, { client: smClient(suite.moto.endpoint), now: () => at });
   let report: RetireReport;

@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { PutSecretValueCommand, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { revokeVersion } from '../lambdas/core/revoke';
+import { revokeVersion } from '../lambdas/emergency/revoke';
 import { SecretsApi } from '../lambdas/core/secretsApi';
 import { RotorTags, Strategies, type RevokeContext, type Strategy } from '../lambdas/core/types';
 import { createMysqlKind, mysqlKind } from '../lambdas/mysql/mysqlKind';

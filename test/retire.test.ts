@@ -1,7 +1,7 @@
 import { PutSecretValueCommand, TagResourceCommand, UntagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigurationError, RetireError } from '../lambdas/core/errors';
-import { createRetireHandler, retireDefaults, type RetireReport } from '../lambdas/core/retire';
+import { createRetireHandler, retireDefaults, type RetireReport } from '../lambdas/retire/retire';
 import { RotorTags } from '../lambdas/core/types';
 import { postgresKind } from '../lambdas/postgres/postgresKind';
 import { lambdaContext } from './support/harness';

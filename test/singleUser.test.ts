@@ -11,7 +11,7 @@ import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } 
 import { useRotationSuite } from './support/rotationSuite';
 
 /*
- * lambdas/core/singleUser.ts: the passwords single-user setSecret may log in with. The case the
+ * lambdas/database/singleUser.ts: the passwords single-user setSecret may log in with. The case the
  * labels alone cannot cover: a rotation is cancelled after its setSecret changed the password
  * (CancelRotateSecret, then the operator removes AWSPENDING as AWS's documentation says), and a
  * new rotation starts. The only working password now sits in a version with no label.

@@ -1,5 +1,5 @@
-import type { RetireReport, RetireResult } from '../../lambdas/core/retire';
-import { createRetireHandler } from '../../lambdas/core/retire';
+import type { RetireReport, RetireResult } from '../../lambdas/retire/retire';
+import { createRetireHandler } from '../../lambdas/retire/retire';
 import { retireKinds } from '../../lambdas/retire/index';
 import { lambdaContext } from '../../test/support/harness';
 import { nameOf, plural, quietLogger, sandboxMetrics, short, type SandboxContext } from './common';

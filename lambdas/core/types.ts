@@ -80,7 +80,7 @@ export interface SetContext<S> extends KindContext {
 }
 
 /**
- * What revoke receives. The emergency handler (core/revoke.ts) always provides every member;
+ * What revoke receives. The emergency handler (emergency/revoke.ts) always provides every member;
  * they are optional so that a kind's own tests can call `revoke` with a plain KindContext, and a
  * kind that needs one fails clearly without it.
  */

@@ -16,7 +16,7 @@ import { CLAIM_STAGE, newClaimOwner, takeClaim, type ClaimOutcome } from '../cor
 import { InvalidEventError, RotationStateError, RotorError } from '../core/errors';
 import { fingerprint } from '../core/fingerprint';
 import { maskCredentialShapes, Redactor } from '../core/redact';
-import { revokeVersion } from '../core/revoke';
+import { revokeVersion } from './revoke';
 import { tagMap } from '../core/labels';
 import { readSecretValue } from '../core/secretValue';
 import { SecretsApi, toDescription, versionWithStage, type SecretDescription } from '../core/secretsApi';

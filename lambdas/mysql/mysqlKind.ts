@@ -34,7 +34,7 @@ import {
   writePairingStatement,
   type ServerInfo,
 } from './sql';
-import { checkSameLogin, knownPasswords } from '../core/singleUser';
+import { checkSameLogin, knownPasswords } from '../database/singleUser';
 import {
   alternateUsername,
   baseUsername,
@@ -42,7 +42,7 @@ import {
   checkPairing,
   CLONE_SUFFIX,
   type PairingRecord,
-} from '../core/alternatingUsers';
+} from '../database/alternatingUsers';
 
 /** As AWS's MySQL rotation templates: 32 characters, none of these. */
 export const mysqlPasswordPolicy = { length: 32, excludeCharacters: '/@"\'\\' } as const;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { flagField, portField } from '../core/databaseFields';
+import { flagField, portField } from '../database/fields';
 import { parseWith } from '../core/secretValue';
 
 export const mysqlEngines = ['mysql', 'aurora-mysql', 'mariadb'] as const;

@@ -11,7 +11,7 @@ import {
 } from '../core/types';
 import { isAuthFailure, passwordLiteral, withConnection } from './connection';
 import { MAX_IDENTIFIER_BYTES, parsePostgresSecret, type PostgresSecret } from './secret';
-import { checkSameLogin, knownPasswords } from '../core/singleUser';
+import { checkSameLogin, knownPasswords } from '../database/singleUser';
 import {
   alternateUsername,
   baseUsername,
@@ -20,7 +20,7 @@ import {
   CLONE_SUFFIX,
   pairingText,
   parsePairingText,
-} from '../core/alternatingUsers';
+} from '../database/alternatingUsers';
 
 /** As AWS's PostgreSQL rotation templates: 32 characters, none of these. */
 export const postgresPasswordPolicy = { length: 32, excludeCharacters: ':/@"\'\\' } as const;

@@ -1,4 +1,4 @@
-import { createRetireHandler, type RetireKinds } from '../core/retire';
+import { createRetireHandler, type RetireKinds } from './retire';
 import { apiTokenKind } from '../api-token/apiTokenKind';
 import { iamKind } from '../iam/iamKind';
 

@@ -11,7 +11,7 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { randomBytes } from 'node:crypto';
 import { beforeAll } from 'vitest';
 import { createRotationHandler } from '../../lambdas/core/handler';
-import { createRetireHandler, type RetireKinds } from '../../lambdas/core/retire';
+import { createRetireHandler, type RetireKinds } from '../../lambdas/retire/retire';
 import { RotorTags } from '../../lambdas/core/types';
 import { createIamKind, type IamKindOptions } from '../../lambdas/iam/iamKind';
 import type { Handler } from './harness';

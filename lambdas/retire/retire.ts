@@ -11,11 +11,11 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { ConfigurationError, RetireError, RotationStateError, UnsafeRotationError } from './errors';
-import { Redactor } from './redact';
-import { readSecretValue, sharesCredential } from './secretValue';
-import { RotorTags, Stages, type KindContext, type RotationKind, type Strategy } from './types';
-import { tagMap, versionHolding } from './labels';
+import { ConfigurationError, RetireError, RotationStateError, UnsafeRotationError } from '../core/errors';
+import { Redactor } from '../core/redact';
+import { readSecretValue, sharesCredential } from '../core/secretValue';
+import { RotorTags, Stages, type KindContext, type RotationKind, type Strategy } from '../core/types';
+import { tagMap, versionHolding } from '../core/labels';
 
 /**
  * The scheduled retire run: for every Rotor-managed secret of a dual-active kind whose
