@@ -24,7 +24,6 @@ export class ProviderError extends RotationStepError {
   public readonly failure: ProviderFailure;
   public readonly status?: number;
 
-  /** Same (message, options) shape as every RotorError, so the engine can rebuild it redacted. */
   public constructor(
     message: string,
     options: { cause?: unknown; failure?: ProviderFailure; status?: number } = {},
@@ -33,5 +32,10 @@ export class ProviderError extends RotationStepError {
     this.name = 'ProviderError';
     this.failure = options.failure ?? ProviderFailures.UNEXPECTED;
     this.status = options.status;
+  }
+
+  /** Masked copies (RotorError.masked) keep the failure and the status. */
+  protected override copyWith(message: string, options?: { cause?: unknown }): ProviderError {
+    return new ProviderError(message, { ...options, failure: this.failure, status: this.status });
   }
 }

@@ -171,15 +171,7 @@ function record(
 /** Errors leave the engine as RotorErrors whose message and cause chain hold no secret value. */
 function toSafeError(err: unknown, redactor: Redactor, event: RotationEvent | undefined, kind: string): RotorError {
   const where = event ? `${kind} ${event.Step} for secret ${event.SecretId}` : `${kind} rotation`;
-  if (err instanceof RotorError) {
-    const safe = redactor.error(err) as RotorError;
-    const copy = new (err.constructor as new (m: string, o?: { cause?: unknown }) => RotorError)(
-      safe.message,
-      safe.cause ? { cause: safe.cause } : undefined,
-    );
-    copy.stack = safe.stack;
-    return copy;
-  }
+  if (err instanceof RotorError) return err.masked(redactor);
   const cause = redactor.error(err);
   return new RotationStepError(`${where} failed: ${cause.message}`, { cause });
 }
