@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ALLOW_LOOPBACK_FOR_TESTS } from './testing';
-import { Bounds, RotorEvents, STRATEGY_NAMES, Strategies } from './vocabulary';
+import { Bounds, RotorEvents, RotorMetrics, ServiceNames, STRATEGY_NAMES, Strategies } from './vocabulary';
 
 /**
  * Every environment setting of Rotor's functions, as one record each: the variable's name, a
@@ -117,6 +117,22 @@ export const settings = {
     undefined,
     (raw) => (raw === '1' ? true : raw),
     () => '1',
+  ),
+  /** Read by Powertools itself (Logger, Metrics); the constructs write it so both agree. */
+  serviceName: setting(
+    'POWERTOOLS_SERVICE_NAME',
+    'Powertools service name (the `service` dimension of every metric)',
+    z.enum(Object.values(ServiceNames) as [string, ...string[]]),
+    undefined,
+    text,
+  ),
+  /** Read by Powertools Metrics itself; the constructs write it so alarms and metrics agree. */
+  metricsNamespace: setting(
+    'POWERTOOLS_METRICS_NAMESPACE',
+    'CloudWatch namespace of Rotor metrics',
+    z.literal(RotorMetrics.NAMESPACE),
+    RotorMetrics.NAMESPACE,
+    text,
   ),
 } as const;
 

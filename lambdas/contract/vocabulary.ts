@@ -140,3 +140,37 @@ export const Bounds = {
 
 /** Hours the previous value of a dual-active kind stays valid when neither the value nor the tag says. */
 export const DEFAULT_GRACE_HOURS = 24;
+
+/**
+ * The AWS events the emergency handler acts on (its EventBridge rules, the Health forwarders
+ * and the handler's parser all use these words).
+ */
+export const AwsEvents = {
+  HEALTH_SOURCE: 'aws.health',
+  HEALTH_DETAIL_TYPE: 'AWS Health Event',
+  /** AWS Health event type codes that mean an access key is exposed or compromised. */
+  HEALTH_EXPOSURE_CODES: [
+    'AWS_RISK_CREDENTIALS_EXPOSED',
+    'AWS_RISK_CREDENTIALS_COMPROMISED',
+    'AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED',
+    'AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED',
+  ],
+  /** Regions where AWS Health publishes an account's credential-exposure events (us-west-2 as backup). */
+  HEALTH_EVENT_REGIONS: ['us-east-1', 'us-west-2'],
+  GUARDDUTY_SOURCE: 'aws.guardduty',
+  GUARDDUTY_DETAIL_TYPE: 'GuardDuty Finding',
+  /** GuardDuty finding types (prefixes) that name misuse of an IAM user's credentials. */
+  GUARDDUTY_CREDENTIAL_FINDING_PREFIXES: [
+    'CredentialAccess:IAMUser/',
+    'UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration',
+    'UnauthorizedAccess:IAMUser/ConsoleLoginSuccess',
+    'UnauthorizedAccess:IAMUser/MaliciousIPCaller',
+    'UnauthorizedAccess:IAMUser/TorIPCaller',
+  ],
+} as const;
+
+/**
+ * The IAM kind marks each key it creates with a user tag keyed by the access key id; the
+ * functions may set and remove only tags whose key has this shape (an IAM `StringLike` pattern).
+ */
+export const IAM_KEY_MARKER_TAG_PATTERN = 'AKIA*';
