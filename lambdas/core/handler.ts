@@ -5,14 +5,15 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
+import { RotorMetrics, ServiceNames } from '../contract';
 import { runStep, type EngineDeps, type StepOutcome } from './engine';
 import { cacheDefaults, RotationCache } from './rotationCache';
 import { readSettings, type Settings } from './settings';
 import type { RotationKind } from './types';
 
 export const handlerDefaults = {
-  serviceName: 'rotor',
-  metricsNamespace: 'Rotor',
+  serviceName: ServiceNames.ROTATION,
+  metricsNamespace: RotorMetrics.NAMESPACE,
   /** testSecret reuses setSecret's DescribeSecret when it is at most this old. */
   descriptionReuseMs: 60_000,
 } as const;

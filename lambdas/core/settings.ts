@@ -1,10 +1,10 @@
-import { z } from 'zod';
+import { resolveStrategy, SettingError, settings as contract, type Setting } from '../contract';
 import { ConfigurationError } from './errors';
-import { Strategies, type PasswordPolicy, type Strategy } from './types';
+import type { PasswordPolicy, Strategy } from './types';
 
-/** Defaults of every setting the rotation functions read from their environment. */
+/** Defaults of the settings the engine reads (the strategy's is the contract's one rule, resolveStrategy). */
 export const defaults = {
-  strategy: Strategies.SINGLE_USER,
+  strategy: contract.strategy.default ?? resolveStrategy(''),
   passwordLength: 32,
 } as const;
 
@@ -13,44 +13,42 @@ export interface Settings {
   readonly passwordPolicy: PasswordPolicy;
 }
 
-const envSchema = z.object({
-  ROTATION_STRATEGY: z
-    .enum([Strategies.SINGLE_USER, Strategies.ALTERNATING_USERS])
-    .default(defaults.strategy),
-  PASSWORD_LENGTH: z.coerce.number().int().min(8).max(4096).optional(),
-  EXCLUDE_CHARACTERS: z.string().optional(),
-});
+/**
+ * Reads one setting through the contract (lambdas/contract/settings.ts); a bad value becomes a
+ * ConfigurationError that names the function and the variable, never the value.
+ */
+export function readSetting<T>(setting: Setting<T>, env: Readonly<Record<string, string | undefined>>, what: string): T | undefined {
+  try {
+    return setting.read(env);
+  } catch (err) {
+    if (err instanceof SettingError) throw new ConfigurationError(`${what}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
 
 /**
- * Reads ROTATION_STRATEGY, PASSWORD_LENGTH and EXCLUDE_CHARACTERS, falling back to the kind's
- * password policy, and refuses a strategy the kind does not support.
+ * Reads ROTATION_STRATEGY, PASSWORD_LENGTH and EXCLUDE_CHARACTERS (the contract's settings),
+ * falling back to the kind's password policy, and refuses a strategy the kind does not support.
  */
 export function readSettings(
-  env: NodeJS.ProcessEnv,
+  env: Readonly<Record<string, string | undefined>>,
   kind: { name: string; strategies: readonly Strategy[]; passwordPolicy?: PasswordPolicy },
 ): Settings {
-  const parsed = envSchema.safeParse({
-    ROTATION_STRATEGY: env.ROTATION_STRATEGY || undefined,
-    PASSWORD_LENGTH: env.PASSWORD_LENGTH || undefined,
-    EXCLUDE_CHARACTERS: env.EXCLUDE_CHARACTERS,
-  });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+  const what = `${kind.name} rotation`;
+  const strategy = resolveStrategy(kind.name, { stated: readSetting(contract.strategy, env, what) });
+  const length = readSetting(contract.passwordLength, env, what);
+  // Set but empty means "exclude nothing" (the kind's policy applies only when it is absent).
+  const exclude = env[contract.excludeCharacters.name] === '' ? '' : readSetting(contract.excludeCharacters, env, what);
+  if (!kind.strategies.includes(strategy)) {
     throw new ConfigurationError(
-      `${kind.name} rotation: environment variable ${String(issue?.path[0])} is invalid: ${issue?.message}`,
-    );
-  }
-  const { ROTATION_STRATEGY, PASSWORD_LENGTH, EXCLUDE_CHARACTERS } = parsed.data;
-  if (!kind.strategies.includes(ROTATION_STRATEGY)) {
-    throw new ConfigurationError(
-      `${kind.name} rotation: ROTATION_STRATEGY '${ROTATION_STRATEGY}' is not supported (supported: ${kind.strategies.join(', ')})`,
+      `${what}: ${contract.strategy.name} '${strategy}' is not supported (supported: ${kind.strategies.join(', ')})`,
     );
   }
   return {
-    strategy: ROTATION_STRATEGY,
+    strategy,
     passwordPolicy: {
-      length: PASSWORD_LENGTH ?? kind.passwordPolicy?.length ?? defaults.passwordLength,
-      excludeCharacters: EXCLUDE_CHARACTERS ?? kind.passwordPolicy?.excludeCharacters ?? '',
+      length: length ?? kind.passwordPolicy?.length ?? defaults.passwordLength,
+      excludeCharacters: exclude ?? kind.passwordPolicy?.excludeCharacters ?? '',
     },
   };
 }

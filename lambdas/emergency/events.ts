@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RotorEvents } from '../contract';
 import { InvalidEventError } from '../core/errors';
 
 /**
@@ -9,15 +10,16 @@ import { InvalidEventError } from '../core/errors';
  */
 export const emergencyDefaults = {
   /** `source` of Rotor's own events (configurable in the stack and the CLI). */
-  source: 'rotor',
+  source: RotorEvents.SOURCE,
   /** Event bus the CLI sends to and the handler emits on. */
-  eventBusName: 'default',
+  eventBusName: RotorEvents.BUS,
 } as const;
 
+/** Detail-types of the events the handler reads and writes (Rotor's own are the contract's RotorEvents). */
 export const DetailTypes = {
-  LEAK: 'Secret Leak Detected',
-  ROTATED: 'Secret Rotated',
-  REVOKED: 'Secret Revoked',
+  LEAK: RotorEvents.LEAK_DETECTED,
+  ROTATED: RotorEvents.ROTATED,
+  REVOKED: RotorEvents.REVOKED,
   HEALTH: 'AWS Health Event',
   GUARDDUTY: 'GuardDuty Finding',
 } as const;

@@ -7,42 +7,39 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { apiTokenKind } from '../api-token/index';
-import { iamKind } from '../iam/index';
-import { mysqlKind } from '../mysql/index';
-import { postgresKind } from '../postgres/postgresKind';
+import { RotorMetrics, ServiceNames, settings, type Setting } from '../contract';
+import { readSetting } from '../core/settings';
+import { kinds } from '../kinds';
 import { handleLeakEvent, type EmergencyDeps, type EmergencyKinds, type EmergencyResult } from './emergency';
-import { emergencyDefaults, type EventBridgeEvent } from './events';
+import type { EventBridgeEvent } from './events';
 
-/** Every kind the emergency handler can revoke, by its rotor:kind tag. */
-export const emergencyKinds: EmergencyKinds = {
-  postgres: postgresKind,
-  mysql: mysqlKind,
-  iam: iamKind,
-  'api-token': apiTokenKind,
-};
+/** Every kind the emergency handler can revoke with: the registry (lambdas/kinds.ts), by rotor:kind tag. */
+export const emergencyKinds: EmergencyKinds = kinds;
 
 /**
  * The emergency Lambda: EventBridge delivers AWS Health credential exposures, GuardDuty IAM
- * credential findings and Rotor's "Secret Leak Detected" events. Environment: ROTOR_EVENT_SOURCE
- * (default 'rotor'), ROTOR_EVENT_BUS (default 'default'), ALARM_TOPIC_ARN (audit summary),
- * WAIT_TIMEOUT_MS (how long to wait for the rotation, default 240000).
+ * credential findings and Rotor's "Secret Leak Detected" events. Its environment is the
+ * contract's settings eventSource (ROTOR_EVENT_SOURCE), eventBus (ROTOR_EVENT_BUS),
+ * alarmTopicArn (ALARM_TOPIC_ARN, the audit summary) and waitTimeoutMs (WAIT_TIMEOUT_MS, how
+ * long to wait for the rotation), each validated, with the contract's defaults.
  */
 export function createEmergencyHandler(overrides: Partial<EmergencyDeps> = {}) {
   const env = overrides.env ?? process.env;
-  const logger = overrides.logger ?? new Logger({ serviceName: 'rotor-emergency' });
-  const metrics = overrides.metrics ?? new Metrics({ namespace: 'Rotor', serviceName: 'rotor-emergency' });
+  const read = <T>(setting: Setting<T>) => readSetting(setting, env, 'emergency handler');
+  const logger = overrides.logger ?? new Logger({ serviceName: ServiceNames.EMERGENCY });
+  const metrics = overrides.metrics ?? new Metrics({ namespace: RotorMetrics.NAMESPACE, serviceName: ServiceNames.EMERGENCY });
+  const alarmTopicArn = read(settings.alarmTopicArn);
   const deps: EmergencyDeps = {
     sm: overrides.sm ?? new SecretsManagerClient({}),
     events: overrides.events ?? new EventBridgeClient({}),
-    sns: overrides.sns ?? (env.ALARM_TOPIC_ARN ? new SNSClient({}) : undefined),
-    topicArn: overrides.topicArn ?? env.ALARM_TOPIC_ARN,
+    sns: overrides.sns ?? (alarmTopicArn ? new SNSClient({}) : undefined),
+    topicArn: overrides.topicArn ?? alarmTopicArn,
     logger,
     metrics,
     kinds: overrides.kinds ?? emergencyKinds,
-    source: overrides.source ?? env.ROTOR_EVENT_SOURCE ?? emergencyDefaults.source,
-    eventBusName: overrides.eventBusName ?? env.ROTOR_EVENT_BUS ?? emergencyDefaults.eventBusName,
-    waitTimeoutMs: overrides.waitTimeoutMs ?? (env.WAIT_TIMEOUT_MS ? Number(env.WAIT_TIMEOUT_MS) : undefined),
+    source: overrides.source ?? read(settings.eventSource),
+    eventBusName: overrides.eventBusName ?? read(settings.eventBus),
+    waitTimeoutMs: overrides.waitTimeoutMs ?? read(settings.waitTimeoutMs),
     pollIntervalMs: overrides.pollIntervalMs,
     announceLeaseMs: overrides.announceLeaseMs,
     sleep: overrides.sleep,

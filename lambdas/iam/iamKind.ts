@@ -1,6 +1,8 @@
 import { IAMClient, NoSuchEntityException } from '@aws-sdk/client-iam';
 import { z } from 'zod';
+import { settings } from '../contract';
 import { ConfigurationError, RotationStepError, UnsafeRotationError } from '../core/errors';
+import { readSetting } from '../core/settings';
 import {
   Strategies,
   type CreateContext,
@@ -53,7 +55,7 @@ export const MAX_KEYS_PER_USER = 2;
  */
 export const iamDefaults = {
   /** testSecret: how long STS may refuse the new key while IAM's eventual consistency settles. */
-  testTimeoutMs: 60_000,
+  testTimeoutMs: settings.iamTestTimeoutMs.default ?? 60_000,
   /** testSecret: first wait between two STS attempts (doubles each time). */
   testFirstDelayMs: 500,
   /** testSecret: longest wait between two STS attempts. */
@@ -101,14 +103,10 @@ function validateOptions(options: IamKindOptions): IamKindOptions {
   throw new ConfigurationError(`iam rotation: option '${issue?.path.join('.') || '(options)'}' is invalid: ${issue?.message}`);
 }
 
-/** Reads the kind's options from the function's environment (IAM_TEST_TIMEOUT_MS). */
-export function readIamOptions(env: NodeJS.ProcessEnv): IamKindOptions {
-  const raw = env.IAM_TEST_TIMEOUT_MS;
-  if (raw === undefined || raw === '') return {};
-  if (!/^\d+$/.test(raw)) {
-    throw new ConfigurationError(`iam rotation: environment variable IAM_TEST_TIMEOUT_MS must be a whole number of milliseconds`);
-  }
-  return { testTimeoutMs: Number(raw) };
+/** Reads the kind's options from the function's environment (IAM_TEST_TIMEOUT_MS, the contract's setting). */
+export function readIamOptions(env: Readonly<Record<string, string | undefined>>): IamKindOptions {
+  if (!env[settings.iamTestTimeoutMs.name]) return {};
+  return { testTimeoutMs: readSetting(settings.iamTestTimeoutMs, env, 'iam rotation') };
 }
 
 function where(ctx: KindContext): string {

@@ -1,5 +1,5 @@
-import { z } from 'zod';
-import { ConfigurationError } from '../core/errors';
+import { settings } from '../contract';
+import { readSetting } from '../core/settings';
 
 /**
  * Defaults of the MySQL kind's own settings. Each can be overridden by the environment
@@ -11,13 +11,13 @@ export const mysqlDefaults = {
    * MAX_USERNAME_LENGTH: the longest user name the server accepts, checked for `<user>_clone`
    * before anything is created. MySQL 5.7 and 8: 32; MySQL 5.6 and older: 16; MariaDB 10.11: 128.
    */
-  maxUsernameLength: 32,
+  maxUsernameLength: settings.maxUsernameLength.default ?? 32,
   /**
    * DUAL_PASSWORD: with the single-user strategy on MySQL 8.0.14+, set the new password with
    * `RETAIN CURRENT PASSWORD`, so the old one keeps working until the next rotation (or until
    * the retire hook runs `DISCARD OLD PASSWORD`). Refused on MariaDB and older MySQL.
    */
-  dualPassword: false,
+  dualPassword: settings.dualPassword.default ?? false,
   /** A host that does not answer fails the step in this time, well inside the Lambda's timeout. */
   connectTimeoutMs: 5_000,
   queryTimeoutMs: 10_000,
@@ -30,26 +30,12 @@ export interface MysqlOptions {
   readonly queryTimeoutMs: number;
 }
 
-const envSchema = z.object({
-  MAX_USERNAME_LENGTH: z.coerce.number().int().min(1).max(128).optional(),
-  DUAL_PASSWORD: z.enum(['true', 'false']).optional(),
-});
-
-/** Reads MAX_USERNAME_LENGTH and DUAL_PASSWORD; anything else than a valid value is refused. */
-export function readMysqlOptions(env: NodeJS.ProcessEnv): MysqlOptions {
-  const parsed = envSchema.safeParse({
-    MAX_USERNAME_LENGTH: env.MAX_USERNAME_LENGTH || undefined,
-    DUAL_PASSWORD: env.DUAL_PASSWORD || undefined,
-  });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigurationError(
-      `mysql rotation: environment variable ${String(issue?.path[0])} is invalid: ${issue?.message}`,
-    );
-  }
+/** Reads MAX_USERNAME_LENGTH and DUAL_PASSWORD (the contract's settings); anything else than a valid value is refused. */
+export function readMysqlOptions(env: Readonly<Record<string, string | undefined>>): MysqlOptions {
+  const what = 'mysql rotation';
   return {
     ...mysqlDefaults,
-    maxUsernameLength: parsed.data.MAX_USERNAME_LENGTH ?? mysqlDefaults.maxUsernameLength,
-    dualPassword: parsed.data.DUAL_PASSWORD === undefined ? mysqlDefaults.dualPassword : parsed.data.DUAL_PASSWORD === 'true',
+    maxUsernameLength: readSetting(settings.maxUsernameLength, env, what) ?? mysqlDefaults.maxUsernameLength,
+    dualPassword: readSetting(settings.dualPassword, env, what) ?? mysqlDefaults.dualPassword,
   };
 }
