@@ -1,15 +1,8 @@
+import { kindsWhere } from '../kinds';
 import { createRetireHandler, type RetireKinds } from './retire';
-import { apiTokenKind } from '../api-token/apiTokenKind';
-import { iamKind } from '../iam/iamKind';
 
-/**
- * Every dual-active kind, by its `rotor:kind` tag. To add one, add its entry here
- * (e.g. `'api-token': apiTokenKind`).
- */
-export const retireKinds: RetireKinds = {
-  iam: iamKind,
-  'api-token': apiTokenKind,
-};
+/** The dual-active kinds of the registry (lambdas/kinds.ts, KIND_TRAITS.dualActive), by their `rotor:kind` tag. */
+export const retireKinds: RetireKinds = kindsWhere((traits) => traits.dualActive) as RetireKinds;
 
 /** The scheduled retire function (an EventBridge schedule invokes it, hourly by default). */
 export const handler = createRetireHandler(retireKinds);
