@@ -1,8 +1,5 @@
-import {
-  DescribeSecretCommand,
-  RotateSecretCommand,
-  type DescribeSecretCommandOutput,
-} from '@aws-sdk/client-secrets-manager';
+import type { DescribeSecretCommandOutput } from '@aws-sdk/client-secrets-manager';
+import { SecretsApi } from '../../lambdas/core/secretsApi';
 import { Stages } from '../../lambdas/core/types';
 import { explainAwsError, functionNameOf, type AwsClients } from './aws';
 import { CliError, ExitCodes, SecretNotFoundError, UsageError, type ExitCode } from './errors';
@@ -31,7 +28,7 @@ function where(clients: AwsClients): string {
 export async function describeSecret(clients: AwsClients, secretId: string): Promise<DescribeSecretCommandOutput> {
   let out: DescribeSecretCommandOutput;
   try {
-    out = await clients.secrets.send(new DescribeSecretCommand({ SecretId: secretId }));
+    out = await new SecretsApi(clients.secrets).describeSecret(secretId);
   } catch (err) {
     if ((err as Error).name === 'ResourceNotFoundException') {
       throw new SecretNotFoundError(
@@ -241,9 +238,11 @@ async function rotateNow(target: RotationTarget, options: RotateCommandOptions, 
   try {
     // The configured function is named again (not changed): without it, an emulator may treat the
     // call as "no function" and promote the empty pending version; AWS uses the configured one either way.
-    const out = await ctx.clients.secrets.send(
-      new RotateSecretCommand({ SecretId: arn, RotateImmediately: true, ...(functionArn ? { RotationLambdaARN: functionArn } : {}) }),
-    );
+    const out = await new SecretsApi(ctx.clients.secrets).rotate({
+      SecretId: arn,
+      RotateImmediately: true,
+      ...(functionArn ? { RotationLambdaARN: functionArn } : {}),
+    });
     token = out.VersionId;
   } catch (err) {
     throw explainAwsError(err, `starting the rotation of ${name} (RotateSecret)`, ctx.clients);

@@ -1,6 +1,7 @@
 import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { userInfo } from 'node:os';
-import { DetailTypes, emergencyDefaults, leakDetailSchema, type LeakDetail } from '../../lambdas/emergency/events';
+import { RotorEvents } from '../../lambdas/contract';
+import { leakDetailSchema, type LeakDetail } from '../../lambdas/emergency/events';
 import { CliError, UsageError } from './errors';
 
 /** What a leak names: exactly one of the three. */
@@ -10,9 +11,9 @@ export type LeakTarget =
   | { readonly fingerprint: string; readonly secretId?: never; readonly accessKeyId?: never };
 
 export interface LeakEventOptions {
-  /** @default emergencyDefaults.source */
+  /** @default RotorEvents.SOURCE */
   readonly source?: string;
-  /** @default emergencyDefaults.eventBusName */
+  /** @default RotorEvents.BUS */
   readonly eventBusName?: string;
   /** @default - 'no reason given' (the event contract's default) */
   readonly reason?: string;
@@ -53,14 +54,14 @@ export interface SentEvent {
 
 /** Sends Rotor's "Secret Leak Detected" event; returns its id. */
 export async function sendLeakEvent(events: EventBridgeClient, detail: LeakDetail, options: LeakEventOptions = {}): Promise<SentEvent> {
-  const source = options.source ?? emergencyDefaults.source;
-  const eventBusName = options.eventBusName ?? emergencyDefaults.eventBusName;
+  const source = options.source ?? RotorEvents.SOURCE;
+  const eventBusName = options.eventBusName ?? RotorEvents.BUS;
   const out = await events.send(
     new PutEventsCommand({
       Entries: [
         {
           Source: source,
-          DetailType: DetailTypes.LEAK,
+          DetailType: RotorEvents.LEAK_DETECTED,
           Detail: JSON.stringify(detail),
           EventBusName: eventBusName,
           Resources: options.resourceArn ? [options.resourceArn] : undefined,
@@ -75,5 +76,5 @@ export async function sendLeakEvent(events: EventBridgeClient, detail: LeakDetai
         `${entry?.ErrorMessage ? `: ${entry.ErrorMessage}` : ''}`,
     );
   }
-  return { eventId: entry.EventId, source, detailType: DetailTypes.LEAK, eventBusName, detail };
+  return { eventId: entry.EventId, source, detailType: RotorEvents.LEAK_DETECTED, eventBusName, detail };
 }

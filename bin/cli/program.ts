@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { emergencyDefaults } from '../../lambdas/emergency/events';
+import { RotorEvents } from '../../lambdas/contract';
 import { connect, type AwsClients, type AwsOptions } from './aws';
 import { checkRotateOptions, leakCommand, rotateCommand, statusCommand, type CommandContext } from './commands';
 import { CliError, ExitCodes, UsageError, type ExitCode } from './errors';
@@ -53,8 +53,8 @@ function time(value: string): Date {
 }
 
 const sourceOption = () =>
-  new Option('--source <source>', "the leak event's source (the emergency rule matches on it)").default(emergencyDefaults.source);
-const busOption = () => new Option('--event-bus <name>', 'the event bus to send the leak event to').default(emergencyDefaults.eventBusName);
+  new Option('--source <source>', "the leak event's source (the emergency rule matches on it)").default(RotorEvents.SOURCE);
+const busOption = () => new Option('--event-bus <name>', 'the event bus to send the leak event to').default(RotorEvents.BUS);
 
 /**
  * Runs `rotor` with the given arguments (without `node` and the script) and returns the exit
@@ -112,8 +112,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .option('--reason <text>', 'why (with --leaked): a finding, a ticket')
     .option('--timeout <seconds>', 'how long to wait', positiveSeconds, waitDefaults.timeoutSeconds)
     .option('--log-group <name>', "the rotation function's log group (default: from the function's configuration, else /aws/lambda/<function>)")
-    .option('--source <source>', `the leak event's source, with --leaked (default: "${emergencyDefaults.source}")`)
-    .option('--event-bus <name>', `the event bus, with --leaked (default: "${emergencyDefaults.eventBusName}")`)
+    .option('--source <source>', `the leak event's source, with --leaked (default: "${RotorEvents.SOURCE}")`)
+    .option('--event-bus <name>', `the event bus, with --leaked (default: "${RotorEvents.BUS}")`)
     .option('--json', 'print one JSON result instead of progress lines', false)
     .action(
       async (

@@ -1,11 +1,7 @@
-import {
-  ListSecretsCommand,
-  ListSecretVersionIdsCommand,
-  type SecretListEntry,
-  type SecretsManagerClient,
-  type SecretVersionsListEntry,
-} from '@aws-sdk/client-secrets-manager';
-import { RotorTags, Stages } from '../../lambdas/core/types';
+import type { SecretListEntry, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DEFAULT_GRACE_HOURS, KIND_NAMES, KIND_TRAITS, RotorTags } from '../../lambdas/contract';
+import { SecretsApi } from '../../lambdas/core/secretsApi';
+import { Stages } from '../../lambdas/core/types';
 import { functionNameOf } from './aws';
 import { formatDuration, formatTime, shortId, table } from './output';
 import { nextRotation, type NextRotation } from './schedule';
@@ -15,12 +11,12 @@ export const statusDefaults = {
   /** An AWSPENDING version older than this, not yet AWSCURRENT, is reported stuck. */
   stuckAfterMinutes: 60,
   /** Grace hours of a dual-active kind's previous value when the secret has no `rotor:grace-hours` tag (the retire handler's default). */
-  graceHours: 24,
+  graceHours: DEFAULT_GRACE_HOURS,
   /**
-   * Kinds whose previous value stays valid for a grace window, then is retired: the keys of
-   * `retireKinds` in lambdas/retire (a test checks that they agree).
+   * Kinds whose previous value stays valid for a grace window, then is retired: the contract's
+   * KIND_TRAITS, as the retire handler's `retireKinds` (a test checks that they agree).
    */
-  dualActiveKinds: ['iam', 'api-token'] as readonly string[],
+  dualActiveKinds: KIND_NAMES.filter((kind) => KIND_TRAITS[kind].dualActive) as readonly string[],
   /** Secrets looked at in parallel (each may need one ListSecretVersionIds). */
   concurrency: 8,
 } as const;
@@ -71,28 +67,16 @@ export interface SecretStatus {
 
 
 /** Every secret with a `rotor:kind` tag, page by page (the filter matches key prefixes: callers check the exact key). */
-async function listTagged(secrets: SecretsManagerClient): Promise<SecretListEntry[]> {
+async function listTagged(secrets: SecretsApi): Promise<SecretListEntry[]> {
   const out: SecretListEntry[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await secrets.send(
-      new ListSecretsCommand({ Filters: [{ Key: 'tag-key', Values: [RotorTags.KIND] }], MaxResults: 100, NextToken: nextToken }),
-    );
-    out.push(...(page.SecretList ?? []));
-    nextToken = page.NextToken || undefined;
-  } while (nextToken);
+  for await (const entry of secrets.listSecrets([{ Key: 'tag-key', Values: [RotorTags.KIND] }])) out.push(entry);
   return out;
 }
 
-async function versionList(secrets: SecretsManagerClient, arn: string): Promise<Map<string, SecretVersionsListEntry>> {
-  const out = new Map<string, SecretVersionsListEntry>();
-  let nextToken: string | undefined;
-  do {
-    const page = await secrets.send(new ListSecretVersionIdsCommand({ SecretId: arn, MaxResults: 100, NextToken: nextToken }));
-    for (const v of page.Versions ?? []) if (v.VersionId) out.set(v.VersionId, v);
-    nextToken = page.NextToken || undefined;
-  } while (nextToken);
-  return out;
+/** When each version was created, as ListSecretVersionIds lists them (labelled ones and recent others). */
+async function versionDates(secrets: SecretsApi, arn: string): Promise<Map<string, Date | undefined>> {
+  const versions = await secrets.listVersions(arn, { includeDeprecated: false });
+  return new Map(versions.map((v) => [v.versionId, v.created]));
 }
 
 function graceHoursOf(tags: Map<string, string>, problems: string[]): { hours: number; from: 'tag' | 'default' } {
@@ -106,7 +90,7 @@ function graceHoursOf(tags: Map<string, string>, problems: string[]): { hours: n
 }
 
 /** The status of one Rotor-managed secret; undefined for a secret whose tag only starts with `rotor:kind`. */
-async function statusOf(entry: SecretListEntry, options: StatusOptions): Promise<SecretStatus | undefined> {
+async function statusOf(entry: SecretListEntry, options: StatusOptions, secrets: SecretsApi): Promise<SecretStatus | undefined> {
   const tags = tagMap(entry.Tags);
   const kind = tags.get(RotorTags.KIND);
   if (kind === undefined) return undefined;
@@ -134,11 +118,11 @@ async function statusOf(entry: SecretListEntry, options: StatusOptions): Promise
   const retired = previousId !== undefined && tags.get(RotorTags.RETIRED_VERSION) === previousId;
   // Dates of versions come only from ListSecretVersionIds: ask only when something needs one.
   const needVersions = pendingOpen !== undefined || (dualActive && previousId !== undefined && !retired);
-  const versions = needVersions ? await versionList(options.secrets, arn) : new Map<string, SecretVersionsListEntry>();
+  const versions = needVersions ? await versionDates(secrets, arn) : new Map<string, Date | undefined>();
 
   let pending: SecretStatus['pending'];
   if (pendingOpen) {
-    const created = versions.get(pendingOpen)?.CreatedDate;
+    const created = versions.get(pendingOpen);
     const age = created ? now - created.getTime() : undefined;
     const stuck = age !== undefined && age > (options.stuckAfterMinutes ?? statusDefaults.stuckAfterMinutes) * 60_000;
     if (stuck) problems.push(`AWSPENDING version ${pendingOpen} stuck for ${formatDuration(age)}`);
@@ -159,7 +143,7 @@ async function statusOf(entry: SecretListEntry, options: StatusOptions): Promise
       // As the retire handler measures it: from the later of the last rotation and the current version's creation.
       const since = Math.max(
         entry.LastRotatedDate?.getTime() ?? 0,
-        (currentId ? versions.get(currentId)?.CreatedDate?.getTime() : undefined) ?? 0,
+        (currentId ? versions.get(currentId)?.getTime() : undefined) ?? 0,
       );
       const ends = since > 0 ? new Date(since + grace.hours * 3_600_000) : undefined;
       const state: PreviousState = ends && now < ends.getTime() ? 'in-grace' : 'due-for-retirement';
@@ -191,13 +175,14 @@ async function statusOf(entry: SecretListEntry, options: StatusOptions): Promise
 
 /** Every Rotor-managed secret of the account and region, sorted by name. Reads no secret value. */
 export async function collectStatus(options: StatusOptions): Promise<SecretStatus[]> {
-  const entries = await listTagged(options.secrets);
+  const secrets = new SecretsApi(options.secrets);
+  const entries = await listTagged(secrets);
   const results: Array<SecretStatus | undefined> = new Array(entries.length);
   let next = 0;
   const worker = async () => {
     while (next < entries.length) {
       const i = next++;
-      results[i] = await statusOf(entries[i]!, options);
+      results[i] = await statusOf(entries[i]!, options, secrets);
     }
   };
   await Promise.all(Array.from({ length: Math.min(statusDefaults.concurrency, entries.length) }, worker));

@@ -1,6 +1,7 @@
-import { DescribeSecretCommand, type DescribeSecretCommandOutput, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { DescribeSecretCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { RotorTags } from '../../lambdas/contract';
+import { SecretsApi } from '../../lambdas/core/secretsApi';
 import { Stages, Steps } from '../../lambdas/core/types';
-import { EmergencyTags } from '../../lambdas/emergency/emergency';
 import type { LogRead, StepRecord } from './rotationLog';
 import { versionHolding } from '../../lambdas/core/labels';
 
@@ -18,7 +19,7 @@ export const waitDefaults = {
 } as const;
 
 /** Tag the emergency handler puts on a secret once the leaked (formerly current) version is revoked. */
-export const REVOKED_VERSION_TAG = EmergencyTags.REVOKED_VERSION;
+export const REVOKED_VERSION_TAG = RotorTags.REVOKED_VERSION;
 
 /** Reads one rotation's step lines (see RotationLog). */
 export interface StepLogReader {
@@ -96,7 +97,7 @@ class StepFollower {
 }
 
 async function describe(secrets: SecretsManagerClient, secretId: string): Promise<DescribeSecretCommandOutput> {
-  return secrets.send(new DescribeSecretCommand({ SecretId: secretId }));
+  return new SecretsApi(secrets).describeSecret(secretId);
 }
 
 function bounds(deps: WaitDeps) {

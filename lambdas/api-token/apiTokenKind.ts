@@ -13,12 +13,12 @@ import { handlerDefaults } from '../core/handler';
 import { ProviderError, ProviderFailures } from './errors';
 import { httpDefaults, ProviderHttp, type HostRule, type HttpOptions } from './http';
 import { IssueJournal } from './journal';
-import { readManagement, readSecretValue, type ManagementCredential, type SecretReader } from './management';
+import { currentValueReader, readManagement, type ManagementCredential, type SecretReader } from './management';
 import type { Issued, ProviderSession, TokenProvider } from './provider';
 import { providerFor } from './providers';
 import { graceMs, parseApiTokenSecret, targetOf, type ApiTokenSecret } from './secret';
 import type { UrlPolicy } from './urls';
-import { loopbackAllowedForTests } from '../contract/testing';
+import { loopbackAllowedForTests, RotorMetrics } from '../contract';
 
 export const apiTokenKindDefaults = {
   /** testSecret asks the provider this many times before it calls a new token refused. */
@@ -50,8 +50,8 @@ export interface ApiTokenKindOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** Metric emitted (as its own EMF line) every time revoking an old or leaked token fails. */
-export const REVOKE_FAILED_METRIC = 'TokenRevokeFailed';
+/** Metric emitted (as its own EMF line) every time revoking an old or leaked token fails (the contract's name). */
+export const REVOKE_FAILED_METRIC = RotorMetrics.TOKEN_REVOKE_FAILED;
 
 
 /** Where the hosts of a rotation's management secret are kept between its steps (a warm function). */
@@ -190,7 +190,7 @@ class Session {
  */
 export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationKind<ApiTokenSecret> {
   const http: HttpOptions = { ...httpDefaults, ...options.http };
-  const readSecret = options.readSecret ?? readSecretValue;
+  const readSecret = options.readSecret ?? currentValueReader();
   const verifyAttempts = options.verifyAttempts ?? apiTokenKindDefaults.verifyAttempts;
   const verifyDelayMs = options.verifyDelayMs ?? apiTokenKindDefaults.verifyDelayMs;
   const now = options.now ?? Date.now;

@@ -1,21 +1,25 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { RotationStateError, SecretFormatError, UnsafeRotationError } from '../core/errors';
+import { SecretsApi } from '../core/secretsApi';
 import { decodeJson } from '../core/secretValue';
+import { Stages } from '../core/types';
 
-/** Reads another secret's AWSCURRENT value: its ARN and secret string. */
+/** Reads another secret's AWSCURRENT value: its ARN and secret string (undefined when it has none). */
 export type SecretReader = (secretId: string) => Promise<{ arn: string; secretString: string | undefined }>;
 
-let sharedClient: SecretsManagerClient | undefined;
-
 /**
- * The default reader: GetSecretValue (AWSCURRENT) with a client made on first use, reused by a
- * warm function. It honours AWS_ENDPOINT_URL like every SDK client.
+ * A reader of AWSCURRENT values through Secrets Manager (core's SecretsApi). The default one
+ * makes its client on first use, reused by a warm function; it honours AWS_ENDPOINT_URL like
+ * every SDK client.
  */
-export const readSecretValue: SecretReader = async (secretId) => {
-  sharedClient ??= new SecretsManagerClient({});
-  const out = await sharedClient.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT' }));
-  return { arn: out.ARN ?? secretId, secretString: out.SecretString };
-};
+export function currentValueReader(api?: SecretsApi): SecretReader {
+  let secrets = api;
+  return async (secretId) => {
+    secrets ??= new SecretsApi(new SecretsManagerClient({}));
+    const found = await secrets.getVersion(secretId, undefined, Stages.CURRENT);
+    return { arn: found?.arn ?? secretId, secretString: found?.secretString };
+  };
+}
 
 /** A management credential: its string fields, and where it may be sent. */
 export interface ManagementCredential {

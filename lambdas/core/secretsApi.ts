@@ -2,11 +2,17 @@ import {
   DescribeSecretCommand,
   GetRandomPasswordCommand,
   GetSecretValueCommand,
+  paginateListSecrets,
   paginateListSecretVersionIds,
   PutSecretValueCommand,
   ResourceNotFoundException,
+  RotateSecretCommand,
   TagResourceCommand,
   type DescribeSecretCommandOutput,
+  type Filter,
+  type RotateSecretCommandInput,
+  type RotateSecretCommandOutput,
+  type SecretListEntry,
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
@@ -21,19 +27,33 @@ export interface SecretDescription {
   readonly versions: Readonly<Record<string, readonly string[]>>;
 }
 
+/** One version's value as GetSecretValue answers it (the value is a secret: never log it). */
+export interface SecretVersionValue {
+  /** The secret's ARN (the id asked for when the answer names none). */
+  readonly arn: string;
+  readonly secretString: string;
+  readonly createdDate?: Date;
+}
+
 /**
- * The Secrets Manager calls the engine makes, counted so that every step can report its
- * round trips (the cost of a rotation).
+ * The one Secrets Manager wrapper of Rotor's functions and CLI: the engine, the retire run, the
+ * emergency handler, the API-token kind's management read and `rotor` all call Secrets Manager
+ * through it. Every call is counted (`calls`), so that each can report its round trips (the cost
+ * of a rotation); lists are paged with the SDK's paginators, one call per page.
  */
 export class SecretsApi {
   public calls = 0;
 
   public constructor(private readonly client: SecretsManagerClient) {}
 
-  public async describe(secretId: string): Promise<SecretDescription> {
+  /** DescribeSecret's whole answer (tags, rotation configuration, dates): what the CLI and the emergency handler read. */
+  public async describeSecret(secretId: string): Promise<DescribeSecretCommandOutput> {
     this.calls++;
-    const out: DescribeSecretCommandOutput = await this.client.send(new DescribeSecretCommand({ SecretId: secretId }));
-    return toDescription(out, secretId);
+    return this.client.send(new DescribeSecretCommand({ SecretId: secretId }));
+  }
+
+  public async describe(secretId: string): Promise<SecretDescription> {
+    return toDescription(await this.describeSecret(secretId), secretId);
   }
 
   /**
@@ -41,12 +61,22 @@ export class SecretsApi {
    * version has no value yet (Secrets Manager answers ResourceNotFound; moto may answer empty).
    */
   public async getValue(secretId: string, versionId: string | undefined, stage: Stage | undefined): Promise<string | undefined> {
+    return (await this.getVersion(secretId, versionId, stage))?.secretString;
+  }
+
+  /** As getValue, with the secret's ARN and the version's creation date. */
+  public async getVersion(
+    secretId: string,
+    versionId: string | undefined,
+    stage: Stage | undefined,
+  ): Promise<SecretVersionValue | undefined> {
     this.calls++;
     try {
       const out = await this.client.send(
         new GetSecretValueCommand({ SecretId: secretId, VersionId: versionId, VersionStage: stage }),
       );
-      return out.SecretString === undefined || out.SecretString === '' ? undefined : out.SecretString;
+      if (out.SecretString === undefined || out.SecretString === '') return undefined;
+      return { arn: out.ARN ?? secretId, secretString: out.SecretString, createdDate: out.CreatedDate };
     } catch (err) {
       if (err instanceof ResourceNotFoundException) return undefined;
       throw err;
@@ -54,15 +84,31 @@ export class SecretsApi {
   }
 
   /**
-   * Every version of the secret, labelled or not (IncludeDeprecated), newest first: by
+   * The secrets ListSecrets finds with these filters, with their tags and labels, page by page
+   * (the SDK's paginator; each page is one call). Stop iterating to stop asking.
+   */
+  public async *listSecrets(filters: Filter[], pageSize = 100): AsyncGenerator<SecretListEntry> {
+    const pages = paginateListSecrets({ client: this.client, pageSize }, { Filters: filters });
+    for await (const page of pages) {
+      this.calls++;
+      for (const entry of page.SecretList ?? []) yield entry;
+    }
+  }
+
+  /**
+   * Every version of the secret, labelled or not (IncludeDeprecated, unless `includeDeprecated` is
+   * false: then the labelled ones and a few recent others, as ListSecretVersionIds answers), newest first: by
    * CreatedDate, and among equal dates (moto gives them all one date) the later-listed first.
    * Paged with the SDK's paginator; each page is one call.
    */
-  public async listVersions(secretId: string): Promise<Array<{ versionId: string; stages: string[]; created?: Date }>> {
+  public async listVersions(
+    secretId: string,
+    options: { includeDeprecated?: boolean } = {},
+  ): Promise<Array<{ versionId: string; stages: string[]; created?: Date }>> {
     const found: Array<{ versionId: string; stages: string[]; created?: Date; order: number }> = [];
     const pages = paginateListSecretVersionIds(
       { client: this.client, pageSize: 100 },
-      { SecretId: secretId, IncludeDeprecated: true },
+      { SecretId: secretId, IncludeDeprecated: options.includeDeprecated ?? true },
     );
     for await (const page of pages) {
       this.calls++;
@@ -79,6 +125,12 @@ export class SecretsApi {
     await this.client.send(
       new TagResourceCommand({ SecretId: secretId, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }),
     );
+  }
+
+  /** RotateSecret: starts a rotation (RotateImmediately, a token, the function and rules to use). */
+  public async rotate(input: RotateSecretCommandInput): Promise<RotateSecretCommandOutput> {
+    this.calls++;
+    return this.client.send(new RotateSecretCommand(input));
   }
 
   public async randomPassword(policy: PasswordPolicy): Promise<string> {

@@ -2,15 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import {
-  DescribeSecretCommand,
-  ListSecretsCommand,
-  RotateSecretCommand,
-  type RotationRulesType,
-  type SecretsManagerClient,
-  TagResourceCommand,
-  UpdateSecretVersionStageCommand,
-} from '@aws-sdk/client-secrets-manager';
+import type { DescribeSecretCommandOutput, RotationRulesType, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { CLAIM_STAGE, newClaimOwner, takeClaim, type ClaimOutcome } from '../core/claim';
 import { InvalidEventError, RotationStateError, RotorError } from '../core/errors';
@@ -20,20 +12,21 @@ import { revokeVersion } from './revoke';
 import { tagMap } from '../core/labels';
 import { readSecretValue } from '../core/secretValue';
 import { SecretsApi, toDescription, versionWithStage, type SecretDescription } from '../core/secretsApi';
-import { RotorTags, Stages, type RotationKind, type Strategy } from '../core/types';
+import { resolveStrategy, RotorTags, settings } from '../contract';
+import { Stages, type RotationKind, type Strategy } from '../core/types';
 import { DetailTypes, emergencyDefaults, parseLeakEvent, type EventBridgeEvent, type LeakReport } from './events';
 
-/** Tags the emergency handler keeps on a secret, for idempotency and the audit trail. */
+/** Tags the emergency handler keeps on a secret, for idempotency and the audit trail (the contract's RotorTags). */
 export const EmergencyTags = {
   /** The version whose value leaked and was revoked. */
-  REVOKED_VERSION: 'rotor:revoked-version',
+  REVOKED_VERSION: RotorTags.REVOKED_VERSION,
   /** The last leak event handled for this secret (duplicates of it are skipped). */
-  LEAK_EVENT: 'rotor:leak-event',
+  LEAK_EVENT: RotorTags.LEAK_EVENT,
 } as const;
 
 export const emergencyHandlerDefaults = {
   /** How long to wait for the rotation RotateSecret started (Secrets Manager runs the four steps). */
-  waitTimeoutMs: 240_000,
+  waitTimeoutMs: settings.waitTimeoutMs.default ?? 240_000,
   pollIntervalMs: 2_000,
   /**
    * How long the delivery that claimed the start of a rotation or a revocation's announcement
@@ -138,7 +131,8 @@ export async function handleLeakEvent(event: EventBridgeEvent | unknown, deps: E
 async function handleLeak(report: LeakReport, deps: EmergencyDeps): Promise<EmergencyResult> {
   const started = Date.now();
   const logger = deps.logger.createChild({ persistentKeys: { via: report.via, leakEventId: report.eventId } });
-  const found = await locate(report, deps);
+  const api = new SecretsApi(deps.sm);
+  const found = await locate(report, api);
   const kind = Object.hasOwn(deps.kinds, found.kind) ? deps.kinds[found.kind] : undefined;
   if (!kind?.revoke) {
     throw new RotationStateError(`secret ${found.arn}: kind '${found.kind}' cannot revoke a leaked value`);
@@ -146,7 +140,7 @@ async function handleLeak(report: LeakReport, deps: EmergencyDeps): Promise<Emer
   logger.info('leak located', { secretArn: found.arn, kind: found.kind, leakedStage: found.leakedStage });
   // The reason is the caller's text: it may quote the leaked value or another of the secret's.
   // It is masked against every value of the secret read here before it goes anywhere.
-  const masker = new ReasonMasker(kind, found.arn, deps.sm, logger);
+  const masker = new ReasonMasker(kind, found.arn, api, logger);
   await masker.learn(found.description, [found.leakedVersionId, found.tags.get(EmergencyTags.REVOKED_VERSION)]);
   const base = { secretArn: found.arn, kind: found.kind, via: report.via };
 
@@ -167,7 +161,7 @@ async function handleLeak(report: LeakReport, deps: EmergencyDeps): Promise<Emer
   let description = found.description;
   let rotated = false;
   if (found.leakedStage === 'AWSCURRENT') {
-    description = await rotateAway(found, leakedVersionId, report, deps, logger);
+    description = await rotateAway(found, leakedVersionId, report, deps, api, logger);
     rotated = true;
     await masker.learn(description, []);
   }
@@ -178,32 +172,19 @@ async function handleLeak(report: LeakReport, deps: EmergencyDeps): Promise<Emer
   });
   // Nothing may fall back to the leaked value. Read the labels again: a concurrent delivery of
   // the same leak may have removed it already.
-  const labels = toDescription(await deps.sm.send(new DescribeSecretCommand({ SecretId: found.arn })));
+  const labels = await api.describe(found.arn);
   if ((labels.versions[leakedVersionId] ?? []).includes(Stages.PREVIOUS)) {
-    await deps.sm
-      .send(
-        new UpdateSecretVersionStageCommand({
-          SecretId: found.arn,
-          VersionStage: Stages.PREVIOUS,
-          RemoveFromVersionId: leakedVersionId,
-        }),
-      )
-      .catch((err: Error) => {
-        if (!/not found in version|isn't attached|not attached/i.test(err.message)) throw err;
-      });
+    await api.moveStage(found.arn, Stages.PREVIOUS, { from: leakedVersionId }).catch((err: Error) => {
+      if (!/not found in version|isn't attached|not attached/i.test(err.message)) throw err;
+    });
   }
-  await deps.sm.send(
-    new TagResourceCommand({
-      SecretId: found.arn,
-      Tags: [
-        { Key: EmergencyTags.REVOKED_VERSION, Value: leakedVersionId },
-        ...(report.eventId ? [{ Key: EmergencyTags.LEAK_EVENT, Value: report.eventId }] : []),
-      ],
-    }),
-  );
+  await api.tag(found.arn, {
+    [EmergencyTags.REVOKED_VERSION]: leakedVersionId,
+    ...(report.eventId ? { [EmergencyTags.LEAK_EVENT]: report.eventId } : {}),
+  });
   // One announcement per revoked value, however many deliveries (duplicates, or several
   // reports of one leak) got here at once: the one that wins the claim announces.
-  const announcement = await claim(`announce:${leakedVersionId}`, Object.keys(labels.versions), deps, found.arn, logger);
+  const announcement = await claim(`announce:${leakedVersionId}`, Object.keys(labels.versions), deps, api, found.arn, logger);
   if (!announcement.won) {
     logger.info('the leaked value is revoked; another delivery announces it', { revokedVersionId: leakedVersionId });
     return done('duplicate', leakedVersionId, description);
@@ -228,9 +209,9 @@ async function handleLeak(report: LeakReport, deps: EmergencyDeps): Promise<Emer
 }
 
 /** Finds the secret a leak report names, and which of its versions leaked. */
-async function locate(report: LeakReport, deps: EmergencyDeps): Promise<Located> {
+async function locate(report: LeakReport, api: SecretsApi): Promise<Located> {
   if (report.secretId) {
-    const out = await deps.sm.send(new DescribeSecretCommand({ SecretId: report.secretId })).catch((err: Error) => {
+    const out = await api.describeSecret(report.secretId).catch((err: Error) => {
       if (err.name === 'ResourceNotFoundException') {
         // The name is the caller's text: mask anything credential-shaped in it.
         throw new RotationStateError(`secret ${maskCredentialShapes(report.secretId!)}: not found`, { cause: err });
@@ -241,8 +222,7 @@ async function locate(report: LeakReport, deps: EmergencyDeps): Promise<Located>
   }
   const fp = report.fingerprint ?? fingerprint(report.accessKeyId!);
   const what = report.accessKeyId ? `access key ${report.accessKeyId}` : `fingerprint ${fp}`;
-  const page = await deps.sm.send(new ListSecretsCommand({ Filters: [{ Key: 'tag-value', Values: [fp] }], MaxResults: 100 }));
-  for (const entry of page.SecretList ?? []) {
+  for await (const entry of api.listSecrets([{ Key: 'tag-value', Values: [fp] }])) {
     const tags = tagMap(entry.Tags);
     if (!tags.get(RotorTags.KIND)) continue;
     const stage =
@@ -252,25 +232,13 @@ async function locate(report: LeakReport, deps: EmergencyDeps): Promise<Located>
           ? Stages.PREVIOUS
           : undefined;
     if (!stage) continue;
-    const out = await deps.sm.send(new DescribeSecretCommand({ SecretId: entry.ARN }));
-    return located(out, stage);
+    return located(await api.describeSecret(entry.ARN ?? entry.Name ?? ''), stage);
   }
   throw new RotationStateError(
     `no Rotor-managed secret holds ${what} (secrets are fingerprinted at each rotation; one never rotated by Rotor must be named by secretId)`,
   );
 
-  function located(
-    out: {
-      ARN?: string;
-      Name?: string;
-      RotationEnabled?: boolean;
-      RotationLambdaARN?: string;
-      RotationRules?: RotationRulesType;
-      VersionIdsToStages?: Record<string, string[]>;
-      Tags?: Array<{ Key?: string; Value?: string }>;
-    },
-    stage: typeof Stages.CURRENT | typeof Stages.PREVIOUS,
-  ): Located {
+  function located(out: DescribeSecretCommandOutput, stage: typeof Stages.CURRENT | typeof Stages.PREVIOUS): Located {
     const tags = tagMap(out.Tags);
     const kind = tags.get(RotorTags.KIND);
     if (!kind) {
@@ -282,7 +250,8 @@ async function locate(report: LeakReport, deps: EmergencyDeps): Promise<Located>
       arn: description.arn,
       name: description.name,
       kind,
-      strategy: (tags.get(RotorTags.STRATEGY) as Strategy | undefined) ?? 'single-user',
+      // The tag as written by the construct; without one, the contract's one default rule.
+      strategy: resolveStrategy(kind, { stated: tags.get(RotorTags.STRATEGY) }),
       tags,
       description,
       leakedVersionId,
@@ -313,6 +282,7 @@ async function rotateAway(
   leakedVersionId: string,
   report: LeakReport,
   deps: EmergencyDeps,
+  api: SecretsApi,
   logger: Logger,
 ): Promise<SecretDescription> {
   if (!found.description.rotationEnabled) {
@@ -321,7 +291,7 @@ async function rotateAway(
   const inFlight = versionWithStage(found.description, Stages.PENDING);
   if (inFlight && !(found.description.versions[inFlight] ?? []).includes(Stages.CURRENT)) {
     logger.info('a rotation is already in progress: waiting for it instead of starting another', { token: inFlight });
-  } else if (!(await claim(`rotate:${leakedVersionId}`, Object.keys(found.description.versions), deps, found.arn, logger)).won) {
+  } else if (!(await claim(`rotate:${leakedVersionId}`, Object.keys(found.description.versions), deps, api, found.arn, logger)).won) {
     // Several reports of one leak (distinct event ids, so distinct tokens) at once: one starts
     // the rotation, the others wait for it (AWS would refuse their RotateSecret anyway).
     logger.info('another delivery is starting the rotation: waiting for it');
@@ -330,16 +300,14 @@ async function rotateAway(
     // Restate the secret's own rotation configuration: it changes nothing on AWS, and emulators
     // that ignore the stored function (moto) then rotate with it too instead of promoting an
     // empty version.
-    const started = await deps.sm
-      .send(
-        new RotateSecretCommand({
-          SecretId: found.arn,
-          ClientRequestToken: token,
-          RotateImmediately: true,
-          RotationLambdaARN: found.rotationLambdaArn,
-          RotationRules: found.rotationRules,
-        }),
-      )
+    const started = await api
+      .rotate({
+        SecretId: found.arn,
+        ClientRequestToken: token,
+        RotateImmediately: true,
+        RotationLambdaARN: found.rotationLambdaArn,
+        RotationRules: found.rotationRules,
+      })
       .then(
         () => true,
         (err: Error) => {
@@ -355,7 +323,7 @@ async function rotateAway(
   const timeout = deps.waitTimeoutMs ?? emergencyHandlerDefaults.waitTimeoutMs;
   const deadline = Date.now() + timeout;
   for (;;) {
-    const d = toDescription(await deps.sm.send(new DescribeSecretCommand({ SecretId: found.arn })));
+    const d = await api.describe(found.arn);
     const current = versionWithStage(d, Stages.CURRENT);
     const pending = Object.entries(d.versions).some(([, s]) => s.includes(Stages.PENDING) && !s.includes(Stages.CURRENT));
     if (current && current !== leakedVersionId && !pending) {
@@ -381,16 +349,22 @@ async function claim(
   purpose: string,
   existingVersionIds: string[],
   deps: EmergencyDeps,
+  api: SecretsApi,
   secretArn: string,
   logger: Logger,
 ): Promise<ClaimOutcome> {
   try {
-    return await takeClaim(deps.sm, secretArn, {
-      purpose,
-      owner: newClaimOwner(),
-      leaseMs: deps.announceLeaseMs ?? emergencyHandlerDefaults.announceLeaseMs,
-      existingVersionIds,
-    });
+    return await takeClaim(
+      deps.sm,
+      secretArn,
+      {
+        purpose,
+        owner: newClaimOwner(),
+        leaseMs: deps.announceLeaseMs ?? emergencyHandlerDefaults.announceLeaseMs,
+        existingVersionIds,
+      },
+      () => api.calls++,
+    );
   } catch (err) {
     if ((err as Error).name !== 'AccessDeniedException') throw err;
     logger.warn('cannot take a claim (PutSecretValue denied): going ahead without it', { purpose, error: err as Error });
@@ -413,10 +387,10 @@ class ReasonMasker {
   public constructor(
     private readonly kind: RotationKind<any>,
     private readonly secretArn: string,
-    sm: SecretsManagerClient,
+    api: SecretsApi,
     private readonly logger: Logger,
   ) {
-    this.#api = new SecretsApi(sm);
+    this.#api = api;
   }
 
   public async learn(description: SecretDescription, also: ReadonlyArray<string | undefined>): Promise<void> {

@@ -2,20 +2,16 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import {
-  GetSecretValueCommand,
-  ListSecretsCommand,
-  SecretsManagerClient,
-  TagResourceCommand,
-  type SecretListEntry,
-} from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient, type SecretListEntry } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { ConfigurationError, RetireError, RotationStateError, UnsafeRotationError } from '../core/errors';
 import { Redactor } from '../core/redact';
 import { readSecretValue, sharesCredential } from '../core/secretValue';
+import { DEFAULT_GRACE_HOURS, resolveStrategy, RotorMetrics, ServiceNames } from '../contract';
 import { RotorTags, Stages, type KindContext, type RotationKind, type Strategy } from '../core/types';
 import { tagMap, versionHolding } from '../core/labels';
+import { SecretsApi } from '../core/secretsApi';
 
 /**
  * The scheduled retire run: for every Rotor-managed secret of a dual-active kind whose
@@ -24,13 +20,13 @@ import { tagMap, versionHolding } from '../core/labels';
  */
 export const retireDefaults = {
   /** Hours the previous value stays valid when neither the value nor the `rotor:grace-hours` tag says. */
-  graceHours: 24,
+  graceHours: DEFAULT_GRACE_HOURS,
   /** Secrets handled at once. */
   concurrency: 4,
   /** ListSecrets page size (the API's maximum). */
   pageSize: 100,
-  serviceName: 'rotor-retire',
-  metricsNamespace: 'Rotor',
+  serviceName: ServiceNames.RETIRE,
+  metricsNamespace: RotorMetrics.NAMESPACE,
 } as const;
 
 /**
@@ -93,16 +89,6 @@ export function validateRetireKinds(kinds: RetireKinds): void {
   }
 }
 
-/** Secrets Manager calls, counted. */
-class Calls {
-  public count = 0;
-  public constructor(private readonly client: SecretsManagerClient) {}
-  public send: SecretsManagerClient['send'] = ((command: Parameters<SecretsManagerClient['send']>[0]) => {
-    this.count++;
-    return this.client.send(command);
-  }) as SecretsManagerClient['send'];
-}
-
 
 /** Grace hours: the value's own setting, else the tag, else the default. */
 function graceHoursOf(kind: RotationKind<unknown>, current: unknown, tags: Map<string, string>, where: string): number {
@@ -116,9 +102,10 @@ function graceHoursOf(kind: RotationKind<unknown>, current: unknown, tags: Map<s
   return Number(tag);
 }
 
+/** The `rotor:strategy` tag, or the contract's one default rule (resolveStrategy) when there is none. */
 function strategyOf(kind: RotationKind<unknown>, tags: Map<string, string>, where: string): Strategy {
   const tag = tags.get(RotorTags.STRATEGY);
-  if (tag === undefined || tag === '') return kind.strategies[0]!;
+  if (tag === undefined || tag === '') return resolveStrategy(kind.name);
   const found = kind.strategies.find((s) => s === tag);
   if (!found) {
     throw new ConfigurationError(
@@ -133,7 +120,7 @@ async function retireOne(
   entry: SecretListEntry,
   kinds: RetireKinds,
   deps: RetireDeps,
-  calls: Calls,
+  api: SecretsApi,
 ): Promise<RetireResult | undefined> {
   const tags = tagMap(entry.Tags);
   const kindName = tags.get(RotorTags.KIND);
@@ -156,10 +143,10 @@ async function retireOne(
   try {
     const currentId = versionHolding(entry.SecretVersionsToStages, Stages.CURRENT);
     if (!currentId) throw new RotationStateError(`${where}: no version is staged AWSCURRENT`);
-    const read = async (versionId: string, stage: string) => {
-      const out = await calls.send(new GetSecretValueCommand({ SecretId: secretArn, VersionId: versionId, VersionStage: stage }));
-      const value = readSecretValue(kind, out.SecretString, `${where} (${stage})`, redactor);
-      return { value, createdDate: out.CreatedDate };
+    const read = async (versionId: string, stage: typeof Stages.CURRENT | typeof Stages.PREVIOUS) => {
+      const out = await api.getVersion(secretArn, versionId, stage);
+      const value = readSecretValue(kind, out?.secretString, `${where} (${stage})`, redactor);
+      return { value, createdDate: out?.createdDate };
     };
     const current = await read(currentId, Stages.CURRENT);
     // When AWSCURRENT took over: the later of the last rotation and the current version's
@@ -187,9 +174,7 @@ async function retireOne(
       redact: (value) => redactor.add(value),
     };
     await kind.retire!(previous.value, ctx);
-    await calls.send(
-      new TagResourceCommand({ SecretId: secretArn, Tags: [{ Key: RotorTags.RETIRED_VERSION, Value: previousId }] }),
-    );
+    await api.tag(secretArn, { [RotorTags.RETIRED_VERSION]: previousId });
     logger.info('retired the previous value', { graceEndsAt });
     return { ...base, outcome: RetireOutcomes.RETIRED, versionId: previousId, graceEndsAt };
   } catch (err) {
@@ -200,20 +185,9 @@ async function retireOne(
   }
 }
 
-/** Every secret with a `rotor:kind` tag, page by page. */
-async function* managedSecrets(calls: Calls): AsyncGenerator<SecretListEntry> {
-  let nextToken: string | undefined;
-  do {
-    const page = await calls.send(
-      new ListSecretsCommand({
-        Filters: [{ Key: 'tag-key', Values: [RotorTags.KIND] }],
-        MaxResults: retireDefaults.pageSize,
-        NextToken: nextToken,
-      }),
-    );
-    for (const entry of page.SecretList ?? []) yield entry;
-    nextToken = page.NextToken || undefined;
-  } while (nextToken);
+/** Every secret with a `rotor:kind` tag, page by page (the filter matches key prefixes: retireOne checks the exact key). */
+function managedSecrets(api: SecretsApi): AsyncGenerator<SecretListEntry> {
+  return api.listSecrets([{ Key: 'tag-key', Values: [RotorTags.KIND] }], retireDefaults.pageSize);
 }
 
 /**
@@ -224,14 +198,14 @@ async function* managedSecrets(calls: Calls): AsyncGenerator<SecretListEntry> {
 export async function runRetire(kinds: RetireKinds, deps: RetireDeps): Promise<RetireReport> {
   validateRetireKinds(kinds);
   const started = Date.now();
-  const calls = new Calls(deps.client);
+  const api = new SecretsApi(deps.client);
   const results: RetireResult[] = [];
   let checked = 0;
   const running = new Set<Promise<void>>();
   const limit = deps.concurrency ?? retireDefaults.concurrency;
-  for await (const entry of managedSecrets(calls)) {
+  for await (const entry of managedSecrets(api)) {
     checked++;
-    const task: Promise<void> = retireOne(entry, kinds, deps, calls).then((r) => {
+    const task: Promise<void> = retireOne(entry, kinds, deps, api).then((r) => {
       if (r) results.push(r);
       else checked--;
     });
@@ -246,7 +220,7 @@ export async function runRetire(kinds: RetireKinds, deps: RetireDeps): Promise<R
     retired: by(RetireOutcomes.RETIRED),
     skipped: by(RetireOutcomes.SKIPPED),
     failed: by(RetireOutcomes.FAILED),
-    secretsManagerCalls: calls.count,
+    secretsManagerCalls: api.calls,
     durationMs: Date.now() - started,
   };
 }
