@@ -1,27 +1,24 @@
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { RotorTags } from '../lambdas/core/types';
+import { Kinds } from '../lambdas/contract';
+import { gracePeriodDefaults } from './grace-period';
+import type { KindConstruct } from './kind-registry';
 import type { RetireSchedule } from './retire-schedule';
-import {
-  lambdaEntry,
-  RotationFunctionBase,
-  rotationDefaults,
-  RotationStrategy,
-  secretArnPattern,
-  type RotationConstructProps,
-} from './rotation-function';
+import { RotationFunctionBase, type RotationConstructProps } from './rotation-function-base';
+import type { DualActiveSecretConfig } from './rotor-config';
+import { keyViaSecretsManager, secretArnPattern } from './secret-access';
 
 /** Defaults of the API token rotation, in one place. */
 export const apiTokenRotationDefaults = {
-  gracePeriod: Duration.hours(24),
+  gracePeriod: gracePeriodDefaults.gracePeriod,
   /**
    * Longer than the default 60 s: a step may wait out a provider's Retry-After (up to 30 s per
    * request) and retries requests that time out (10 s each).
    */
   timeout: Duration.minutes(2),
-  maxGracePeriod: Duration.days(365),
+  maxGracePeriod: gracePeriodDefaults.maxGracePeriod,
 } as const;
 
 /** Options of an API token rotation (as passed to a shortcut). */
@@ -75,25 +72,17 @@ export class ApiTokenRotation extends RotationFunctionBase {
   public readonly managementSecret?: secretsmanager.ISecret;
 
   public constructor(scope: Construct, id: string, props: ApiTokenRotationProps) {
-    const grace = props.gracePeriod ?? apiTokenRotationDefaults.gracePeriod;
     const timeout = props.timeout ?? apiTokenRotationDefaults.timeout;
-    validate(id, props, {
-      grace,
-      automaticallyAfter: props.schedule ? undefined : (props.automaticallyAfter ?? rotationDefaults.automaticallyAfter),
-    });
+    validate(id, props);
     super(
       scope,
       id,
       { ...props, timeout },
       {
-        kind: 'api-token',
-        entry: lambdaEntry('api-token'),
-        strategy: RotationStrategy.SINGLE_USER,
+        kind: Kinds.API_TOKEN,
         readOnlySecrets: props.managementSecret ? [props.managementSecret] : [],
-        tags: { [RotorTags.GRACE_HOURS]: String(grace.toHours({ integral: false })) },
-        randomPasswords: false,
+        gracePeriod: props.gracePeriod ?? apiTokenRotationDefaults.gracePeriod,
         fingerprintTags: true,
-        issuesCredentials: true,
       },
     );
     this.managementSecret = props.managementSecret;
@@ -117,22 +106,11 @@ function grantRead(fn: { addToRolePolicy(statement: iam.PolicyStatement): void }
   fn.addToRolePolicy(
     new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secretArnPattern(secret)] }),
   );
-  if (secret.encryptionKey) {
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['kms:Decrypt'],
-        resources: [secret.encryptionKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(secret).region}.amazonaws.com` } },
-      }),
-    );
-  }
+  const key = keyViaSecretsManager(secret, secret, ['kms:Decrypt']);
+  if (key) fn.addToRolePolicy(key);
 }
 
-function validate(
-  id: string,
-  props: ApiTokenRotationProps,
-  p: { grace: Duration; automaticallyAfter?: Duration },
-): void {
+function validate(id: string, props: ApiTokenRotationProps): void {
   const { managementSecret, selfRotation } = props as { managementSecret?: secretsmanager.ISecret; selfRotation?: boolean };
   if (managementSecret && selfRotation) {
     throw new Error(`${id}: managementSecret and selfRotation exclude each other; pass one`);
@@ -143,14 +121,29 @@ function validate(
   if (managementSecret && managementSecret === props.secret) {
     throw new Error(`${id}: managementSecret must be another secret than the rotated one (use selfRotation: true instead)`);
   }
-  if (Token.isUnresolved(p.grace.toMilliseconds())) throw new Error(`${id}: gracePeriod must be a concrete duration, not a token`);
-  if (p.grace.toMilliseconds() > apiTokenRotationDefaults.maxGracePeriod.toMilliseconds()) {
-    throw new Error(`${id}: gracePeriod must be at most 365 days, got ${p.grace.toHumanString()}`);
-  }
-  if (p.automaticallyAfter && p.grace.toMilliseconds() >= p.automaticallyAfter.toMilliseconds()) {
-    throw new Error(
-      `${id}: gracePeriod must be shorter than automaticallyAfter (the next rotation would cut it short), ` +
-        `got gracePeriod ${p.grace.toHumanString()} and automaticallyAfter ${p.automaticallyAfter.toHumanString()}`,
-    );
-  }
 }
+
+/** An API token secret in the RotorStack config. */
+export interface ApiTokenSecretConfig extends DualActiveSecretConfig {
+  readonly kind: typeof Kinds.API_TOKEN;
+  /**
+   * Complete ARN of the secret holding the provider management credential.
+   * @default - none: the token rotates itself (`selfRotation`)
+   */
+  readonly managementSecretArn?: string;
+}
+
+/** RotorStack's registry entry for API tokens. */
+export const apiTokenKind: KindConstruct<ApiTokenSecretConfig> = {
+  fromConfig: (scope, config, context) => {
+    const managementSecret = context.imported('Management', config.managementSecretArn);
+    const common = {
+      ...context.common,
+      gracePeriod: config.graceHours !== undefined ? Duration.hours(config.graceHours) : undefined,
+      retireSchedule: context.retireSchedule,
+    };
+    return managementSecret
+      ? new ApiTokenRotation(scope, config.id, { ...common, managementSecret })
+      : new ApiTokenRotation(scope, config.id, { ...common, selfRotation: true });
+  },
+};

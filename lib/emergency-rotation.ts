@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -6,17 +6,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { DetailTypes, emergencyDefaults, GUARDDUTY_CREDENTIAL_FINDING_PREFIXES, HEALTH_EXPOSURE_CODES } from '../lambdas/emergency/events';
-import { lambdaEntry, rotationDefaults, type RotationFunctionBase } from './rotation-function';
+import { AwsEvents, RotorEvents, ServiceNames, settings } from '../lambdas/contract';
+import { writeSetting } from './function-settings';
+import { healthExposurePattern } from './health-event-forwarder';
+import { LambdaEntries } from './lambda-entries';
+import { rotationDefaults, type RotationFunctionBase } from './rotation-function-base';
 import { addRotorFunction, type RotorFunctionOptions } from './rotor-function';
-
-/** Regions where AWS Health publishes the account's credential-exposure events. */
-export const HEALTH_EVENT_REGIONS = ['us-east-1', 'us-west-2'] as const;
-
-/** AWS Health's credential-exposure events (what the handler acts on and the forwarders forward). */
-function healthExposurePattern(): events.EventPattern {
-  return { source: ['aws.health'], detailType: [DetailTypes.HEALTH], detail: { eventTypeCode: [...HEALTH_EXPOSURE_CODES] } };
-}
 
 /** Props of EmergencyRotation; give it a `vpc` when it must log in to databases (with their master secrets) to lock leaked logins. */
 export interface EmergencyRotationProps extends RotorFunctionOptions {
@@ -66,7 +61,7 @@ export const emergencyRotationDefaults = {
  *
  * AWS Health publishes credential-exposure events in us-east-1 (us-west-2 as backup). In any
  * other region this stack's Health rule only sees them if they are forwarded: deploy a
- * `HealthEventForwarder` in each of HEALTH_EVENT_REGIONS (RotorStack does it for you).
+ * `HealthEventForwarder` (health-event-forwarder.ts) in each of HEALTH_EVENT_REGIONS (RotorStack does it for you).
  */
 export class EmergencyRotation extends Construct {
   public readonly handler: nodejs.NodejsFunction;
@@ -82,22 +77,22 @@ export class EmergencyRotation extends Construct {
       throw new Error(`${id}: waitTimeout must be between 30 seconds and 14 minutes, got ${wait.toHumanString()}`);
     }
     if (props.securityGroups && !props.vpc) throw new Error(`${id}: securityGroups needs vpc`);
-    const source = props.eventSource ?? emergencyDefaults.source;
+    const source = props.eventSource ?? RotorEvents.SOURCE;
     if (!/^[A-Za-z0-9._-]{1,256}$/.test(source) || source.startsWith('aws.')) {
       throw new Error(`${id}: eventSource must be a custom source (not aws.*), got '${source}'`);
     }
-    const bus = props.eventBus ?? events.EventBus.fromEventBusName(this, 'DefaultBus', 'default');
+    const bus = props.eventBus ?? events.EventBus.fromEventBusName(this, 'DefaultBus', RotorEvents.BUS);
 
     const parts = addRotorFunction(this, {
-      entry: lambdaEntry('emergency'),
+      entry: LambdaEntries.emergency,
       description: 'Rotor emergency rotation and revocation',
-      serviceName: 'rotor-emergency',
+      serviceName: ServiceNames.EMERGENCY,
       timeout: wait.plus(emergencyRotationDefaults.headroom),
       environment: {
-        ROTOR_EVENT_SOURCE: source,
-        ROTOR_EVENT_BUS: bus.eventBusName,
-        WAIT_TIMEOUT_MS: String(wait.toMilliseconds()),
-        ...(props.alarmTopic ? { ALARM_TOPIC_ARN: props.alarmTopic.topicArn } : {}),
+        ...writeSetting(settings.eventSource, source),
+        ...writeSetting(settings.eventBus, bus.eventBusName),
+        ...writeSetting(settings.waitTimeoutMs, wait.toMilliseconds()),
+        ...writeSetting(settings.alarmTopicArn, props.alarmTopic?.topicArn),
       },
       statements: [
         // ListSecrets (finding a secret by fingerprint tag) and GetRandomPassword have no resource type.
@@ -132,16 +127,16 @@ export class EmergencyRotation extends Construct {
     this.leakRule = new events.Rule(this, 'LeakReported', {
       description: 'Rotor: a secret, access key or token fingerprint was reported leaked',
       eventBus: props.eventBus,
-      eventPattern: { source: [source], detailType: [DetailTypes.LEAK] },
+      eventPattern: { source: [source], detailType: [RotorEvents.LEAK_DETECTED] },
       targets: [target],
     });
     if (props.guardDuty ?? emergencyRotationDefaults.guardDuty) {
       this.guardDutyRule = new events.Rule(this, 'GuardDutyCredentialFinding', {
         description: 'GuardDuty: IAM user credentials misused',
         eventPattern: {
-          source: ['aws.guardduty'],
-          detailType: [DetailTypes.GUARDDUTY],
-          detail: { type: GUARDDUTY_CREDENTIAL_FINDING_PREFIXES.map((prefix) => ({ prefix })) },
+          source: [AwsEvents.GUARDDUTY_SOURCE],
+          detailType: [AwsEvents.GUARDDUTY_DETAIL_TYPE],
+          detail: { type: AwsEvents.GUARDDUTY_CREDENTIAL_FINDING_PREFIXES.map((prefix) => ({ prefix })) },
         },
         targets: [target],
       });
@@ -153,31 +148,5 @@ export class EmergencyRotation extends Construct {
   /** Lets the handler rotate and revoke this rotation's secret. */
   public addRotation(rotation: RotationFunctionBase): void {
     rotation.grantRevoke(this.handler);
-  }
-}
-
-export interface HealthEventForwarderProps {
-  /** The event bus (in the region Rotor runs in) that receives the Health events. */
-  readonly targetBus: events.IEventBus;
-}
-
-/**
- * Deployed in us-east-1 (and us-west-2): forwards AWS Health credential-exposure events to the
- * event bus of the region where Rotor's emergency handler runs.
- */
-export class HealthEventForwarder extends Construct {
-  public readonly rule: events.Rule;
-
-  public constructor(scope: Construct, id: string, props: HealthEventForwarderProps) {
-    super(scope, id);
-    const region = Stack.of(this).region;
-    if (!Stack.of(this).resolve(region) || (!region.startsWith('$') && !HEALTH_EVENT_REGIONS.includes(region as never))) {
-      throw new Error(`${id}: must be deployed in ${HEALTH_EVENT_REGIONS.join(' or ')}, got ${region}`);
-    }
-    this.rule = new events.Rule(this, 'ForwardHealthExposure', {
-      description: 'Forward AWS Health credential-exposure events to Rotor',
-      eventPattern: healthExposurePattern(),
-      targets: [new targets.EventBus(props.targetBus)],
-    });
   }
 }

@@ -1,25 +1,23 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { RotorTags } from '../lambdas/core/types';
+import { IAM_KEY_MARKER_TAG_PATTERN, Kinds, settings } from '../lambdas/contract';
+import { writeSetting } from './function-settings';
+import { gracePeriodDefaults } from './grace-period';
+import type { KindConstruct } from './kind-registry';
 import type { RetireSchedule } from './retire-schedule';
-import {
-  lambdaEntry,
-  RotationFunctionBase,
-  rotationDefaults,
-  RotationStrategy,
-  type RotationConstructProps,
-} from './rotation-function';
+import { RotationFunctionBase, type RotationConstructProps } from './rotation-function-base';
+import type { DualActiveSecretConfig } from './rotor-config';
 
 /** Defaults of the IAM access key rotation, in one place. */
 export const iamRotationDefaults = {
-  gracePeriod: Duration.hours(24),
+  gracePeriod: gracePeriodDefaults.gracePeriod,
   /** How long testSecret waits for STS to accept a new key (IAM is eventually consistent). */
   stsTestTimeout: Duration.seconds(60),
   /** Longer than stsTestTimeout plus the other calls of a step. */
   timeout: Duration.minutes(2),
   /** The longest grace window the handler accepts. */
-  maxGracePeriod: Duration.days(365),
+  maxGracePeriod: gracePeriodDefaults.maxGracePeriod,
 } as const;
 
 /** Time a step needs besides waiting for STS (IAM and Secrets Manager calls). */
@@ -64,20 +62,16 @@ export class IamAccessKeyRotation extends RotationFunctionBase {
     const grace = props.gracePeriod ?? iamRotationDefaults.gracePeriod;
     const stsTimeout = props.stsTestTimeout ?? iamRotationDefaults.stsTestTimeout;
     const timeout = props.timeout ?? iamRotationDefaults.timeout;
-    validate(id, { grace, stsTimeout, timeout, automaticallyAfter: props.schedule ? undefined : (props.automaticallyAfter ?? rotationDefaults.automaticallyAfter) });
+    validate(id, { stsTimeout, timeout });
     super(
       scope,
       id,
       { ...props, timeout },
       {
-        kind: 'iam',
-        entry: lambdaEntry('iam'),
-        strategy: RotationStrategy.SINGLE_USER,
-        environment: { IAM_TEST_TIMEOUT_MS: String(stsTimeout.toMilliseconds()) },
-        tags: { [RotorTags.GRACE_HOURS]: String(grace.toHours({ integral: false })) },
-        randomPasswords: false,
+        kind: Kinds.IAM,
+        environment: writeSetting(settings.iamTestTimeoutMs, stsTimeout.toMilliseconds()),
+        gracePeriod: grace,
         fingerprintTags: true,
-        issuesCredentials: true,
       },
     );
     this.user = props.user;
@@ -95,7 +89,7 @@ export class IamAccessKeyRotation extends RotationFunctionBase {
       new iam.PolicyStatement({
         actions: ['iam:TagUser', 'iam:UntagUser'],
         resources: [userArn],
-        conditions: { 'ForAllValues:StringLike': { 'aws:TagKeys': ['AKIA*'] } },
+        conditions: { 'ForAllValues:StringLike': { 'aws:TagKeys': [IAM_KEY_MARKER_TAG_PATTERN] } },
       }),
     );
     props.retireSchedule?.addIamAccessKey(props.secret, props.user);
@@ -114,21 +108,15 @@ export class IamAccessKeyRotation extends RotationFunctionBase {
       new iam.PolicyStatement({
         actions: ['iam:UntagUser'],
         resources: [this.user.userArn],
-        conditions: { 'ForAllValues:StringLike': { 'aws:TagKeys': ['AKIA*'] } },
+        conditions: { 'ForAllValues:StringLike': { 'aws:TagKeys': [IAM_KEY_MARKER_TAG_PATTERN] } },
       }),
     );
   }
 }
 
-function validate(
-  id: string,
-  p: { grace: Duration; stsTimeout: Duration; timeout: Duration; automaticallyAfter?: Duration },
-): void {
-  for (const [name, d] of [['gracePeriod', p.grace], ['stsTestTimeout', p.stsTimeout], ['timeout', p.timeout]] as const) {
+function validate(id: string, p: { stsTimeout: Duration; timeout: Duration }): void {
+  for (const [name, d] of [['stsTestTimeout', p.stsTimeout], ['timeout', p.timeout]] as const) {
     if (Token.isUnresolved(d.toMilliseconds())) throw new Error(`${id}: ${name} must be a concrete duration, not a token`);
-  }
-  if (p.grace.toMilliseconds() > iamRotationDefaults.maxGracePeriod.toMilliseconds()) {
-    throw new Error(`${id}: gracePeriod must be at most 365 days, got ${p.grace.toHumanString()}`);
   }
   if (p.stsTimeout.toMilliseconds() < 1000) {
     throw new Error(`${id}: stsTestTimeout must be at least 1 second, got ${p.stsTimeout.toHumanString()}`);
@@ -139,10 +127,26 @@ function validate(
         `and stsTestTimeout ${p.stsTimeout.toHumanString()}`,
     );
   }
-  if (p.automaticallyAfter && p.grace.toMilliseconds() >= p.automaticallyAfter.toMilliseconds()) {
-    throw new Error(
-      `${id}: gracePeriod must be shorter than automaticallyAfter (the next rotation would cut it short), ` +
-        `got gracePeriod ${p.grace.toHumanString()} and automaticallyAfter ${p.automaticallyAfter.toHumanString()}`,
-    );
-  }
 }
+
+/** An IAM access key secret in the RotorStack config. */
+export interface IamSecretConfig extends DualActiveSecretConfig {
+  readonly kind: typeof Kinds.IAM;
+  /** The IAM user(s) whose keys this secret holds (exactly one today). */
+  readonly userNames: readonly string[];
+}
+
+/** RotorStack's registry entry for IAM access keys. */
+export const iamAccessKeyKind: KindConstruct<IamSecretConfig> = {
+  fromConfig: (scope, config, context) => {
+    if (config.userNames.length !== 1) {
+      throw new Error(`secrets[${config.id}].userNames must name exactly one IAM user, got ${config.userNames.length}`);
+    }
+    return new IamAccessKeyRotation(scope, config.id, {
+      ...context.common,
+      user: iam.User.fromUserName(scope, `${config.id}User`, config.userNames[0]!),
+      gracePeriod: config.graceHours !== undefined ? Duration.hours(config.graceHours) : undefined,
+      retireSchedule: context.retireSchedule,
+    });
+  },
+};

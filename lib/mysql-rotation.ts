@@ -1,6 +1,15 @@
 import type { Construct } from 'constructs';
-import { allowDatabase, databaseRotationSpec, type DatabaseRotationOptions } from './database-rotation';
-import { lambdaEntry, RotationFunctionBase, RotationStrategy, type RotationConstructProps } from './rotation-function';
+import { Bounds, Kinds, settings, Strategies } from '../lambdas/contract';
+import {
+  allowDatabase,
+  databasePropsFromConfig,
+  databaseRotationSpec,
+  type DatabaseRotationOptions,
+} from './database-rotation';
+import { writeSetting } from './function-settings';
+import type { KindConstruct } from './kind-registry';
+import { RotationFunctionBase, type RotationConstructProps } from './rotation-function-base';
+import type { DatabaseSecretConfig } from './rotor-config';
 
 /** Defaults of the MySQL/MariaDB rotation, in one place (the password defaults live in its handler). */
 export const mysqlRotationDefaults = {
@@ -35,25 +44,34 @@ export interface MysqlRotationProps extends RotationConstructProps, MysqlRotatio
  */
 export class MysqlRotation extends RotationFunctionBase {
   public constructor(scope: Construct, id: string, props: MysqlRotationProps) {
-    const database = databaseRotationSpec(id, props);
+    const database = databaseRotationSpec(id, Kinds.MYSQL, props);
     const strategy = database.strategy;
     const max = props.maxUsernameLength;
-    if (max !== undefined && (!Number.isInteger(max) || max < 1 || max > 128)) {
-      throw new Error(`${id}: maxUsernameLength must be an integer between 1 and 128, got ${max}`);
+    const bounds = Bounds.mysqlUsernameLength;
+    if (max !== undefined && (!Number.isInteger(max) || max < bounds.min || max > bounds.max)) {
+      throw new Error(`${id}: maxUsernameLength must be an integer between ${bounds.min} and ${bounds.max}, got ${max}`);
     }
-    if (props.dualPassword && strategy !== RotationStrategy.SINGLE_USER) {
+    if (props.dualPassword && strategy !== Strategies.SINGLE_USER) {
       throw new Error(`${id}: dualPassword applies to the single-user strategy only, got strategy ${strategy}`);
     }
     super(scope, id, props, {
-      kind: 'mysql',
-      entry: lambdaEntry('mysql'),
       ...database,
       environment: {
         ...database.environment,
-        ...(max !== undefined ? { MAX_USERNAME_LENGTH: String(max) } : {}),
-        ...(props.dualPassword !== undefined ? { DUAL_PASSWORD: String(props.dualPassword) } : {}),
+        ...writeSetting(settings.maxUsernameLength, max),
+        ...writeSetting(settings.dualPassword, props.dualPassword),
       },
     });
     allowDatabase(this, props, mysqlRotationDefaults.port);
   }
 }
+
+/** A MySQL/MariaDB secret in the RotorStack config. */
+export interface MysqlSecretConfig extends DatabaseSecretConfig {
+  readonly kind: typeof Kinds.MYSQL;
+}
+
+/** RotorStack's registry entry for MySQL/MariaDB. */
+export const mysqlKind: KindConstruct<MysqlSecretConfig> = {
+  fromConfig: (scope, config, context) => new MysqlRotation(scope, config.id, databasePropsFromConfig(scope, config, context)),
+};

@@ -1,6 +1,14 @@
 import type { Construct } from 'constructs';
-import { allowDatabase, databaseRotationSpec, type DatabaseRotationOptions } from './database-rotation';
-import { lambdaEntry, RotationFunctionBase, type RotationConstructProps } from './rotation-function';
+import { Kinds } from '../lambdas/contract';
+import {
+  allowDatabase,
+  databasePropsFromConfig,
+  databaseRotationSpec,
+  type DatabaseRotationOptions,
+} from './database-rotation';
+import type { KindConstruct } from './kind-registry';
+import { RotationFunctionBase, type RotationConstructProps } from './rotation-function-base';
+import type { DatabaseSecretConfig } from './rotor-config';
 
 /** Defaults of the PostgreSQL rotation, in one place (the password defaults live in its handler). */
 export const postgresRotationDefaults = {
@@ -21,7 +29,17 @@ export interface PostgresRotationProps extends RotationConstructProps, PostgresR
  */
 export class PostgresRotation extends RotationFunctionBase {
   public constructor(scope: Construct, id: string, props: PostgresRotationProps) {
-    super(scope, id, props, { kind: 'postgres', entry: lambdaEntry('postgres'), ...databaseRotationSpec(id, props) });
+    super(scope, id, props, databaseRotationSpec(id, Kinds.POSTGRES, props));
     allowDatabase(this, props, postgresRotationDefaults.port);
   }
 }
+
+/** A PostgreSQL secret in the RotorStack config. */
+export interface PostgresSecretConfig extends DatabaseSecretConfig {
+  readonly kind: typeof Kinds.POSTGRES;
+}
+
+/** RotorStack's registry entry for PostgreSQL. */
+export const postgresKind: KindConstruct<PostgresSecretConfig> = {
+  fromConfig: (scope, config, context) => new PostgresRotation(scope, config.id, databasePropsFromConfig(scope, config, context)),
+};

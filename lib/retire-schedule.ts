@@ -1,4 +1,4 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -8,9 +8,10 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { RotorTags } from '../lambdas/core/types';
-import { lambdaEntry, secretArnPattern } from './rotation-function';
+import { ServiceNames, TagsWrittenBy } from '../lambdas/contract';
+import { LambdaEntries } from './lambda-entries';
 import { addRotorFunction } from './rotor-function';
+import { keyViaSecretsManager, secretArnPattern } from './secret-access';
 
 /** Defaults of the retire schedule, in one place. */
 export const retireScheduleDefaults = {
@@ -65,10 +66,10 @@ export class RetireSchedule extends Construct {
       throw new Error(`${id}: interval must be whole minutes between 1 minute and 24 hours, got ${interval.toHumanString()}`);
     }
     const parts = addRotorFunction(this, {
-      entry: lambdaEntry('retire'),
+      entry: LambdaEntries.retire,
       description: 'Rotor: retire previous values of dual-active secrets after their grace window',
       roleDescription: 'Rotor retire function',
-      serviceName: 'rotor-retire',
+      serviceName: ServiceNames.RETIRE,
       timeout: props.timeout ?? retireScheduleDefaults.timeout,
       // It calls Secrets Manager and IAM only, no database.
       trustRdsCertificates: false,
@@ -115,18 +116,11 @@ export class RetireSchedule extends Construct {
       new iam.PolicyStatement({
         actions: ['secretsmanager:TagResource'],
         resources: [resource],
-        conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [RotorTags.RETIRED_VERSION] } },
+        conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [...TagsWrittenBy.retire] } },
       }),
     );
-    if (secret.encryptionKey) {
-      this.function.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['kms:Decrypt'],
-          resources: [secret.encryptionKey.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
-        }),
-      );
-    }
+    const key = keyViaSecretsManager(this, secret, ['kms:Decrypt']);
+    if (key) this.function.addToRolePolicy(key);
   }
 
   /** Adds an IAM access key secret: the function may deactivate keys of `user` only. */

@@ -1,4 +1,5 @@
 import { Duration, Token } from 'aws-cdk-lib';
+import { shortestCronIntervalHours } from './cron-interval';
 
 /** Shortest interval Secrets Manager accepts between rotations. */
 export const MIN_ROTATION_INTERVAL = Duration.hours(4);
@@ -27,7 +28,7 @@ export class RotorSchedule {
       throw new Error(`schedule: rate must be at most 1000 days, got ${interval.toHumanString()}`);
     }
     const expression = hours % 24 === 0 ? `rate(${hours / 24} days)` : `rate(${hours} hours)`;
-    return new RotorSchedule(expression, hours, hours % 24 === 0 ? 0 : undefined);
+    return new RotorSchedule(expression, hours, hours % 24 === 0 ? 0 : undefined, hours);
   }
 
   /**
@@ -65,7 +66,7 @@ export class RotorSchedule {
         startHour = 0;
       }
     }
-    return new RotorSchedule(`cron(${fields.join(' ')})`, interval, startHour);
+    return new RotorSchedule(`cron(${fields.join(' ')})`, interval, startHour, shortestCronIntervalHours(fields));
   }
 
   /** A `rate(N hours|days)` or `cron(...)` expression as written in a config file. */
@@ -87,7 +88,19 @@ export class RotorSchedule {
     private readonly minIntervalHours: number | undefined,
     /** UTC hour the window opens, where known (midnight for rates in days). */
     private readonly startHour: number | undefined,
+    /** Shortest time between two window starts, hours (Infinity: it rotates at most once). */
+    private readonly shortestIntervalHours: number,
   ) {}
+
+  /**
+   * The shortest time between the starts of two rotation windows: the rate itself, or for a
+   * cron the shortest interval its calendar produces (see `shortestCronIntervalHours`, which
+   * falls back to a documented conservative bound for syntax it does not model). Undefined when
+   * the schedule rotates at most once.
+   */
+  public get shortestInterval(): Duration | undefined {
+    return Number.isFinite(this.shortestIntervalHours) ? Duration.hours(this.shortestIntervalHours) : undefined;
+  }
 
   /**
    * The RotationRules.Duration for a window, validated: whole hours, 1 to 24, not reaching into

@@ -1,3 +1,8 @@
+import type { KindName, Strategy } from '../lambdas/contract';
+import type { RotorSecretConfig } from './kind-registry';
+
+export type { RotorSecretConfig } from './kind-registry';
+
 /**
  * The one typed config an infra team writes to deploy Rotor (see bin/rotor.config.ts).
  * Every optional field documents its default.
@@ -72,9 +77,12 @@ export interface RotorConfig {
   };
 }
 
-interface SecretConfigBase {
+/** What every secret of the config has; each kind's entry (`PostgresSecretConfig`, ...) extends it, in the kind's construct file. */
+export interface SecretConfigBase {
   /** Construct id, unique in the config. */
   readonly id: string;
+  /** The kind (Kinds of the contract). */
+  readonly kind: KindName;
   /**
    * Complete ARN of an existing secret. Without it Rotor creates the secret (empty until you
    * put the first value).
@@ -93,12 +101,13 @@ interface SecretConfigBase {
   readonly windowHours?: number;
 }
 
-interface DatabaseSecretConfig extends SecretConfigBase {
+/** A secret of a database kind (KIND_TRAITS `database`: postgres, mysql). */
+export interface DatabaseSecretConfig extends SecretConfigBase {
   /**
    * `single-user` or `alternating-users`.
-   * @default 'alternating-users' when a master secret is named, else 'single-user'
+   * @default - resolveStrategy(kind, { masterSecret }): 'alternating-users' when a master secret is named, else 'single-user'
    */
-  readonly strategy?: 'single-user' | 'alternating-users';
+  readonly strategy?: Strategy;
   /**
    * Complete ARN of the master secret (alternating users).
    * @default - none
@@ -116,37 +125,12 @@ interface DatabaseSecretConfig extends SecretConfigBase {
   readonly reservedConcurrency?: number;
 }
 
-export interface PostgresSecretConfig extends DatabaseSecretConfig {
-  readonly kind: 'postgres';
-}
-
-export interface MysqlSecretConfig extends DatabaseSecretConfig {
-  readonly kind: 'mysql';
-}
-
-export interface IamSecretConfig extends SecretConfigBase {
-  readonly kind: 'iam';
-  /** The IAM user(s) whose keys this secret holds. */
-  readonly userNames: readonly string[];
+/** A secret of a dual-active kind (KIND_TRAITS `dualActive`: iam, api-token). */
+export interface DualActiveSecretConfig extends SecretConfigBase {
   /**
-   * Hours the previous key stays active.
-   * @default 24
+   * Hours the previous value stays valid after a rotation; must be shorter than the interval
+   * between rotations of the secret's schedule.
+   * @default 24 (DEFAULT_GRACE_HOURS)
    */
   readonly graceHours?: number;
 }
-
-export interface ApiTokenSecretConfig extends SecretConfigBase {
-  readonly kind: 'api-token';
-  /**
-   * Complete ARN of the secret holding the provider management credential.
-   * @default - none: the token rotates itself (`selfRotation`)
-   */
-  readonly managementSecretArn?: string;
-  /**
-   * Hours the previous token stays valid (dual-active providers).
-   * @default 24
-   */
-  readonly graceHours?: number;
-}
-
-export type RotorSecretConfig = PostgresSecretConfig | MysqlSecretConfig | IamSecretConfig | ApiTokenSecretConfig;

@@ -8,7 +8,11 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing';
+import { RotorMetrics, settings, type ServiceNames } from '../lambdas/contract';
+import { writeSetting } from './function-settings';
+
+/** The test opt-in's variable (plain http and loopback provider hosts); no Rotor function may hold it. */
+const LOOPBACK = settings.allowLoopbackForTests.name;
 
 /** Defaults of every Rotor function (rotation, emergency, retire), in one place. */
 export const rotorFunctionDefaults = {
@@ -46,7 +50,7 @@ export interface RotorFunctionOptions {
 
 /** What `addRotorFunction` needs; the construct that calls it validates these first. */
 export interface RotorFunctionProps extends RotorFunctionOptions {
-  /** Lambda entry file (see `lambdaEntry`). */
+  /** Lambda entry file (see `LambdaEntries`). */
   readonly entry: string;
   /** Description of the function. */
   readonly description: string;
@@ -55,8 +59,8 @@ export interface RotorFunctionProps extends RotorFunctionOptions {
    * @default - the function's description
    */
   readonly roleDescription?: string;
-  /** POWERTOOLS_SERVICE_NAME of the function (`rotor`, `rotor-emergency`, ...). */
-  readonly serviceName: string;
+  /** POWERTOOLS_SERVICE_NAME of the function (one of the contract's ServiceNames). */
+  readonly serviceName: (typeof ServiceNames)[keyof typeof ServiceNames];
   /** Function timeout. */
   readonly timeout: Duration;
   /**
@@ -174,8 +178,8 @@ export function addRotorFunction(scope: Construct, props: RotorFunctionProps): R
       ...((props.trustRdsCertificates ?? rotorFunctionDefaults.trustRdsCertificates)
         ? { NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem' }
         : {}),
-      POWERTOOLS_SERVICE_NAME: props.serviceName,
-      POWERTOOLS_METRICS_NAMESPACE: 'Rotor',
+      ...writeSetting(settings.serviceName, props.serviceName),
+      ...writeSetting(settings.metricsNamespace, RotorMetrics.NAMESPACE),
     },
     bundling: {
       forceDockerBundling: false,
@@ -195,9 +199,9 @@ export function addRotorFunction(scope: Construct, props: RotorFunctionProps): R
     validate: () => {
       const cfn = fn.node.defaultChild as lambda.CfnFunction;
       const env = Stack.of(fn).resolve(cfn.environment) as { variables?: Record<string, unknown> } | undefined;
-      if (!env?.variables || !Object.hasOwn(env.variables, ALLOW_LOOPBACK_FOR_TESTS)) return [];
+      if (!env?.variables || !Object.hasOwn(env.variables, LOOPBACK)) return [];
       return [
-        `${fn.node.path}: environment variable ${ALLOW_LOOPBACK_FOR_TESTS} is for local tests and the sandbox only ` +
+        `${fn.node.path}: environment variable ${LOOPBACK} is for local tests and the sandbox only ` +
           '(it lets the function send credentials over plain http and to loopback hosts); remove it from this Rotor function',
       ];
     },

@@ -1,19 +1,18 @@
-import { App, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Duration, Stack, Stage, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
-import { ApiTokenRotation } from './api-token-rotation';
-import { EmergencyRotation, HEALTH_EVENT_REGIONS, HealthEventForwarder } from './emergency-rotation';
-import { IamAccessKeyRotation } from './iam-access-key-rotation';
-import { MysqlRotation } from './mysql-rotation';
-import { PostgresRotation } from './postgres-rotation';
+import { DEFAULT_GRACE_HOURS, isKindName, KIND_NAMES, KIND_TRAITS } from '../lambdas/contract';
+import { databaseConfigDefaults } from './database-rotation';
+import { EmergencyRotation } from './emergency-rotation';
+import { HEALTH_EVENT_REGIONS, HealthEventForwarder } from './health-event-forwarder';
+import { rotationFromConfig, type KindContext } from './kind-registry';
 import { RetireSchedule } from './retire-schedule';
 import { RotationFailureAlarms } from './rotation-alarms';
-import type { RotationFunctionBase, RotationOptions } from './rotation-function';
+import type { RotationFunctionBase } from './rotation-function-base';
 import { RotorSchedule } from './rotation-schedule';
 import type { RotorConfig, RotorSecretConfig } from './rotor-config';
 
@@ -21,7 +20,7 @@ export const rotorStackDefaults = {
   stackName: 'Rotor',
   schedule: 'rate(30 days)',
   /** One rotation at a time per database function: a rotation storm cannot crowd a database. */
-  reservedConcurrency: 1,
+  reservedConcurrency: databaseConfigDefaults.reservedConcurrency,
 } as const;
 
 export interface RotorStackProps extends StackProps {
@@ -68,7 +67,7 @@ export class RotorStack extends Stack {
       });
     }
 
-    const dualActive = config.secrets.some((s) => s.kind === 'iam' || s.kind === 'api-token');
+    const dualActive = config.secrets.some((s) => KIND_TRAITS[s.kind].dualActive);
     if (dualActive) this.retireSchedule = new RetireSchedule(this, 'Retire', { alarmTopic: this.alarmTopic });
 
     for (const secretConfig of config.secrets) {
@@ -91,52 +90,19 @@ export class RotorStack extends Stack {
     const secret = c.secretArn
       ? secretsmanager.Secret.fromSecretCompleteArn(this, `${c.id}Secret`, c.secretArn)
       : new secretsmanager.Secret(this, `${c.id}Secret`, { description: `Rotor-managed ${c.kind} secret ${c.id}` });
-    const scheduleText = c.schedule ?? config.defaults?.schedule ?? rotorStackDefaults.schedule;
     const windowHours = c.windowHours ?? config.defaults?.windowHours;
-    const common: RotationOptions & { secret: secretsmanager.ISecret } = {
-      secret,
-      schedule: withId(c.id, 'schedule', () => RotorSchedule.expression(scheduleText)),
-      window: windowHours !== undefined ? Duration.hours(windowHours) : undefined,
-      alarmTopic: this.alarmTopic,
+    const context: KindContext = {
+      common: {
+        secret,
+        schedule: withId(c.id, 'schedule', () => RotorSchedule.expression(effectiveSchedule(c, config).text)),
+        window: windowHours !== undefined ? Duration.hours(windowHours) : undefined,
+        alarmTopic: this.alarmTopic,
+      },
+      vpc,
+      retireSchedule: this.retireSchedule,
+      imported: (name, arn) => (arn ? secretsmanager.Secret.fromSecretCompleteArn(this, `${c.id}${name}`, arn) : undefined),
     };
-    const imported = (name: string, arn: string | undefined) =>
-      arn ? secretsmanager.Secret.fromSecretCompleteArn(this, `${c.id}${name}`, arn) : undefined;
-    switch (c.kind) {
-      case 'postgres':
-      case 'mysql': {
-        const database = c.databaseSecurityGroupId
-          ? ec2.SecurityGroup.fromSecurityGroupId(this, `${c.id}DatabaseSg`, c.databaseSecurityGroupId)
-          : undefined;
-        const props = {
-          ...common,
-          strategy: c.strategy,
-          masterSecret: imported('Master', c.masterSecretArn),
-          vpc,
-          database,
-          reservedConcurrentExecutions: c.reservedConcurrency ?? rotorStackDefaults.reservedConcurrency,
-        };
-        return c.kind === 'postgres' ? new PostgresRotation(this, c.id, props) : new MysqlRotation(this, c.id, props);
-      }
-      case 'iam': {
-        if (c.userNames.length !== 1) {
-          throw new Error(`secrets[${c.id}].userNames must name exactly one IAM user, got ${c.userNames.length}`);
-        }
-        const user = iam.User.fromUserName(this, `${c.id}User`, c.userNames[0]!);
-        return new IamAccessKeyRotation(this, c.id, {
-          ...common,
-          user,
-          gracePeriod: c.graceHours !== undefined ? Duration.hours(c.graceHours) : undefined,
-          retireSchedule: this.retireSchedule,
-        });
-      }
-      case 'api-token': {
-        const managementSecret = imported('Management', c.managementSecretArn);
-        const grace = c.graceHours !== undefined ? Duration.hours(c.graceHours) : undefined;
-        return managementSecret
-          ? new ApiTokenRotation(this, c.id, { ...common, managementSecret, gracePeriod: grace, retireSchedule: this.retireSchedule })
-          : new ApiTokenRotation(this, c.id, { ...common, selfRotation: true, gracePeriod: grace, retireSchedule: this.retireSchedule });
-      }
-    }
+    return rotationFromConfig(this, c, context);
   }
 
   /**
@@ -146,11 +112,18 @@ export class RotorStack extends Stack {
   private forwardHealthEvents(): void {
     const region = this.region;
     if (!region || region.startsWith('$') || (HEALTH_EVENT_REGIONS as readonly string[]).includes(region)) return;
-    const app = this.node.scope;
-    if (!App.isApp(app)) return;
+    // Beside this stack in its App, or in its Stage (CDK Pipelines): the forwarders deploy with it.
+    const stage = Stage.of(this);
+    if (!stage) {
+      throw new Error(
+        `${this.node.path}: RotorStack needs an App or a Stage above it to add the Health event forwarders ` +
+          `(stacks in ${HEALTH_EVENT_REGIONS.join(' and ')}); or set emergency.enabled to false`,
+      );
+    }
     const targetBus = `arn:aws:events:${region}:${this.account}:event-bus/default`;
     for (const healthRegion of HEALTH_EVENT_REGIONS) {
-      const forwarder = new Stack(app, `${this.stackName}-health-${healthRegion}`, {
+      const forwarder = new Stack(stage, `${this.node.id}-health-${healthRegion}`, {
+        stackName: `${this.stackName}-health-${healthRegion}`,
         env: { account: this.account, region: healthRegion },
         description: `Forwards AWS Health credential-exposure events to Rotor in ${region}`,
       });
@@ -169,6 +142,13 @@ function withId<T>(id: string, field: string, build: () => T): T {
   }
 }
 
+/** The schedule a config entry rotates on, and where it was written. */
+function effectiveSchedule(s: RotorSecretConfig, config: RotorConfig): { text: string; from: string } {
+  if (s.schedule !== undefined) return { text: s.schedule, from: `secrets[${s.id}].schedule` };
+  if (config.defaults?.schedule !== undefined) return { text: config.defaults.schedule, from: 'defaults.schedule' };
+  return { text: rotorStackDefaults.schedule, from: 'the default schedule' };
+}
+
 /** Config-level checks, with messages naming the entry and the field. */
 export function validateConfig(config: RotorConfig): void {
   if (config.secrets.length === 0) throw new Error('config.secrets is empty: nothing to rotate');
@@ -179,14 +159,41 @@ export function validateConfig(config: RotorConfig): void {
     }
     if (seen.has(s.id)) throw new Error(`secrets[].id '${s.id}' is used twice`);
     seen.add(s.id);
+    if (!isKindName(s.kind)) {
+      throw new Error(`secrets[${s.id}].kind must be one of ${KIND_NAMES.join(', ')}, got '${String(s.kind)}'`);
+    }
+    const traits = KIND_TRAITS[s.kind];
     if (s.secretArn && !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/.test(s.secretArn)) {
       throw new Error(`secrets[${s.id}].secretArn must be a complete secret ARN (with the 6-character suffix), got '${s.secretArn}'`);
     }
-    if ((s.kind === 'postgres' || s.kind === 'mysql') && s.databaseSecurityGroupId && !config.network) {
+    if ('strategy' in s && s.strategy !== undefined && !traits.strategies.includes(s.strategy)) {
+      throw new Error(`secrets[${s.id}].strategy must be one of ${traits.strategies.join(', ')}, got '${String(s.strategy)}'`);
+    }
+    if (traits.database && 'databaseSecurityGroupId' in s && s.databaseSecurityGroupId && !config.network) {
       throw new Error(`secrets[${s.id}].databaseSecurityGroupId needs config.network (the function must run in the VPC)`);
     }
+    if (traits.dualActive) validateGraceHours(s, config);
   }
   if (config.network?.secretsManagerEndpoint && config.network.privateSubnetIds.length === 0) {
     throw new Error('network.privateSubnetIds is empty: the Secrets Manager endpoint needs subnets');
+  }
+}
+
+/**
+ * A dual-active kind's grace window must be shorter than the interval between two rotations of
+ * the schedule it actually rotates on (its own, `defaults.schedule`, or the default): the next
+ * rotation would cut it short.
+ */
+function validateGraceHours(s: RotorSecretConfig, config: RotorConfig): void {
+  const stated = 'graceHours' in s ? s.graceHours : undefined;
+  const graceHours = stated ?? DEFAULT_GRACE_HOURS;
+  const schedule = effectiveSchedule(s, config);
+  const interval = withId(s.id, 'schedule', () => RotorSchedule.expression(schedule.text)).shortestInterval;
+  if (interval && graceHours >= interval.toHours({ integral: false })) {
+    throw new Error(
+      `secrets[${s.id}].graceHours must be shorter than the interval between rotations (the next rotation would cut the grace window short), ` +
+        `got graceHours ${graceHours}${stated === undefined ? ' (the default)' : ''} and ${schedule.from} '${schedule.text}', ` +
+        `whose rotations can be ${interval.toHumanString()} apart`,
+    );
   }
 }

@@ -1,34 +1,32 @@
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Duration, Resource, Stack, Tags, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Duration, Stack } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { RotorMetrics } from '../lambdas/contract';
+import {
+  KIND_TRAITS,
+  resolveStrategy,
+  RotorTags,
+  ServiceNames,
+  settings,
+  TagsWrittenBy,
+  type KindName,
+  type Strategy,
+} from '../lambdas/contract';
+import { writeSetting } from './function-settings';
+import { gracePeriodDefaults, validateGracePeriod } from './grace-period';
+import { tagRotorSecret } from './imported-secret-tags';
+import { LambdaEntries } from './lambda-entries';
+import { PendingStoreAlarm } from './pending-store-alarm';
+import { grantRevoke } from './revoke-grants';
 import { RotorSchedule } from './rotation-schedule';
 import { addRotorFunction, rotorFunctionDefaults, type RotorFunctionOptions } from './rotor-function';
-
-const here = dirname(fileURLToPath(import.meta.url));
-
-/** Path of a Lambda entry in lambdas/ (`postgres` → lambdas/postgres/index.ts). */
-export function lambdaEntry(folder: string, file = 'index.ts'): string {
-  return join(here, '..', 'lambdas', folder, file);
-}
-
-/** Strategies a rotation construct may be given (ROTATION_STRATEGY of the function). */
-export const RotationStrategy = {
-  SINGLE_USER: 'single-user',
-  ALTERNATING_USERS: 'alternating-users',
-} as const;
-export type RotationStrategy = (typeof RotationStrategy)[keyof typeof RotationStrategy];
+import { keyViaSecretsManager, secretArnPattern } from './secret-access';
 
 /** Options every Rotor rotation construct takes (what a caller passes to a shortcut). */
 export interface RotationOptions extends RotorFunctionOptions {
@@ -74,42 +72,52 @@ export interface RotationOptions extends RotorFunctionOptions {
   readonly denyDeletion?: boolean;
 }
 
-/** What the shared base needs from a kind's construct. */
+export interface RotationConstructProps extends RotationOptions {
+  /** The secret to rotate. */
+  readonly secret: secretsmanager.ISecret;
+}
+
+/** What the shared base needs from a kind's construct; what a kind is besides this comes from KIND_TRAITS. */
 export interface RotationFunctionSpec {
-  /** Kind name (`postgres`, `mysql`, `iam`, `api-token`): tags and function description. */
-  readonly kind: string;
-  /** Lambda entry file. */
-  readonly entry: string;
-  readonly strategy?: RotationStrategy;
-  /** Environment of the function besides ROTATION_STRATEGY. */
-  readonly environment?: Record<string, string>;
-  /** Other secrets the function may read (a master secret, a management credential), never write. */
-  readonly readOnlySecrets?: secretsmanager.ISecret[];
-  /** Extra tags for the rotated secret (e.g. `rotor:grace-hours`). */
-  readonly tags?: Record<string, string>;
+  /** The kind (`rotor:kind` tag, function description, entry, traits). */
+  readonly kind: KindName;
   /**
-   * The kind makes passwords with GetRandomPassword (the database kinds). Without it the
-   * function gets no `*` permission at all.
-   * @default true
+   * Lambda entry file.
+   * @default LambdaEntries.rotation(kind)
    */
-  readonly randomPasswords?: boolean;
+  readonly entry?: string;
+  /**
+   * The strategy the caller stated; the base resolves the default with `resolveStrategy`.
+   * @default - resolveStrategy(kind, { masterSecret }): alternating users for a database kind with a master secret, else single-user
+   */
+  readonly strategy?: Strategy;
+  /**
+   * The master secret (database kinds, alternating users): read only.
+   * @default - none
+   */
+  readonly masterSecret?: secretsmanager.ISecret;
+  /**
+   * Environment of the function besides ROTATION_STRATEGY (written through the contract's settings).
+   * @default - none
+   */
+  readonly environment?: Record<string, string>;
+  /**
+   * Other secrets the function may read (a management credential), never write.
+   * @default - none
+   */
+  readonly readOnlySecrets?: secretsmanager.ISecret[];
+  /**
+   * Dual-active kinds (KIND_TRAITS `dualActive`): how long the previous value stays valid,
+   * checked against the schedule and written to the `rotor:grace-hours` tag.
+   * @default Duration.hours(DEFAULT_GRACE_HOURS)
+   */
+  readonly gracePeriod?: Duration;
   /**
    * The kind has a leak identity: finishSecret writes the `rotor:fp-current` / `rotor:fp-previous`
    * tags (and only those) on the secret.
    * @default false
    */
   readonly fingerprintTags?: boolean;
-  /**
-   * createSecret issues a credential outside Secrets Manager (an IAM key, an API token): the
-   * construct adds an alarm on the PendingStoreFailed metric (issued, but not stored).
-   * @default false
-   */
-  readonly issuesCredentials?: boolean;
-}
-
-export interface RotationConstructProps extends RotationOptions {
-  /** The secret to rotate. */
-  readonly secret: secretsmanager.ISecret;
 }
 
 /** Defaults of every rotation construct, in one place. */
@@ -125,15 +133,13 @@ export const rotationDefaults = {
   alarmPeriod: rotorFunctionDefaults.alarmPeriod,
 } as const;
 
-/** ARN pattern that matches a secret's versions of ARN: the partial ARN needs the `-??????` suffix. */
-export function secretArnPattern(secret: secretsmanager.ISecret): string {
-  return secret.secretFullArn ?? `${secret.secretArn}-??????`;
-}
-
 /**
  * The part every Rotor rotation construct shares: the function (bundled by local esbuild,
  * never Docker), its least-privilege grants on exactly the secret it rotates, the invoke
- * permission for Secrets Manager scoped to this account and secret, and the schedule.
+ * permission for Secrets Manager scoped to this account and secret, the schedule, the tags that
+ * mark the secret as Rotor's, and what KIND_TRAITS says of the kind (random passwords for
+ * database kinds, a grace window for dual-active ones, the PendingStoreFailed alarm for kinds
+ * that issue credentials).
  */
 export abstract class RotationFunctionBase extends Construct {
   /** The rotation function. */
@@ -145,12 +151,14 @@ export abstract class RotationFunctionBase extends Construct {
   /** Alarm on the function's errors (a failed rotation step). */
   public readonly errorAlarm: cloudwatch.Alarm;
   /**
-   * Kinds that issue credentials: alarm on PendingStoreFailed (a credential issued but not
-   * stored; the function's log names its id). Undefined for the database kinds.
+   * Kinds that issue credentials (KIND_TRAITS `issuesCredentials`): alarm on PendingStoreFailed
+   * (a credential issued but not stored; the function's log names its id). Undefined otherwise.
    */
   public readonly pendingStoreAlarm?: cloudwatch.Alarm;
   /** The kind (`rotor:kind` tag). */
-  public readonly kind: string;
+  public readonly kind: KindName;
+  /** The resolved strategy (ROTATION_STRATEGY of the function, `rotor:strategy` tag). */
+  public readonly strategy: Strategy;
   /** Secrets the function reads but never writes (master secret, management credential). */
   public readonly readOnlySecrets: readonly secretsmanager.ISecret[];
 
@@ -167,20 +175,29 @@ export abstract class RotationFunctionBase extends Construct {
         `${id}: reservedConcurrentExecutions must be at least 1, got ${props.reservedConcurrentExecutions}`,
       );
     }
-    const schedule = props.schedule ?? RotorSchedule.rate(props.automaticallyAfter ?? rotationDefaults.automaticallyAfter);
+    const traits = KIND_TRAITS[spec.kind];
+    const strategy = resolveStrategy(spec.kind, { stated: spec.strategy, masterSecret: spec.masterSecret !== undefined });
+    if (!traits.strategies.includes(strategy)) {
+      throw new Error(`${id}: strategy must be one of ${traits.strategies.join(', ')} for kind ${spec.kind}, got ${strategy}`);
+    }
+    const automaticallyAfter = props.automaticallyAfter ?? rotationDefaults.automaticallyAfter;
+    const grace = traits.dualActive ? (spec.gracePeriod ?? gracePeriodDefaults.gracePeriod) : undefined;
+    if (grace) validateGracePeriod(id, grace, props.schedule ? { schedule: props.schedule } : { automaticallyAfter });
+    const schedule = props.schedule ?? RotorSchedule.rate(automaticallyAfter);
     const duration = schedule.windowDuration(props.window);
     this.secret = props.secret;
     this.kind = spec.kind;
-    this.readOnlySecrets = spec.readOnlySecrets ?? [];
+    this.strategy = strategy;
+    this.readOnlySecrets = [...(spec.masterSecret ? [spec.masterSecret] : []), ...(spec.readOnlySecrets ?? [])];
     const stack = Stack.of(this);
 
     const parts = addRotorFunction(this, {
-      entry: spec.entry,
+      entry: spec.entry ?? LambdaEntries.rotation(spec.kind),
       description: `Rotor ${spec.kind} rotation`,
       roleDescription: `Rotor ${spec.kind} rotation function`,
-      serviceName: 'rotor',
+      serviceName: ServiceNames.ROTATION,
       timeout: props.timeout ?? rotationDefaults.timeout,
-      environment: { ...(spec.strategy ? { ROTATION_STRATEGY: spec.strategy } : {}), ...spec.environment },
+      environment: { ...writeSetting(settings.strategy, strategy), ...spec.environment },
       wildcardReason:
         'secretsmanager:GetRandomPassword has no resource type and the Lambda VPC network-interface actions ' +
         'do not support resource-level permissions; every other action names its resource',
@@ -196,24 +213,13 @@ export abstract class RotationFunctionBase extends Construct {
     });
     this.rotationFunction = parts.function;
     this.errorAlarm = parts.errorAlarm;
-    if (spec.issuesCredentials) {
-      this.pendingStoreAlarm = new cloudwatch.Alarm(this, 'PendingStoreFailedAlarm', {
-        alarmDescription:
-          `Rotor ${spec.kind}: a new credential was issued for ${props.secret.secretName} but could not be stored; ` +
-          "its id is in the rotation function's log (see the README, \"When a pending value cannot be stored\")",
-        metric: new cloudwatch.Metric({
-          namespace: RotorMetrics.NAMESPACE,
-          metricName: RotorMetrics.PENDING_STORE_FAILED,
-          dimensionsMap: { service: 'rotor', kind: spec.kind },
-          statistic: 'Sum',
-          period: rotationDefaults.alarmPeriod,
-        }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    if (traits.issuesCredentials) {
+      this.pendingStoreAlarm = new PendingStoreAlarm(this, 'PendingStoreFailedAlarm', {
+        kind: spec.kind,
+        secretName: props.secret.secretName,
+        period: rotationDefaults.alarmPeriod,
+        alarmTopic: props.alarmTopic,
       });
-      if (props.alarmTopic) this.pendingStoreAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alarmTopic));
     }
 
     // Least privilege: this secret only (its versions' ARN pattern), GetRandomPassword on *
@@ -231,7 +237,8 @@ export abstract class RotationFunctionBase extends Construct {
         resources: [secretArnPattern(props.secret)],
       }),
     );
-    if (spec.randomPasswords ?? true) {
+    if (traits.database) {
+      // Database kinds make passwords with GetRandomPassword; other kinds get no `*` permission at all.
       this.rotationFunction.addToRolePolicy(
         new iam.PolicyStatement({ actions: ['secretsmanager:GetRandomPassword'], resources: ['*'] }),
       );
@@ -242,11 +249,11 @@ export abstract class RotationFunctionBase extends Construct {
         new iam.PolicyStatement({
           actions: ['secretsmanager:TagResource'],
           resources: [secretArnPattern(props.secret)],
-          conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rotor:fp-current', 'rotor:fp-previous'] } },
+          conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [...TagsWrittenBy.rotation] } },
         }),
       );
     }
-    for (const other of spec.readOnlySecrets ?? []) {
+    for (const other of this.readOnlySecrets) {
       this.rotationFunction.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
@@ -287,114 +294,30 @@ export abstract class RotationFunctionBase extends Construct {
       );
     }
 
-    this.tagSecret(props.secret, {
-      'rotor:kind': spec.kind,
-      ...(spec.strategy ? { 'rotor:strategy': spec.strategy } : {}),
-      ...spec.tags,
+    tagRotorSecret(this, props.secret, {
+      [RotorTags.KIND]: spec.kind,
+      [RotorTags.STRATEGY]: strategy,
+      ...(grace ? { [RotorTags.GRACE_HOURS]: String(grace.toHours({ integral: false })) } : {}),
     });
   }
 
   /**
-   * What the emergency handler needs to rotate this secret now and revoke a leaked value:
-   * describe, read, rotate (restating this function, hence InvokeFunction on it), unlabel and
-   * tag the secret (only the emergency tags), read the read-only secrets, random passwords.
-   * Kinds whose revoke touches another service add to it (IAM keys).
+   * What the emergency handler needs to rotate this secret now and revoke a leaked value (see
+   * `grantRevoke` in revoke-grants.ts). Kinds whose revoke touches another service add to it.
    */
   public grantRevoke(grantee: iam.IGrantable): void {
-    const add = (statement: iam.PolicyStatement) => grantee.grantPrincipal.addToPrincipalPolicy(statement);
-    add(
-      new iam.PolicyStatement({
-        actions: [
-          'secretsmanager:DescribeSecret',
-          'secretsmanager:GetSecretValue',
-          'secretsmanager:RotateSecret',
-          'secretsmanager:UpdateSecretVersionStage',
-          // Claims only (lambdas/core/claim.ts): one delivery of a leak rotates and announces.
-          // PutSecretValue has no condition key for the label; the handler writes claim versions
-          // labelled ROTOR_CLAIM and nothing else.
-          'secretsmanager:PutSecretValue',
-        ],
-        resources: [secretArnPattern(this.secret)],
-      }),
-    );
-    add(
-      new iam.PolicyStatement({
-        actions: ['secretsmanager:TagResource'],
-        resources: [secretArnPattern(this.secret)],
-        conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rotor:revoked-version', 'rotor:leak-event'] } },
-      }),
-    );
-    add(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.rotationFunction.functionArn] }));
-    for (const other of this.readOnlySecrets) {
-      add(
-        new iam.PolicyStatement({
-          actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-          resources: [secretArnPattern(other)],
-        }),
-      );
-    }
-    const keys = [
-      // Writing a claim version encrypts with the rotated secret's key.
-      { key: this.secret.encryptionKey, actions: ['kms:Decrypt', 'kms:GenerateDataKey'] },
-      ...this.readOnlySecrets.map((r) => ({ key: r.encryptionKey, actions: ['kms:Decrypt'] })),
-    ];
-    for (const { key, actions } of keys) {
-      if (!key) continue;
-      add(
-        new iam.PolicyStatement({
-          actions,
-          resources: [key.keyArn],
-          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } },
-        }),
-      );
-    }
-  }
-
-  /**
-   * Marks the secret as Rotor-managed (the retire handler, the emergency handler and
-   * `rotor status` find secrets by these tags). A secret defined in this app is tagged in its
-   * template; an imported one through a TagResource call at deploy time.
-   */
-  private tagSecret(secret: secretsmanager.ISecret, tags: Record<string, string>): void {
-    if (Resource.isOwnedResource(secret)) {
-      for (const [key, value] of Object.entries(tags)) Tags.of(secret).add(key, value);
-      return;
-    }
-    const call: cr.AwsSdkCall = {
-      service: 'SecretsManager',
-      action: 'tagResource',
-      parameters: { SecretId: secret.secretArn, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
-      physicalResourceId: cr.PhysicalResourceId.of(`rotor-tags-${secret.secretArn}`),
-    };
-    new cr.AwsCustomResource(this, 'TagSecret', {
-      onCreate: call,
-      onUpdate: call,
-      installLatestAwsSdk: false,
-      policy: cr.AwsCustomResourcePolicy.fromStatements([
-        new iam.PolicyStatement({ actions: ['secretsmanager:TagResource'], resources: [secretArnPattern(secret)] }),
-      ]),
+    grantRevoke(grantee, {
+      scope: this,
+      secret: this.secret,
+      rotationFunction: this.rotationFunction,
+      readOnlySecrets: this.readOnlySecrets,
     });
-    // The SDK-call provider is a singleton aws-cdk-lib creates with the basic execution role.
-    const provider = Stack.of(this).node.tryFindChild(cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace(/-/g, '').replace(/^/, 'AWS'));
-    if (provider) {
-      Validations.of(provider).acknowledge({
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: "aws-cdk-lib's AwsCustomResource provider (it tags imported secrets once per deploy) uses the basic execution role for its logs only",
-      });
-    }
   }
 
   /** Lets the function use a customer-managed key, only through Secrets Manager. */
   private grantKey(secret: secretsmanager.ISecret, actions: string[]): void {
-    if (!secret.encryptionKey) return;
-    const stack = Stack.of(this);
-    this.rotationFunction.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions,
-        resources: [secret.encryptionKey.keyArn],
-        conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com` } },
-      }),
-    );
+    const statement = keyViaSecretsManager(this, secret, actions);
+    if (statement) this.rotationFunction.addToRolePolicy(statement);
   }
 
   /** Lets the function reach a database on its port (when the function runs in a VPC). */
