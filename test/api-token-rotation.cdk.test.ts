@@ -175,6 +175,20 @@ describe('ApiTokenRotation', () => {
     expect(make({ gracePeriod: Duration.days(2), schedule: RotorSchedule.cron('cron(0 4 ? * SUN *)') })).not.toThrow();
   });
 
+  it('checks the grace window against the schedule it is given, a rate or a cron (issue 10)', () => {
+    const make = (props: Partial<ApiTokenRotationProps>) => {
+      const { stack, secret, management } = arrange();
+      return () => new ApiTokenRotation(stack, 'Rotation', { secret, managementSecret: management, ...props } as ApiTokenRotationProps);
+    };
+    expect(make({ gracePeriod: Duration.hours(720), schedule: RotorSchedule.expression('rate(7 days)') })).toThrow(
+      "Rotation: gracePeriod must be shorter than the interval between rotations of schedule (the next rotation would cut it short), got gracePeriod 30 days and schedule 'rate(7 days)', whose rotations can be 7 days apart",
+    );
+    expect(make({ gracePeriod: Duration.days(20), schedule: RotorSchedule.cron('cron(0 4 1,15 * ? *)') })).toThrow(
+      /got gracePeriod 20 days and schedule 'cron\(0 4 1,15 \* \? \*\)', whose rotations can be 14 days apart/,
+    );
+    expect(make({ gracePeriod: Duration.days(13), schedule: RotorSchedule.cron('cron(0 4 1,15 * ? *)') })).not.toThrow();
+  });
+
   it('never synthesizes a Rotor function with the loopback test opt-in, however it was added', () => {
     // Prepare: one function of each Rotor builder, each given the variable after construction.
     const synthWith = (add: (stack: ReturnType<typeof testStack>) => { addEnvironment(k: string, v: string): unknown }) => {

@@ -141,8 +141,29 @@ describe('IamAccessKeyRotation', () => {
       /timeout must exceed stsTestTimeout by at least 30 seconds, got timeout 1 minute and stsTestTimeout 1 minute/,
     );
     expect(make({ stsTestTimeout: Duration.millis(10) })).toThrow(/stsTestTimeout must be at least 1 second/);
-    // A cron schedule: the interval is not checked against the grace window.
+    // A weekly cron: 2 days is shorter than its 7-day interval.
     expect(make({ gracePeriod: Duration.days(2), schedule: RotorSchedule.cron('cron(0 4 ? * SUN *)') })).not.toThrow();
+  });
+
+  it('checks the grace window against the schedule it is given, a rate or a cron (issue 10)', () => {
+    const make = (props: Partial<ConstructorParameters<typeof IamAccessKeyRotation>[2]>) => {
+      const { stack, secret, user } = arrange();
+      return () => new IamAccessKeyRotation(stack, 'Rotation', { secret, user, ...props });
+    };
+    expect(make({ gracePeriod: Duration.hours(720), schedule: RotorSchedule.expression('rate(7 days)') })).toThrow(
+      "Rotation: gracePeriod must be shorter than the interval between rotations of schedule (the next rotation would cut it short), got gracePeriod 30 days and schedule 'rate(7 days)', whose rotations can be 7 days apart",
+    );
+    expect(make({ gracePeriod: Duration.days(7), schedule: RotorSchedule.cron('cron(0 4 ? * SUN *)') })).toThrow(
+      /got gracePeriod 7 days and schedule 'cron\(0 4 \? \* SUN \*\)', whose rotations can be 7 days apart/,
+    );
+    expect(make({ gracePeriod: Duration.hours(12), schedule: RotorSchedule.cron('cron(0 */6 * * ? *)') })).toThrow(
+      /got gracePeriod 12 hours and schedule 'cron\(0 \*\/6 \* \* \? \*\)', whose rotations can be 6 hours apart/,
+    );
+    // The default grace window (24 hours) against a schedule: checked too.
+    expect(make({ schedule: RotorSchedule.expression('rate(12 hours)') })).toThrow(/got gracePeriod 1 day and schedule 'rate\(12 hours\)'/);
+    expect(make({ gracePeriod: Duration.days(6), schedule: RotorSchedule.expression('rate(7 days)') })).not.toThrow();
+    // A cron that fires once: no later rotation cuts the window short.
+    expect(make({ gracePeriod: Duration.days(300), schedule: RotorSchedule.cron('cron(0 4 1 1 ? 2030)') })).not.toThrow();
   });
 
   it('adds its secret and user to a retire schedule', () => {

@@ -1,10 +1,11 @@
-import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { App, Duration, Stack, Stage, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { config as exampleConfig } from '../bin/rotor.config';
+import { resolveStrategy, RotorTags, settings } from '../lambdas/contract';
 import { EmergencyRotation } from '../lib/emergency-rotation';
 import { HealthEventForwarder } from '../lib/health-event-forwarder';
 import { PostgresRotation } from '../lib/postgres-rotation';
@@ -118,6 +119,104 @@ describe('RotorStack (the example config)', () => {
     expect(bad([{ id: 'A', kind: 'iam', userNames: [] }])).toThrow(/secrets\[A\]\.userNames must name exactly one IAM user, got 0/);
     expect(bad([{ id: 'A', kind: 'postgres', windowHours: 30 }])).toThrow(/secrets\[A\]: .*window must be a whole number of hours between 1 and 24, got 1 day 6 hours|window must be a whole number of hours between 1 and 24, got 1 day 6 hours/);
     expect(bad([{ id: 'A', kind: 'postgres', databaseSecurityGroupId: 'sg-1' }], { network: undefined })).toThrow(/needs config.network/);
+  });
+});
+
+describe('RotorStack (issue 10)', () => {
+  const iamKey = { id: 'DeployerKey', kind: 'iam', userNames: ['ci-deployer'] } as const;
+  const token = {
+    id: 'DatadogKey',
+    kind: 'api-token',
+    managementSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/datadog/management-YzAbCd',
+  } as const;
+  const withSecrets = (secrets: RotorConfig['secrets'], extra: Partial<RotorConfig> = {}) => () =>
+    exampleStack({ ...exampleConfig, ...extra, secrets });
+
+  it('refuses a grace window as long as the interval of the schedule the secret rotates on', () => {
+    expect(withSecrets([{ ...iamKey, graceHours: 720, schedule: 'rate(7 days)' }])).toThrow(
+      "secrets[DeployerKey].graceHours must be shorter than the interval between rotations (the next rotation would cut the grace window short), got graceHours 720 and secrets[DeployerKey].schedule 'rate(7 days)', whose rotations can be 7 days apart",
+    );
+    expect(withSecrets([{ ...token, graceHours: 200, schedule: 'cron(0 4 ? * SUN *)' }])).toThrow(
+      /secrets\[DatadogKey\]\.graceHours .* got graceHours 200 and secrets\[DatadogKey\]\.schedule 'cron\(0 4 \? \* SUN \*\)', whose rotations can be 7 days apart/,
+    );
+    // defaults.schedule, and the default grace window.
+    expect(withSecrets([{ ...token, graceHours: 200 }], { defaults: { schedule: 'rate(7 days)' } })).toThrow(
+      /secrets\[DatadogKey\]\.graceHours .* got graceHours 200 and defaults\.schedule 'rate\(7 days\)'/,
+    );
+    expect(withSecrets([iamKey], { defaults: { schedule: 'rate(12 hours)' } })).toThrow(
+      /secrets\[DeployerKey\]\.graceHours .* got graceHours 24 \(the default\) and defaults\.schedule 'rate\(12 hours\)', whose rotations can be 12 hours apart/,
+    );
+    // The stack's own default schedule (30 days).
+    expect(withSecrets([{ ...iamKey, graceHours: 800 }], { defaults: undefined })).toThrow(
+      /got graceHours 800 and the default schedule 'rate\(30 days\)'/,
+    );
+    expect(withSecrets([{ ...iamKey, graceHours: 167, schedule: 'rate(7 days)' }])).not.toThrow();
+  });
+
+  it('creates the Health forwarders in the enclosing Stage (CDK Pipelines), as in an App', () => {
+    const app = noBundling();
+    const stage = new Stage(app, 'Prod', { env: { account: '123456789012', region: 'eu-west-1' } });
+    const stack = new RotorStack(stage, 'Rotor', { config: exampleConfig });
+    const forwarders = stage.node.children.filter((c) => c instanceof Stack && c !== stack) as Stack[];
+    expect(forwarders.map((f) => [f.region, f.stackName]).sort()).toEqual([
+      ['us-east-1', 'Prod-Rotor-health-us-east-1'],
+      ['us-west-2', 'Prod-Rotor-health-us-west-2'],
+    ]);
+    for (const forwarder of forwarders) {
+      Template.fromStack(forwarder).hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: Match.objectLike({ source: ['aws.health'], 'detail-type': ['AWS Health Event'] }),
+        Targets: [Match.objectLike({ Arn: 'arn:aws:events:eu-west-1:123456789012:event-bus/default' })],
+      });
+    }
+    // Nothing lands beside the Stage in the App.
+    expect(app.node.children.map((c) => c.node.id)).toEqual(['Prod']);
+    const assembly = app.synth().getNestedAssembly(stage.artifactId);
+    expect(assembly.stacks.map((s) => s.stackName).sort()).toEqual(['Prod-Rotor', 'Prod-Rotor-health-us-east-1', 'Prod-Rotor-health-us-west-2']);
+  });
+
+  it('creates the Health forwarders in the App when RotorStack sits directly in it', () => {
+    const { app, stack } = exampleStack();
+    const forwarders = app.node.children.filter((c) => c instanceof Stack && c !== stack) as Stack[];
+    expect(forwarders.map((f) => [f.region, f.stackName]).sort()).toEqual([
+      ['us-east-1', 'Rotor-health-us-east-1'],
+      ['us-west-2', 'Rotor-health-us-west-2'],
+    ]);
+  });
+
+  it('resolves a database strategy nobody stated with the contract rule, and writes it to the function and the tag', () => {
+    const master = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/orders/master-GhIjKl';
+    const { stack, template } = exampleStack({
+      ...exampleConfig,
+      secrets: [
+        { id: 'WithMaster', kind: 'postgres', masterSecretArn: master },
+        { id: 'NoMaster', kind: 'mysql' },
+        { id: 'Stated', kind: 'postgres', masterSecretArn: master, strategy: 'single-user' },
+        iamKey,
+        token,
+      ],
+    });
+    const expected = {
+      WithMaster: resolveStrategy('postgres', { masterSecret: true }),
+      NoMaster: resolveStrategy('mysql', { masterSecret: false }),
+      Stated: 'single-user',
+      DeployerKey: resolveStrategy('iam'),
+      DatadogKey: resolveStrategy('api-token'),
+    };
+    expect(expected).toMatchObject({ WithMaster: 'alternating-users', NoMaster: 'single-user' });
+    for (const [id, strategy] of Object.entries(expected)) {
+      const rotation = stack.rotations[id]!;
+      expect(rotation.strategy).toBe(strategy);
+      const fn = template.findResources('AWS::Lambda::Function')[stack.getLogicalId(rotation.rotationFunction.node.defaultChild as never)]!;
+      expect(fn.Properties.Environment.Variables[settings.strategy.name]).toBe(strategy);
+      const secret = template.findResources('AWS::SecretsManager::Secret')[stack.getLogicalId(rotation.secret.node.defaultChild as never)]!;
+      expect(secret.Properties.Tags).toContainEqual({ Key: RotorTags.STRATEGY, Value: strategy });
+    }
+  });
+
+  it('refuses a strategy the kind does not support, naming the entry and the value', () => {
+    expect(withSecrets([{ id: 'A', kind: 'postgres', strategy: 'round-robin' as never }])).toThrow(
+      "secrets[A].strategy must be one of single-user, alternating-users, got 'round-robin'",
+    );
   });
 });
 
