@@ -4,15 +4,10 @@ import {
   SecretFormatError,
   UnsafeRotationError,
 } from '../core/errors';
-import {
-  Strategies,
-  type CreateContext,
-  type KindContext,
-  type RevokeContext,
-  type RotationKind,
-  type SetContext,
-  type TestContext,
-} from '../core/types';
+import { Strategies, type KindContext, type RevokeContext, type RotationKind, type TestContext } from '../core/types';
+import { baseUsername, checkPairing, CLONE_SUFFIX, type PairingRecord } from '../database/alternatingUsers';
+import { canLogin, databaseKind, type AlternatePair, type DatabaseEngine } from '../database/databaseKind';
+import type { KnownPasswordSource } from '../database/singleUser';
 import { isAuthFailure, withSession, type Credentials, type Session } from './connection';
 import { defaultRoleStatement, grantSyncStatements, parseDefaultRoles, parseGrants, parseRequire } from './grants';
 import { readMysqlOptions, type MysqlOptions } from './options';
@@ -34,15 +29,6 @@ import {
   writePairingStatement,
   type ServerInfo,
 } from './sql';
-import { checkSameLogin, knownPasswords } from '../database/singleUser';
-import {
-  alternateUsername,
-  baseUsername,
-  checkAlternatePending,
-  checkPairing,
-  CLONE_SUFFIX,
-  type PairingRecord,
-} from '../database/alternatingUsers';
 
 /** As AWS's MySQL rotation templates: 32 characters, none of these. */
 export const mysqlPasswordPolicy = { length: 32, excludeCharacters: '/@"\'\\' } as const;
@@ -52,12 +38,6 @@ const characters = (s: string) => [...s].length;
 
 function sameTarget(a: MysqlSecret, b: MysqlSecret): boolean {
   return a.host.toLowerCase() === b.host.toLowerCase() && a.port === b.port;
-}
-
-function missingMasterArn(ctx: KindContext): SecretFormatError {
-  return new SecretFormatError(
-    `secret ${ctx.secretArn} (AWSCURRENT): field 'masterarn' is missing (required by the alternating-users strategy)`,
-  );
 }
 
 function checkCloneLength(username: string, options: MysqlOptions, ctx: KindContext): void {
@@ -77,11 +57,10 @@ function failed(ctx: KindContext, doing: string, err: unknown): RotationStepErro
 }
 
 /**
- * Tries to log in; answers false on a refused password (so the caller may try another),
+ * Logs in and out; answers false on a refused password (so the caller may try another),
  * throws on anything else (a host that does not answer is not a wrong password).
  */
-async function canLogin(creds: Credentials, options: MysqlOptions, ctx: KindContext): Promise<boolean> {
-  ctx.recordLogin();
+async function login(creds: Credentials, options: MysqlOptions): Promise<boolean> {
   try {
     await withSession(creds, options, async () => undefined);
     return true;
@@ -108,52 +87,48 @@ function refuseDualPassword(server: ServerInfo, ctx: KindContext): Configuration
   );
 }
 
-async function setSingleUser(pending: MysqlSecret, ctx: SetContext<MysqlSecret>, options: MysqlOptions): Promise<void> {
-  const current = ctx.current.value;
-  const sameLogin = (a: MysqlSecret, b: MysqlSecret) => a.username === b.username && sameTarget(a, b);
-  checkSameLogin(current, pending, sameLogin, ctx.secretArn);
-  if (await canLogin(pending, options, ctx)) {
-    ctx.logger.info('pending password already accepted: nothing to set');
-    return;
-  }
-  for await (const [label, creds] of knownPasswords(current, ctx, sameLogin)) {
-    ctx.recordLogin();
-    let loggedIn = false;
-    try {
-      await withSession(creds, options, async (s) => {
-        loggedIn = true;
-        const who = await s.identify().catch((err: unknown) => {
-          throw failed(ctx, 'reading CURRENT_USER() and VERSION()', err);
-        });
-        expectAccount(who, current.username, ctx, label);
-        if (options.dualPassword && !supportsDualPassword(who.server)) throw refuseDualPassword(who.server, ctx);
-        // Dual-password: keep the current password as the secondary one. After a fallback to
-        // AWSPREVIOUS the password that logged in is not AWSCURRENT: keep nothing.
-        const retain = options.dualPassword && label === 'AWSCURRENT';
-        const sql = selfPasswordStatement(who.server, {
-          password: pending.password,
-          loggedInWith: creds.password,
-          retainCurrent: retain,
-        });
-        await s.run(sql).catch((err: unknown) => {
-          throw failed(ctx, `changing the password of ${accountName(who.user, who.host)}`, err);
-        });
-        if (options.dualPassword && !retain) {
-          await s.run(discardOldPasswordStatement(who.server)).catch((err: unknown) => {
-            throw failed(ctx, 'discarding the old password', err);
-          });
-        }
+/**
+ * Single-user: logs in with `creds` and sets the pending password as the account's own (with
+ * dual passwords, the current one is retained as the secondary). False when that login is refused.
+ */
+async function changeOwnPassword(
+  creds: MysqlSecret,
+  pending: MysqlSecret,
+  label: KnownPasswordSource,
+  ctx: KindContext,
+  options: MysqlOptions,
+): Promise<false | { dualPassword: boolean }> {
+  let loggedIn = false;
+  try {
+    await withSession(creds, options, async (s) => {
+      loggedIn = true;
+      const who = await s.identify().catch((err: unknown) => {
+        throw failed(ctx, 'reading CURRENT_USER() and VERSION()', err);
       });
-      ctx.logger.info('password changed', { loggedInWith: label, dualPassword: options.dualPassword });
-      return;
-    } catch (err) {
-      if (loggedIn || !isAuthFailure(err)) throw err;
-      ctx.logger.info('login refused, trying the next known password', { tried: label });
-    }
+      expectAccount(who, creds.username, ctx, label);
+      if (options.dualPassword && !supportsDualPassword(who.server)) throw refuseDualPassword(who.server, ctx);
+      // Dual-password: keep the current password as the secondary one. After a fallback to
+      // AWSPREVIOUS the password that logged in is not AWSCURRENT: keep nothing.
+      const retain = options.dualPassword && label === 'AWSCURRENT';
+      const sql = selfPasswordStatement(who.server, {
+        password: pending.password,
+        loggedInWith: creds.password,
+        retainCurrent: retain,
+      });
+      await s.run(sql).catch((err: unknown) => {
+        throw failed(ctx, `changing the password of ${accountName(who.user, who.host)}`, err);
+      });
+      if (options.dualPassword && !retain) {
+        await s.run(discardOldPasswordStatement(who.server)).catch((err: unknown) => {
+          throw failed(ctx, 'discarding the old password', err);
+        });
+      }
+    });
+    return { dualPassword: options.dualPassword };
+  } catch (err) {
+    if (loggedIn || !isAuthFailure(err)) throw err;
+    return false;
   }
-  throw new RotationStepError(
-    `secret ${ctx.secretArn}: cannot log in as ${JSON.stringify(pending.username)} with the pending, current or previous password`,
-  );
 }
 
 interface AccountState {
@@ -175,39 +150,22 @@ async function readAccount(master: Session, user: string, host: string, exists: 
 }
 
 /**
- * No confused deputy: the AWSCURRENT credential must log in before the master credential acts
- * for this secret (its login also tells the account's host part, which the alternate login
- * shares); then the master secret, which must be for the same server.
+ * No confused deputy: the AWSCURRENT credential must log in as the account it names before the
+ * master credential acts for this secret; its login also tells the account's host part, which
+ * the alternate login shares.
  */
-async function masterActingFor(
-  current: MysqlSecret,
-  masterArn: string,
-  ctx: KindContext & { readSecret?(secretId: string): Promise<MysqlSecret> },
-  options: MysqlOptions,
-): Promise<{ host: string; master: MysqlSecret }> {
-  ctx.recordLogin();
-  let host: string;
+async function proveCurrent(current: MysqlSecret, ctx: KindContext, options: MysqlOptions) {
   try {
-    host = await withSession(current, options, async (s) => {
+    const host = await withSession(current, options, async (s) => {
       const who = await s.identify();
       expectAccount(who, current.username, ctx, 'AWSCURRENT');
       return who.host;
     });
+    return { accepted: true as const, proof: host };
   } catch (err) {
-    if (isAuthFailure(err)) {
-      throw new UnsafeRotationError(
-        `secret ${ctx.secretArn}: the AWSCURRENT credential does not log in; refusing to act with the master secret`,
-        { cause: err },
-      );
-    }
+    if (isAuthFailure(err)) return { accepted: false as const, cause: err };
     throw err;
   }
-  if (!ctx.readSecret) throw new RotationStepError(`secret ${ctx.secretArn}: the master secret cannot be read here`);
-  const master = await ctx.readSecret(masterArn);
-  if (!sameTarget(master, current)) {
-    throw new UnsafeRotationError(`secret ${ctx.secretArn}: the master secret ${masterArn} is for a different host or port`);
-  }
-  return { host, master };
 }
 
 /** ER_BAD_DB_ERROR, ER_NO_SUCH_TABLE: no clone was ever created on this server by this Rotor version. */
@@ -250,24 +208,20 @@ async function createPairedClone(
   }
 }
 
-async function setAlternating(pending: MysqlSecret, ctx: SetContext<MysqlSecret>, options: MysqlOptions): Promise<void> {
-  const current = ctx.current.value;
-  if (!current.masterarn) throw missingMasterArn(ctx);
-  if (options.dualPassword) {
-    throw new ConfigurationError(`secret ${ctx.secretArn}: DUAL_PASSWORD applies to the single-user strategy only`);
-  }
-  checkCloneLength(current.username, options, ctx);
-  const base = baseUsername(current.username);
-  const clone = `${base}${CLONE_SUFFIX}`;
-  checkAlternatePending(current, pending, sameTarget, ctx.secretArn);
-  // No confused deputy: whoever wrote this secret must hold a working credential for it
-  // before the master credential is used on its behalf. The login also tells the host part
-  // of the account, which the clone shares.
-  const { host, master } = await masterActingFor(current, current.masterarn, ctx, options);
-  if (master.username === base || master.username === clone) {
-    throw new UnsafeRotationError(`secret ${ctx.secretArn}: refusing to rotate the master user itself`);
-  }
-  ctx.recordLogin();
+/**
+ * The master's part of alternating users, in one master session: checks the master is not the
+ * user itself and the base account exists, verifies the pairing, then sets the pending login's
+ * password (the clone is created with its marker the first time) and makes the clone's TLS
+ * requirement, grants and default roles follow the user's.
+ */
+async function setAlternate(
+  master: MysqlSecret,
+  pending: MysqlSecret,
+  { base, clone }: AlternatePair,
+  host: string,
+  ctx: KindContext,
+  options: MysqlOptions,
+): Promise<void> {
   await withSession(master, options, async (s) => {
     const [row] = await s.rows<{ account: string; version: string; sqlMode: string; base: number; clone: number }>(
       `SELECT CURRENT_USER() AS account, VERSION() AS version, @@SESSION.sql_mode AS sqlMode,
@@ -375,8 +329,9 @@ async function revokeSameLogin(
   current: MysqlSecret,
   ctx: RevokeContext<MysqlSecret>,
   options: MysqlOptions,
+  engine: DatabaseEngine<MysqlSecret, string>,
 ): Promise<void> {
-  if (!(await canLogin(leaked, options, ctx))) {
+  if (!(await canLogin(engine, leaked, ctx))) {
     ctx.logger.info('the leaked password is already refused (the rotation replaced it)');
     return;
   }
@@ -400,7 +355,7 @@ async function revokeSameLogin(
     }
     throw err;
   });
-  if (discarded && !(await canLogin(leaked, options, ctx))) {
+  if (discarded && !(await canLogin(engine, leaked, ctx))) {
     ctx.logger.info('the leaked password was the retained secondary password: discarded (DISCARD OLD PASSWORD)');
     return;
   }
@@ -410,34 +365,21 @@ async function revokeSameLogin(
 }
 
 /**
- * Makes a leaked credential useless once it is no longer AWSCURRENT. Alternating users: the
- * leaked login (the alternate of the current one, same host part) gets a random password
- * nobody keeps, set with the master secret, and its open sessions are killed. Single-user: see
- * revokeSameLogin. Never touches the current login's password or the master. Idempotent.
+ * The master's part of revoking a leaked alternate login (same host part as the current one), in
+ * one master session: checks the master is not the login itself, verifies the pairing, sets a
+ * password nobody keeps (when the account exists) and kills its sessions.
  */
-async function revokeMysql(leaked: MysqlSecret, ctx: RevokeContext<MysqlSecret>, options: MysqlOptions): Promise<void> {
-  const current = ctx.current?.value;
-  if (!current || !ctx.readSecret || !ctx.randomPassword) {
-    throw new RotationStepError(`secret ${ctx.secretArn}: revoke needs the current value, the master secret and GetRandomPassword`);
-  }
-  if (!sameTarget(leaked, current)) {
-    throw new UnsafeRotationError(`secret ${ctx.secretArn}: the leaked version is for a different host or port`);
-  }
-  if (leaked.username === current.username) return revokeSameLogin(leaked, current, ctx, options);
-  if (leaked.username !== alternateUsername(current.username) || !current.masterarn) {
-    throw new UnsafeRotationError(
-      `secret ${ctx.secretArn}: the leaked login is not the alternate of ${JSON.stringify(current.username)}; refusing to touch it`,
-    );
-  }
-  // No confused deputy, as in setSecret: the current credential must work before the master
-  // acts for this secret. Its login also tells the host part the two logins share.
-  const { host, master } = await masterActingFor(current, current.masterarn, ctx, options);
-  if (master.username === leaked.username || master.username === current.username) {
-    throw new UnsafeRotationError(`secret ${ctx.secretArn}: refusing to lock the master user itself`);
-  }
-  const lock = await ctx.randomPassword();
+async function lockAlternate(
+  master: MysqlSecret,
+  leaked: MysqlSecret,
+  lock: string,
+  pair: AlternatePair,
+  host: string,
+  ctx: KindContext,
+  options: MysqlOptions,
+): Promise<void> {
+  const current = { username: pair.base === leaked.username ? pair.clone : pair.base };
   const account = accountName(leaked.username, host);
-  ctx.recordLogin();
   const outcome = await withSession(master, options, async (s) => {
     const [row] = await s
       .rows<{ account: string; version: string; sqlMode: string; leaked: number }>(
@@ -455,9 +397,8 @@ async function revokeMysql(leaked: MysqlSecret, ctx: RevokeContext<MysqlSecret>,
     const server = parseServer(String(row.version), String(row.sqlMode ?? ''));
     // No confused deputy: lock only a login of a pair Rotor made for this secret. The marker
     // outlives a dropped account, so it is checked whether or not the leaked login still exists.
-    const base = baseUsername(current.username);
-    const clone = { user: `${base}${CLONE_SUFFIX}`, host };
-    checkPairing(await readPairing(s, clone, ctx), { clone: clone.user, base, secretArn: ctx.secretArn, where: PAIRING_WHERE });
+    const clone = { user: pair.clone, host };
+    checkPairing(await readPairing(s, clone, ctx), { clone: pair.clone, base: pair.base, secretArn: pair.secretArn, where: PAIRING_WHERE });
     const exists = Number(row.leaked) > 0;
     if (exists) {
       // The password first, so that a killed session cannot log in again with the leaked one.
@@ -492,45 +433,35 @@ async function revokeMysql(leaked: MysqlSecret, ctx: RevokeContext<MysqlSecret>,
 }
 
 /**
- * The MySQL/MariaDB kind. Its own settings (MAX_USERNAME_LENGTH, DUAL_PASSWORD, see
- * `mysqlDefaults`) are read from `env` on first use, so a bad value fails a step with a logged
- * error rather than the cold start.
+ * The MySQL/MariaDB kind: the shared database flows (lambdas/database) over this engine. Its own
+ * settings (MAX_USERNAME_LENGTH, DUAL_PASSWORD, see `mysqlDefaults`) are read from `env` on
+ * first use, so a bad value fails a step with a logged error rather than the cold start.
  */
 export function createMysqlKind(source: { env?: NodeJS.ProcessEnv } = {}): RotationKind<MysqlSecret> {
   let options: MysqlOptions | undefined;
   const settings = () => (options ??= readMysqlOptions(source.env ?? process.env));
 
-  return {
+  const engine: DatabaseEngine<MysqlSecret, string> = {
     name: 'mysql',
-    strategies: [Strategies.SINGLE_USER, Strategies.ALTERNATING_USERS],
     passwordPolicy: mysqlPasswordPolicy,
     parse: parseMysqlSecret,
-    sensitive: (secret) => [secret.password],
+    checkSettings: () => void settings(),
+    sameServer: sameTarget,
+    login: (creds) => login(creds, settings()),
 
-    /** Emergencies: lock the leaked alternate login, or prove the leaked password refused. */
-    async revoke(leaked: MysqlSecret, ctx: RevokeContext<MysqlSecret>): Promise<void> {
-      return revokeMysql(leaked, ctx, settings());
-    },
-
-    async create(current: MysqlSecret, ctx: CreateContext<MysqlSecret>): Promise<MysqlSecret> {
+    checkAlternating(current: MysqlSecret, ctx: KindContext): void {
       const opts = settings();
-      if (ctx.strategy === Strategies.SINGLE_USER) {
-        return { ...current, password: await ctx.randomPassword() };
-      }
-      if (!current.masterarn) throw missingMasterArn(ctx);
       if (opts.dualPassword) {
         throw new ConfigurationError(`secret ${ctx.secretArn}: DUAL_PASSWORD applies to the single-user strategy only`);
       }
       checkCloneLength(current.username, opts, ctx);
-      return { ...current, username: alternateUsername(current.username), password: await ctx.randomPassword() };
     },
 
-    async set(pending: MysqlSecret, ctx: SetContext<MysqlSecret>): Promise<void> {
-      const opts = settings();
-      return ctx.strategy === Strategies.ALTERNATING_USERS
-        ? setAlternating(pending, ctx, opts)
-        : setSingleUser(pending, ctx, opts);
-    },
+    changeOwnPassword: (creds, pending, label, ctx) => changeOwnPassword(creds, pending, label, ctx, settings()),
+    proveCurrent: (current, ctx) => proveCurrent(current, ctx, settings()),
+    setAlternate: (master, pending, pair, host, ctx) => setAlternate(master, pending, pair, host, ctx, settings()),
+    lockAlternate: (master, leaked, lock, pair, host, ctx) => lockAlternate(master, leaked, lock, pair, host, ctx, settings()),
+    revokeSameLogin: (leaked, current, ctx) => revokeSameLogin(leaked, current, ctx, settings(), engine),
 
     async test(pending: MysqlSecret, ctx: TestContext): Promise<void> {
       const opts = settings();
@@ -551,6 +482,7 @@ export function createMysqlKind(source: { env?: NodeJS.ProcessEnv } = {}): Rotat
       await discardOld(previous, ctx, opts);
     },
   };
+  return databaseKind(engine);
 }
 
 /** The kind as deployed: settings from the function's environment. */

@@ -1,37 +1,20 @@
 import type pg from 'pg';
 import { RotationStepError, SecretFormatError, UnsafeRotationError } from '../core/errors';
-import {
-  Strategies,
-  type CreateContext,
-  type KindContext,
-  type RevokeContext,
-  type RotationKind,
-  type SetContext,
-  type TestContext,
-} from '../core/types';
+import type { KindContext, RevokeContext, RotationKind, TestContext } from '../core/types';
+import { baseUsername, checkPairing, CLONE_SUFFIX, pairingText, parsePairingText } from '../database/alternatingUsers';
+import { canLogin, databaseKind, type AlternatePair, type DatabaseEngine } from '../database/databaseKind';
 import { isAuthFailure, passwordLiteral, withConnection } from './connection';
 import { MAX_IDENTIFIER_BYTES, parsePostgresSecret, type PostgresSecret } from './secret';
-import { checkSameLogin, knownPasswords } from '../database/singleUser';
-import {
-  alternateUsername,
-  baseUsername,
-  checkAlternatePending,
-  checkPairing,
-  CLONE_SUFFIX,
-  pairingText,
-  parsePairingText,
-} from '../database/alternatingUsers';
 
 /** As AWS's PostgreSQL rotation templates: 32 characters, none of these. */
 export const postgresPasswordPolicy = { length: 32, excludeCharacters: ':/@"\'\\' } as const;
 
 
 /**
- * Tries to log in; answers false on a refused password (so the caller may try another), throws
+ * Logs in and out; answers false on a refused password (so the caller may try another), throws
  * on anything else (a host that does not answer is not a wrong password).
  */
-async function canLogin(creds: PostgresSecret, ctx: KindContext): Promise<boolean> {
-  ctx.recordLogin();
+async function login(creds: PostgresSecret): Promise<boolean> {
   try {
     await withConnection(creds, async () => undefined);
     return true;
@@ -43,34 +26,6 @@ async function canLogin(creds: PostgresSecret, ctx: KindContext): Promise<boolea
 
 function sameTarget(a: PostgresSecret, b: PostgresSecret): boolean {
   return a.host === b.host && a.port === b.port;
-}
-
-async function setSingleUser(pending: PostgresSecret, ctx: SetContext<PostgresSecret>): Promise<void> {
-  const current = ctx.current.value;
-  const sameLogin = (a: PostgresSecret, b: PostgresSecret) => a.username === b.username && sameTarget(a, b);
-  checkSameLogin(current, pending, sameLogin, ctx.secretArn);
-  if (await canLogin(pending, ctx)) {
-    ctx.logger.info('pending password already accepted: nothing to set');
-    return;
-  }
-  for await (const [label, creds] of knownPasswords(current, ctx, sameLogin)) {
-    ctx.recordLogin();
-    try {
-      await withConnection(creds, async (client) => {
-        await client.query(
-          `ALTER ROLE ${client.escapeIdentifier(pending.username)} WITH PASSWORD ${passwordLiteral(client, pending.password)}`,
-        );
-      });
-      ctx.logger.info('password changed', { loggedInWith: label });
-      return;
-    } catch (err) {
-      if (!isAuthFailure(err)) throw err;
-      ctx.logger.info('login refused, trying the next known password', { tried: label });
-    }
-  }
-  throw new RotationStepError(
-    `secret ${ctx.secretArn}: cannot log in as ${JSON.stringify(pending.username)} with the pending, current or previous password`,
-  );
 }
 
 /**
@@ -113,33 +68,13 @@ async function memberships(client: pg.Client, role: string): Promise<string[]> {
   return res.rows.map((r) => r.rolname);
 }
 
-async function setAlternating(pending: PostgresSecret, ctx: SetContext<PostgresSecret>): Promise<void> {
-  const current = ctx.current.value;
-  if (!current.masterarn) {
-    throw new SecretFormatError(
-      `secret ${ctx.secretArn} (AWSCURRENT): field 'masterarn' is missing (required by the alternating-users strategy)`,
-    );
-  }
-  const base = baseUsername(current.username);
-  const clone = `${base}${CLONE_SUFFIX}`;
-  checkAlternatePending(current, pending, sameTarget, ctx.secretArn);
-  // No confused deputy: whoever wrote this secret must hold a working credential for it
-  // before the master credential is used on its behalf.
-  if (!(await canLogin(current, ctx))) {
-    throw new UnsafeRotationError(
-      `secret ${ctx.secretArn}: the AWSCURRENT credential does not log in; refusing to act with the master secret`,
-    );
-  }
-  const master = await ctx.readSecret(current.masterarn);
-  if (!sameTarget(master, current)) {
-    throw new UnsafeRotationError(
-      `secret ${ctx.secretArn}: the master secret ${current.masterarn} is for a different host or port`,
-    );
-  }
-  if (master.username === pending.username || master.username === base) {
-    throw new UnsafeRotationError(`secret ${ctx.secretArn}: refusing to rotate the master user itself`);
-  }
-  ctx.recordLogin();
+/**
+ * The master's part of alternating users, in one transaction under the pending login's advisory
+ * lock: the pairing is verified first; then the pending login's password is set (the clone is
+ * created with its marker the first time) and the clone's memberships follow the user's.
+ */
+async function setAlternate(master: PostgresSecret, pending: PostgresSecret, pair: AlternatePair, ctx: KindContext): Promise<void> {
+  const { base, clone } = pair;
   await withConnection(master, async (client) => {
     const ident = client.escapeIdentifier(pending.username);
     const literal = passwordLiteral(client, pending.password);
@@ -148,7 +83,6 @@ async function setAlternating(pending: PostgresSecret, ctx: SetContext<PostgresS
       await lockRole(client, pending.username);
       // No confused deputy: the master acts only on a pair Rotor made for this secret. A clone
       // that exists must carry the marker; a missing one is created here with it.
-      const pair = { clone, base, secretArn: ctx.secretArn };
       const cloneExists = await verifyPairing(client, pair);
       if (!cloneExists && pending.username !== clone) {
         // The current login is a clone that no longer exists: nothing proves the pairing.
@@ -184,40 +118,29 @@ async function setAlternating(pending: PostgresSecret, ctx: SetContext<PostgresS
 }
 
 /**
- * Makes a leaked credential useless once it is no longer AWSCURRENT. Alternating users: the
- * leaked login (the one that is not current) gets a random password nobody keeps, set with the
- * master secret, and its open sessions are ended. Single-user: the rotation already replaced the
- * password; this proves the leaked one is refused. Idempotent.
+ * Single-user revoke: the rotation already replaced the password of the same login; this proves
+ * the leaked one is refused.
  */
-async function revokePostgres(leaked: PostgresSecret, ctx: RevokeContext<PostgresSecret>): Promise<void> {
-  const current = ctx.current?.value;
-  if (!current || !ctx.readSecret || !ctx.randomPassword) {
-    throw new RotationStepError(`secret ${ctx.secretArn}: revoke needs the current value, the master secret and GetRandomPassword`);
-  }
-  if (!sameTarget(leaked, current)) {
-    throw new UnsafeRotationError(`secret ${ctx.secretArn}: the leaked version is for a different host or port`);
-  }
-  if (leaked.username === current.username) {
-    // Same login: only a password change can have revoked it. Prove the leaked password is refused.
-    if (await canLogin(leaked, ctx)) {
-      throw new UnsafeRotationError(
-        `secret ${ctx.secretArn}: the leaked password of ${JSON.stringify(leaked.username)} still logs in, and it is the current login; rotate it`,
-      );
-    }
-    ctx.logger.info('the leaked password is already refused (the rotation replaced it)');
-    return;
-  }
-  if (leaked.username !== alternateUsername(current.username) || !current.masterarn) {
+async function revokeSameLogin(leaked: PostgresSecret, _current: PostgresSecret, ctx: RevokeContext<PostgresSecret>): Promise<void> {
+  if (await canLogin(postgresEngine, leaked, ctx)) {
     throw new UnsafeRotationError(
-      `secret ${ctx.secretArn}: the leaked login is not the alternate of ${JSON.stringify(current.username)}; refusing to touch it`,
+      `secret ${ctx.secretArn}: the leaked password of ${JSON.stringify(leaked.username)} still logs in, and it is the current login; rotate it`,
     );
   }
-  const master = await ctx.readSecret(current.masterarn);
-  if (!sameTarget(master, current) || master.username === leaked.username) {
-    throw new UnsafeRotationError(`secret ${ctx.secretArn}: the master secret cannot be used for this login`);
-  }
-  const lock = await ctx.randomPassword();
-  ctx.recordLogin();
+  ctx.logger.info('the leaked password is already refused (the rotation replaced it)');
+}
+
+/**
+ * The master's part of revoking a leaked alternate login: under its advisory lock, the pairing
+ * is verified, the login gets a password nobody keeps, and its open sessions are ended.
+ */
+async function lockAlternate(
+  master: PostgresSecret,
+  leaked: PostgresSecret,
+  lock: string,
+  pair: AlternatePair,
+  ctx: KindContext,
+): Promise<void> {
   const ended = await withConnection(master, async (client) => {
     // Duplicate deliveries of a leak event revoke at the same time: serialize the catalog
     // change, or PostgreSQL refuses the second ALTER ROLE ("tuple concurrently updated").
@@ -225,8 +148,6 @@ async function revokePostgres(leaked: PostgresSecret, ctx: RevokeContext<Postgre
     try {
       await lockRole(client, leaked.username);
       // No confused deputy: lock only a login of a pair Rotor made for this secret.
-      const base = baseUsername(current.username);
-      const pair = { clone: `${base}${CLONE_SUFFIX}`, base, secretArn: ctx.secretArn };
       if (!(await verifyPairing(client, pair))) checkPairing(undefined, { ...pair, where: 'no such role' });
       await client.query(
         `ALTER ROLE ${client.escapeIdentifier(leaked.username)} WITH PASSWORD ${passwordLiteral(client, lock)}`,
@@ -245,24 +166,15 @@ async function revokePostgres(leaked: PostgresSecret, ctx: RevokeContext<Postgre
   ctx.logger.info('leaked login locked with a password nobody keeps', { login: leaked.username, sessionsEnded: ended });
 }
 
-/** The PostgreSQL kind: single-user and alternating-users rotation with the pg client. */
-export const postgresKind: RotationKind<PostgresSecret> = {
+/** PostgreSQL's logins and SQL for the shared database flows (lambdas/database). */
+export const postgresEngine: DatabaseEngine<PostgresSecret, void> = {
   name: 'postgres',
-  strategies: [Strategies.SINGLE_USER, Strategies.ALTERNATING_USERS],
   passwordPolicy: postgresPasswordPolicy,
   parse: parsePostgresSecret,
-  sensitive: (secret) => [secret.password],
-  revoke: revokePostgres,
+  sameServer: sameTarget,
+  login,
 
-  async create(current: PostgresSecret, ctx: CreateContext<PostgresSecret>): Promise<PostgresSecret> {
-    if (ctx.strategy === Strategies.SINGLE_USER) {
-      return { ...current, password: await ctx.randomPassword() };
-    }
-    if (!current.masterarn) {
-      throw new SecretFormatError(
-        `secret ${ctx.secretArn} (AWSCURRENT): field 'masterarn' is missing (required by the alternating-users strategy)`,
-      );
-    }
+  checkAlternating(current: PostgresSecret, ctx: KindContext): void {
     const clone = `${baseUsername(current.username)}${CLONE_SUFFIX}`;
     if (Buffer.byteLength(clone) > MAX_IDENTIFIER_BYTES) {
       throw new SecretFormatError(
@@ -270,12 +182,29 @@ export const postgresKind: RotationKind<PostgresSecret> = {
           `'${CLONE_SUFFIX}' would make it ${Buffer.byteLength(clone)} bytes, over PostgreSQL's ${MAX_IDENTIFIER_BYTES}`,
       );
     }
-    return { ...current, username: alternateUsername(current.username), password: await ctx.randomPassword() };
   },
 
-  async set(pending: PostgresSecret, ctx: SetContext<PostgresSecret>): Promise<void> {
-    return ctx.strategy === Strategies.ALTERNATING_USERS ? setAlternating(pending, ctx) : setSingleUser(pending, ctx);
+  async changeOwnPassword(creds: PostgresSecret, pending: PostgresSecret) {
+    try {
+      await withConnection(creds, async (client) => {
+        await client.query(
+          `ALTER ROLE ${client.escapeIdentifier(pending.username)} WITH PASSWORD ${passwordLiteral(client, pending.password)}`,
+        );
+      });
+      return {};
+    } catch (err) {
+      if (isAuthFailure(err)) return false;
+      throw err;
+    }
   },
+
+  async proveCurrent(current: PostgresSecret) {
+    return (await login(current)) ? { accepted: true, proof: undefined } : { accepted: false };
+  },
+
+  setAlternate: (master, pending, pair, _proof, ctx) => setAlternate(master, pending, pair, ctx),
+  lockAlternate: (master, leaked, lock, pair, _proof, ctx) => lockAlternate(master, leaked, lock, pair, ctx),
+  revokeSameLogin,
 
   async test(pending: PostgresSecret, ctx: TestContext): Promise<void> {
     ctx.recordLogin();
@@ -288,3 +217,6 @@ export const postgresKind: RotationKind<PostgresSecret> = {
     }
   },
 };
+
+/** The PostgreSQL kind: single-user and alternating-users rotation with the pg client. */
+export const postgresKind: RotationKind<PostgresSecret> = databaseKind(postgresEngine);
