@@ -3,13 +3,11 @@ import { RotationStateError, RotationStepError, UnsafeRotationError } from '../c
 import { Redactor } from '../core/redact';
 import { decodeJson } from '../core/secretValue';
 import {
-  Strategies,
   type KindContext,
   type RotationKind,
   type SetContext,
   type TestContext,
 } from '../core/types';
-import { handlerDefaults } from '../core/handler';
 import { ProviderError, ProviderFailures } from './errors';
 import { httpDefaults, ProviderHttp, type HostRule, type HttpOptions } from './http';
 import { IssueJournal } from './journal';
@@ -18,7 +16,7 @@ import type { Issued, ProviderSession, TokenProvider } from './provider';
 import { providerFor } from './providers';
 import { graceMs, parseApiTokenSecret, targetOf, type ApiTokenSecret } from './secret';
 import type { UrlPolicy } from './urls';
-import { loopbackAllowedForTests, RotorMetrics } from '../contract';
+import { KIND_TRAITS, Kinds, loopbackAllowedForTests, RotorMetrics, ServiceNames } from '../contract';
 
 export const apiTokenKindDefaults = {
   /** testSecret asks the provider this many times before it calls a new token refused. */
@@ -204,7 +202,7 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
     new Session(secret, provider, ctx, { readSecret, http, policy: policy(), hostRules });
 
   function reportRevokeFailure(provider: string): void {
-    metrics ??= new Metrics({ namespace: handlerDefaults.metricsNamespace, serviceName: handlerDefaults.serviceName });
+    metrics ??= new Metrics({ namespace: RotorMetrics.NAMESPACE, serviceName: ServiceNames.ROTATION });
     const single = metrics.singleMetric();
     single.addDimensions({ kind: 'api-token', provider });
     single.addMetric(REVOKE_FAILED_METRIC, MetricUnit.Count, 1);
@@ -281,8 +279,8 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
   }
 
   return {
-    name: 'api-token',
-    strategies: [Strategies.SINGLE_USER],
+    name: Kinds.API_TOKEN,
+    strategies: KIND_TRAITS['api-token'].strategies,
 
     parse(value, where) {
       const secret = parseApiTokenSecret(value, where, policy());

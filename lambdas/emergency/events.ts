@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RotorEvents } from '../contract';
+import { AwsEvents, RotorEvents } from '../contract';
 import { InvalidEventError } from '../core/errors';
 
 /**
@@ -20,26 +20,15 @@ export const DetailTypes = {
   LEAK: RotorEvents.LEAK_DETECTED,
   ROTATED: RotorEvents.ROTATED,
   REVOKED: RotorEvents.REVOKED,
-  HEALTH: 'AWS Health Event',
-  GUARDDUTY: 'GuardDuty Finding',
+  HEALTH: AwsEvents.HEALTH_DETAIL_TYPE,
+  GUARDDUTY: AwsEvents.GUARDDUTY_DETAIL_TYPE,
 } as const;
 
-/** AWS Health event type codes that mean an access key is exposed or compromised. */
-export const HEALTH_EXPOSURE_CODES = [
-  'AWS_RISK_CREDENTIALS_EXPOSED',
-  'AWS_RISK_CREDENTIALS_COMPROMISED',
-  'AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED',
-  'AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED',
-] as const;
+/** AWS Health event type codes that mean an access key is exposed or compromised (the contract's AwsEvents). */
+export const HEALTH_EXPOSURE_CODES = AwsEvents.HEALTH_EXPOSURE_CODES;
 
-/** GuardDuty finding types (prefixes) that name misuse of an IAM user's credentials. */
-export const GUARDDUTY_CREDENTIAL_FINDING_PREFIXES = [
-  'CredentialAccess:IAMUser/',
-  'UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration',
-  'UnauthorizedAccess:IAMUser/ConsoleLoginSuccess',
-  'UnauthorizedAccess:IAMUser/MaliciousIPCaller',
-  'UnauthorizedAccess:IAMUser/TorIPCaller',
-] as const;
+/** GuardDuty finding types (prefixes) that name misuse of an IAM user's credentials (the contract's AwsEvents). */
+export const GUARDDUTY_CREDENTIAL_FINDING_PREFIXES = AwsEvents.GUARDDUTY_CREDENTIAL_FINDING_PREFIXES;
 
 /** An IAM access key id as AWS prints it (AKIA… / ASIA…). */
 const ACCESS_KEY_ID = /^[A-Z0-9]{16,128}$/;
@@ -126,17 +115,17 @@ export function parseLeakEvent(event: unknown, rotorSource: string = emergencyDe
     const d = parseRotorLeak(event.detail);
     return [{ ...base, via: 'rotor', secretId: d.secretId, accessKeyId: d.accessKeyId, fingerprint: d.fingerprint, reason: d.reason }];
   }
-  if (source === 'aws.health' && detailType === DetailTypes.HEALTH) {
+  if (source === AwsEvents.HEALTH_SOURCE && detailType === DetailTypes.HEALTH) {
     const { code, keys } = parseHealth(event.detail);
     return keys.map((accessKeyId) => ({ ...base, via: 'aws.health' as const, accessKeyId, reason: `AWS Health ${code}` }));
   }
-  if (source === 'aws.guardduty' && detailType === DetailTypes.GUARDDUTY) {
+  if (source === AwsEvents.GUARDDUTY_SOURCE && detailType === DetailTypes.GUARDDUTY) {
     const { type, accessKeyId } = parseGuardDuty(event.detail);
     return [{ ...base, via: 'aws.guardduty', accessKeyId, reason: `GuardDuty ${type}` }];
   }
   throw new InvalidEventError(
     `unsupported event: fields 'source' and 'detail-type' name none of ` +
-      `'${rotorSource}' / '${DetailTypes.LEAK}', 'aws.health' / '${DetailTypes.HEALTH}', 'aws.guardduty' / '${DetailTypes.GUARDDUTY}'; nothing was changed`,
+      `'${rotorSource}' / '${DetailTypes.LEAK}', '${AwsEvents.HEALTH_SOURCE}' / '${DetailTypes.HEALTH}', '${AwsEvents.GUARDDUTY_SOURCE}' / '${DetailTypes.GUARDDUTY}'; nothing was changed`,
   );
 }
 

@@ -1,10 +1,9 @@
 import { IAMClient, NoSuchEntityException } from '@aws-sdk/client-iam';
 import { z } from 'zod';
-import { settings } from '../contract';
+import { KIND_TRAITS, Kinds, settings } from '../contract';
 import { ConfigurationError, RotationStepError, UnsafeRotationError } from '../core/errors';
 import { readSetting } from '../core/settings';
 import {
-  Strategies,
   type CreateContext,
   type KindContext,
   type RotationKind,
@@ -237,9 +236,9 @@ export function createIamKind(options: IamKindOptions | (() => IamKindOptions) =
   const stsClient = (): StsClientFactory => opts().stsClient ?? defaultStsClientFactory;
 
   return {
-    name: 'iam',
+    name: Kinds.IAM,
     // One user whose two keys overlap: dual-active by nature, without a second login.
-    strategies: [Strategies.SINGLE_USER],
+    strategies: KIND_TRAITS.iam.strategies,
     parse: parseIamSecret,
     sensitive: (secret) => [secret.secretAccessKey],
     leakIdentity: (secret) => secret.accessKeyId,
