@@ -1,6 +1,7 @@
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLAIM_STAGE, claimVersionId, newClaimOwner, takeClaim } from '../lambdas/core/claim';
+import { SecretsApi } from '../lambdas/core/secretsApi';
 import { createRotationHandler } from '../lambdas/core/handler';
 import type { StepOutcome } from '../lambdas/core/engine';
 import { PENDING_STORE_FAILED_METRIC } from '../lambdas/core/engine';
@@ -66,7 +67,7 @@ describe('createSecret claims (IAM access keys)', () => {
     const token = await suite.player.startRotation(user.arn);
     const sm = proxied();
     const described = await sm.send(new DescribeSecretCommand({ SecretId: user.arn }));
-    const dead = await takeClaim(sm, user.arn, {
+    const dead = await takeClaim(new SecretsApi(sm), user.arn, {
       purpose: `create:${token}`,
       owner: newClaimOwner(),
       leaseMs: 1_500,

@@ -1,10 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import {
-  GetSecretValueCommand,
-  PutSecretValueCommand,
-  ResourceNotFoundException,
-  type SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import type { SecretsApi } from './secretsApi';
 
 /**
  * Claims: "only one of several concurrent callers does this", made with Secrets Manager itself.
@@ -67,23 +62,18 @@ export interface ClaimRequest {
 }
 
 /**
- * Tries to take a claim; counts every Secrets Manager call through `count`.
+ * Tries to take a claim, through the caller's SecretsApi (which counts every call).
  *
  * The latest attempt listed is read first: held by another caller and not expired → lost;
  * expired or released → the next attempt is written. A write refused with
  * ResourceExistsException means another caller wrote that attempt first: it is read, and unless
  * it has expired (or a later attempt exists, i.e. it was released or taken over) the claim is lost.
  */
-export async function takeClaim(
-  client: SecretsManagerClient,
-  secretId: string,
-  request: ClaimRequest,
-  count: () => void = () => undefined,
-): Promise<ClaimOutcome> {
+export async function takeClaim(api: SecretsApi, secretId: string, request: ClaimRequest): Promise<ClaimOutcome> {
   const now = request.now ?? Date.now;
   const maxAttempts = request.maxAttempts ?? 20;
   const listed = new Set(request.existingVersionIds ?? []);
-  const read = (attempt: number) => readClaim(client, secretId, request.purpose, attempt, count);
+  const read = (attempt: number) => readClaim(api, secretId, request.purpose, attempt);
   const expired = (held: ClaimRecord['rotorClaim']) => !(Date.parse(held.until) > now());
 
   let attempt = 1;
@@ -109,16 +99,8 @@ export async function takeClaim(
         until: new Date(now() + request.leaseMs).toISOString(),
       },
     };
-    count();
     try {
-      await client.send(
-        new PutSecretValueCommand({
-          SecretId: secretId,
-          ClientRequestToken: claimVersionId(request.purpose, attempt),
-          SecretString: JSON.stringify(record),
-          VersionStages: [CLAIM_STAGE],
-        }),
-      );
+      await api.putVersion(secretId, claimVersionId(request.purpose, attempt), JSON.stringify(record), CLAIM_STAGE);
       return { won: true, attempt };
     } catch (err) {
       if ((err as Error).name !== 'ResourceExistsException') throw err;
@@ -138,47 +120,36 @@ export async function takeClaim(
  * over meanwhile, which is just as good.
  */
 export async function releaseClaim(
-  client: SecretsManagerClient,
+  api: SecretsApi,
   secretId: string,
   claim: { readonly purpose: string; readonly owner: string; readonly attempt: number },
-  count: () => void = () => undefined,
 ): Promise<void> {
   const record: ClaimRecord = {
     rotorClaim: { purpose: claim.purpose, attempt: claim.attempt + 1, owner: claim.owner, until: new Date(0).toISOString() },
   };
-  count();
   try {
-    await client.send(
-      new PutSecretValueCommand({
-        SecretId: secretId,
-        ClientRequestToken: claimVersionId(claim.purpose, claim.attempt + 1),
-        SecretString: JSON.stringify(record),
-        VersionStages: [CLAIM_STAGE],
-      }),
-    );
+    await api.putVersion(secretId, claimVersionId(claim.purpose, claim.attempt + 1), JSON.stringify(record), CLAIM_STAGE);
   } catch (err) {
     if ((err as Error).name !== 'ResourceExistsException') throw err;
   }
 }
 
+/** A claim version's record; undefined when the version does not exist or holds no claim. */
 async function readClaim(
-  client: SecretsManagerClient,
+  api: SecretsApi,
   secretId: string,
   purpose: string,
   attempt: number,
-  count: () => void,
 ): Promise<ClaimRecord['rotorClaim'] | undefined> {
-  count();
+  const found = await api.getVersion(secretId, claimVersionId(purpose, attempt), undefined);
+  let parsed: Partial<ClaimRecord> | null;
   try {
-    const out = await client.send(
-      new GetSecretValueCommand({ SecretId: secretId, VersionId: claimVersionId(purpose, attempt) }),
-    );
-    const parsed = JSON.parse(out.SecretString ?? 'null') as Partial<ClaimRecord> | null;
-    const claim = parsed?.rotorClaim;
-    if (!claim || typeof claim.owner !== 'string' || typeof claim.until !== 'string') return undefined;
-    return claim;
+    parsed = JSON.parse(found?.secretString ?? 'null') as Partial<ClaimRecord> | null;
   } catch (err) {
-    if (err instanceof ResourceNotFoundException || err instanceof SyntaxError) return undefined;
+    if (err instanceof SyntaxError) return undefined;
     throw err;
   }
+  const claim = parsed?.rotorClaim;
+  if (!claim || typeof claim.owner !== 'string' || typeof claim.until !== 'string') return undefined;
+  return claim;
 }

@@ -359,17 +359,12 @@ class StepRun<S> {
       // time must not issue (or roll) a second credential.
       const purpose = `create:${token}`;
       const owner = newClaimOwner();
-      const outcome = await takeClaim(
-        this.deps.client,
-        this.event.SecretId,
-        {
-          purpose,
-          owner,
-          leaseMs: this.remainingMs() ?? this.bounds.claimLeaseMs,
-          existingVersionIds: Object.keys(description.versions),
-        },
-        () => this.api.calls++,
-      );
+      const outcome = await takeClaim(this.api, this.event.SecretId, {
+        purpose,
+        owner,
+        leaseMs: this.remainingMs() ?? this.bounds.claimLeaseMs,
+        existingVersionIds: Object.keys(description.versions),
+      });
       if (!outcome.won) return this.awaitPending(outcome.heldUntil);
       claim = { purpose, owner, attempt: outcome.attempt };
       this.cached.claimed = true;
@@ -390,7 +385,7 @@ class StepRun<S> {
       if (claim) {
         // This attempt failed and returns: a retry may start at once, so end the lease now.
         this.cached.claimed = false;
-        await releaseClaim(this.deps.client, this.event.SecretId, claim, () => this.api.calls++).catch((e: unknown) =>
+        await releaseClaim(this.api, this.event.SecretId, claim).catch((e: unknown) =>
           this.deps.logger.warn('releasing the createSecret claim failed; it ends with its lease', {
             error: this.redactor.error(e),
           }),

@@ -146,6 +146,14 @@ export class SecretsApi {
   }
 
   public async putPending(secretId: string, token: string, secretString: string, stage: Stage): Promise<void> {
+    await this.putVersion(secretId, token, secretString, stage);
+  }
+
+  /**
+   * PutSecretValue with this token (the version id) and exactly this label: AWSPENDING, or a
+   * label of Rotor's own such as a claim's (never AWSCURRENT: that is moveStage's job).
+   */
+  public async putVersion(secretId: string, token: string, secretString: string, stage: string): Promise<void> {
     this.calls++;
     await this.client.send(
       new PutSecretValueCommand({

@@ -354,17 +354,12 @@ async function claim(
   logger: Logger,
 ): Promise<ClaimOutcome> {
   try {
-    return await takeClaim(
-      deps.sm,
-      secretArn,
-      {
-        purpose,
-        owner: newClaimOwner(),
-        leaseMs: deps.announceLeaseMs ?? emergencyHandlerDefaults.announceLeaseMs,
-        existingVersionIds,
-      },
-      () => api.calls++,
-    );
+    return await takeClaim(api, secretArn, {
+      purpose,
+      owner: newClaimOwner(),
+      leaseMs: deps.announceLeaseMs ?? emergencyHandlerDefaults.announceLeaseMs,
+      existingVersionIds,
+    });
   } catch (err) {
     if ((err as Error).name !== 'AccessDeniedException') throw err;
     logger.warn('cannot take a claim (PutSecretValue denied): going ahead without it', { purpose, error: err as Error });
