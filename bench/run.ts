@@ -13,10 +13,10 @@ import { createRotationHandler } from '../lambdas/core/handler';
 import type { RotationKind } from '../lambdas/core/types';
 import { createMysqlKind } from '../lambdas/mysql/mysqlKind';
 import { postgresKind } from '../lambdas/postgres/postgresKind';
-import { SecretsManagerPlayer, smClient, STEPS } from '../test/support/harness';
-import { awsEnvFor, startMoto } from '../test/support/moto';
-import { account, MysqlFixtures, mysqlServer, rootConnection } from '../test/support/mysql';
-import { startPostgresCluster, testPassword, uniqueName } from '../test/support/postgres';
+import { SecretsManagerPlayer, smClient, STEPS } from '../bin/local/harness';
+import { awsEnvFor, startMoto } from '../bin/local/moto';
+import { account, MysqlFixtures, mysqlServer, rootConnection } from '../bin/local/mysql';
+import { startPostgresCluster, testPassword, uniqueName } from '../bin/local/postgres';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const STRATEGIES = ['single-user', 'alternating-users'] as const;

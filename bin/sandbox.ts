@@ -10,9 +10,9 @@
 import './sandbox/quiet';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
-import { allSecretStrings, SecretsManagerPlayer, sensitiveValues, smClient } from '../test/support/harness';
-import { awsEnvFor, startMoto } from '../test/support/moto';
-import { startPostgresCluster, type PostgresCluster } from '../test/support/postgres';
+import { allSecretStrings, SecretsManagerPlayer, sensitiveValues, smClient } from './local/harness';
+import { awsEnvFor, startMoto } from './local/moto';
+import { startPostgresCluster, type PostgresCluster } from './local/postgres';
 import { apiTokenSandbox } from './sandbox/api-token';
 import { BOOTSTRAP_CALLS, bootstrapAdmin, region } from './sandbox/aws';
 import { seconds, type SandboxContext } from './sandbox/common';

@@ -5,10 +5,10 @@ import { SecretsApi } from '../lambdas/core/secretsApi';
 import { createRotationHandler } from '../lambdas/core/handler';
 import type { StepOutcome } from '../lambdas/core/engine';
 import { PENDING_STORE_FAILED_METRIC } from '../lambdas/core/engine';
-import { region } from './support/awsAdmin';
-import { lambdaContext, type Handler } from './support/harness';
+import { region } from '../bin/local/awsAdmin';
+import { lambdaContext, type Handler } from '../bin/local/harness';
 import { callerArn, useIamSuite } from './support/iam';
-import { startRefusingProxy, type RefusingProxy } from './support/refusingProxy';
+import { startRefusingProxy, type RefusingProxy } from '../bin/local/refusingProxy';
 
 /*
  * lambdas/core/claim.ts and the engine's use of it: createSecret of a kind that issues a

@@ -16,12 +16,12 @@ import { createEmergencyHandler } from '../lambdas/emergency/index';
 import { postgresKind } from '../lambdas/postgres/postgresKind';
 import { retireKinds } from '../lambdas/retire/index';
 import { cliEnv, FunctionLogs, loggingToCloudWatch, runCli, type CliResult } from './support/cli';
-import { captureEvents, eventsClient } from './support/events';
-import { lambdaContext, playRotations, smClient } from './support/harness';
-import { createRotationFunction } from './support/moto';
-import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from './support/postgres';
+import { captureEvents, eventsClient } from '../bin/local/events';
+import { lambdaContext, playRotations, smClient } from '../bin/local/harness';
+import { createRotationFunction } from '../bin/local/moto';
+import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres';
 import { useRotationSuite } from './support/rotationSuite';
-import { fakeAccessKeyId } from './support/awsAdmin';
+import { fakeAccessKeyId } from '../bin/local/awsAdmin';
 
 const exampleKeyId = fakeAccessKeyId();
 

@@ -4,12 +4,12 @@ import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, S
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CLAIM_STAGE } from '../lambdas/core/claim';
 import { REDACTED } from '../lambdas/core/redact';
-import { region } from './support/awsAdmin';
+import { region } from '../bin/local/awsAdmin';
 import { credentialVersions, emergencyDriver, guardDutyEvent, healthEvent, leakEvent } from './support/emergency';
-import { captureEvents } from './support/events';
+import { captureEvents } from '../bin/local/events';
 import { callerArn, uniqueName, useIamSuite, type KeyPair } from './support/iam';
-import { createRotationFunction } from './support/moto';
-import { startRefusingProxy, type RefusingProxy } from './support/refusingProxy';
+import { createRotationFunction } from '../bin/local/moto';
+import { startRefusingProxy, type RefusingProxy } from '../bin/local/refusingProxy';
 
 /**
  * One revocation, one announcement: concurrent deliveries of one leak (at-least-once delivery, or

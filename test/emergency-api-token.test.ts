@@ -6,10 +6,10 @@ import { fingerprint } from '../lambdas/core/fingerprint';
 import { REDACTED } from '../lambdas/core/redact';
 import { RotorTags } from '../lambdas/core/types';
 import { credentialVersions, emergencyDriver, leakEvent } from './support/emergency';
-import { captureEvents } from './support/events';
-import { createRotationFunction } from './support/moto';
+import { captureEvents } from '../bin/local/events';
+import { createRotationFunction } from '../bin/local/moto';
 import { useRotationSuite } from './support/rotationSuite';
-import { Routes, TokenProviderServer } from './support/token-provider';
+import { Routes, TokenProviderServer } from '../bin/local/tokenProvider';
 import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing';
 
 // The emulators listen on 127.0.0.1 over plain http: the local-test opt-in, and every

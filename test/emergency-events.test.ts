@@ -4,13 +4,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, i
 import { InvalidEventError } from '../lambdas/core/errors';
 import { postgresKind } from '../lambdas/postgres/postgresKind';
 import { emergencyDriver, guardDutyEvent, healthEvent, leakEvent } from './support/emergency';
-import { captureEvents } from './support/events';
-import { smClient } from './support/harness';
-import { createRotationFunction } from './support/moto';
-import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from './support/postgres';
-import { startRefusingProxy, type RefusingProxy } from './support/refusingProxy';
+import { captureEvents } from '../bin/local/events';
+import { smClient } from '../bin/local/harness';
+import { createRotationFunction } from '../bin/local/moto';
+import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres';
+import { startRefusingProxy, type RefusingProxy } from '../bin/local/refusingProxy';
 import { useRotationSuite } from './support/rotationSuite';
-import { fakeAccessKeyId } from './support/awsAdmin';
+import { fakeAccessKeyId } from '../bin/local/awsAdmin';
 
 /**
  * Malformed input events of the emergency handler: each is refused with an InvalidEventError that

@@ -8,11 +8,11 @@ import { RotorTags, Strategies, type RevokeContext, type Strategy } from '../lam
 import { createMysqlKind, mysqlKind } from '../lambdas/mysql/mysqlKind';
 import type { MysqlSecret } from '../lambdas/mysql/secret';
 import { emergencyDriver, leakEvent } from './support/emergency';
-import { captureEvents } from './support/events';
+import { captureEvents } from '../bin/local/events';
 import { errorText } from './support/logCapture';
-import { createRotationFunction } from './support/moto';
-import { account, mysqlLogin, mysqlServer, MysqlFixtures, rootConnection } from './support/mysql';
-import { testPassword, uniqueName } from './support/postgres';
+import { createRotationFunction } from '../bin/local/moto';
+import { account, mysqlLogin, mysqlServer, MysqlFixtures, rootConnection } from '../bin/local/mysql';
+import { testPassword, uniqueName } from '../bin/local/postgres';
 import { useRotationSuite } from './support/rotationSuite';
 
 const HOST = mysqlServer.userHost;

@@ -5,11 +5,11 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { REDACTED } from '../lambdas/core/redact';
 import { postgresKind } from '../lambdas/postgres/postgresKind';
-import { fakeAccessKeyId } from './support/awsAdmin';
+import { fakeAccessKeyId } from '../bin/local/awsAdmin';
 import { emergencyDriver, leakEvent } from './support/emergency';
-import { captureEvents } from './support/events';
-import { createRotationFunction } from './support/moto';
-import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from './support/postgres';
+import { captureEvents } from '../bin/local/events';
+import { createRotationFunction } from '../bin/local/moto';
+import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres';
 import { useRotationSuite } from './support/rotationSuite';
 
 /**

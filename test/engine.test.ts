@@ -3,8 +3,8 @@ import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { postgresKind } from '../lambdas/postgres/postgresKind';
-import { lambdaContext } from './support/harness';
-import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from './support/postgres';
+import { lambdaContext } from '../bin/local/harness';
+import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres';
 import { useRotationSuite } from './support/rotationSuite';
 
 const cluster = inject('postgres') as unknown as PostgresCluster;
@@ -224,8 +224,8 @@ describe('rotation engine: AWSCURRENT moves only to a proven value', () => {
 describe('rotation engine: concurrent duplicate deliveries (Secrets Manager stand-in that refuses a reused token)', () => {
   it('two instances running createSecret at once store one password; the rotation converges', async () => {
     // Prepare
-    const { startRefusingProxy } = await import('./support/refusingProxy');
-    const { smClient } = await import('./support/harness');
+    const { startRefusingProxy } = await import('../bin/local/refusingProxy');
+    const { smClient } = await import('../bin/local/harness');
     const { createRotationHandler } = await import('../lambdas/core/handler');
     const proxy = await startRefusingProxy(suite.moto.endpoint);
     try {

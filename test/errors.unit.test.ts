@@ -18,7 +18,7 @@ import {
 import { Redactor, REDACTED } from '../lambdas/core/redact';
 import { RotationCache } from '../lambdas/core/rotationCache';
 import type { RotationKind } from '../lambdas/core/types';
-import { testPassword } from './support/postgres';
+import { testPassword } from '../bin/local/postgres';
 
 describe('RotorError.masked', () => {
   it('keeps the class of every Rotor error and masks its message, stack and causes', () => {

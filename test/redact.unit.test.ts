@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { maskCredentialShapes, Redactor, REDACTED } from '../lambdas/core/redact';
-import { fakeAccessKeyId } from './support/awsAdmin';
-import { testPassword } from './support/postgres';
+import { fakeAccessKeyId } from '../bin/local/awsAdmin';
+import { testPassword } from '../bin/local/postgres';
 
 describe('Redactor', () => {
   it('masks every registered value, whatever its length', () => {
@@ -61,5 +61,21 @@ describe('maskCredentialShapes', () => {
     );
     const plain = 'GuardDuty CredentialAccess:IAMUser/AnomalousBehavior, ticket SEC-42, https://example.test/some/long/path/name';
     expect(maskCredentialShapes(plain)).toBe(plain);
+  });
+});
+
+describe('Redactor.error', () => {
+  it('rebuilds errors without driver attributes and masks registered values in the chain', () => {
+    const r = new Redactor();
+    const secret = testPassword();
+    r.add(secret);
+    const inner = Object.assign(new Error(`bad statement with ${secret}`), { sql: `ALTER USER x IDENTIFIED BY '${secret}'`, code: 'ER_X' });
+    const outer = new Error('step failed', { cause: inner });
+    const safe = r.error(outer);
+    const text = JSON.stringify({ m: safe.message, s: safe.stack, c: (safe.cause as Error).message, f: Object.entries(safe.cause as object) });
+    expect(text).not.toContain(secret);
+    expect((safe.cause as Error).message).toBe(`bad statement with ${REDACTED}`);
+    expect((safe.cause as { code?: string }).code).toBe('ER_X');
+    expect((safe.cause as { sql?: string }).sql).toBeUndefined();
   });
 });

@@ -4,7 +4,7 @@ import { ConfigurationError, RetireError } from '../lambdas/core/errors';
 import { createRetireHandler, retireDefaults, type RetireReport } from '../lambdas/retire/retire';
 import { RotorTags } from '../lambdas/core/types';
 import { postgresKind } from '../lambdas/postgres/postgresKind';
-import { lambdaContext } from './support/harness';
+import { lambdaContext } from '../bin/local/harness';
 import { callerArn, useIamSuite } from './support/iam';
 
 const t = useIamSuite();

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RotationKind } from '../lambdas/core/types';
 import { createMysqlKind } from '../lambdas/mysql/mysqlKind';
 import { postgresKind } from '../lambdas/postgres/postgresKind';
-import { lambdaContext } from './support/harness';
-import { account, lit, mysqlLogin, mysqlServer, MysqlFixtures, rootConnection } from './support/mysql';
-import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from './support/postgres';
+import { lambdaContext } from '../bin/local/harness';
+import { account, lit, mysqlLogin, mysqlServer, MysqlFixtures, rootConnection } from '../bin/local/mysql';
+import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres';
 import { useRotationSuite } from './support/rotationSuite';
 
 /*

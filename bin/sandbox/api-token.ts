@@ -1,7 +1,7 @@
 import { createApiTokenKind } from '../../lambdas/api-token/apiTokenKind';
 import { ALLOW_LOOPBACK_FOR_TESTS } from '../../lambdas/contract/testing';
 import { RotorTags } from '../../lambdas/core/types';
-import { Routes, TokenProviderServer, type Route } from '../../test/support/token-provider';
+import { Routes, TokenProviderServer, type Route } from '../local/tokenProvider';
 import { nameOf, plural, printLabels, quietHandler, short, tagSecret, totals, type SandboxContext } from './common';
 import { describeRetire, pastGraceWindow, resultFor, retireRun } from './retire';
 

@@ -5,8 +5,8 @@ import { TagResourceCommand, type SecretsManagerClient } from '@aws-sdk/client-s
 import type { StepOutcome } from '../../lambdas/core/engine';
 import { createRotationHandler } from '../../lambdas/core/handler';
 import type { RotationKind } from '../../lambdas/core/types';
-import { SecretsManagerPlayer, type Handler } from '../../test/support/harness';
-import type { PostgresCluster } from '../../test/support/postgres';
+import { SecretsManagerPlayer, type Handler } from '../local/harness';
+import type { PostgresCluster } from '../local/postgres';
 import type { KeyPair } from './aws';
 
 /** What every sandbox scenario gets: the emulated AWS account, shared services, a way to print. */

@@ -4,11 +4,11 @@ import type { EmergencyResult } from '../../lambdas/emergency/emergency';
 import { createEmergencyHandler, emergencyKinds } from '../../lambdas/emergency/index';
 import { createIamKind } from '../../lambdas/iam/iamKind';
 import { postgresKind } from '../../lambdas/postgres/postgresKind';
-import { captureEvents, eventsClient } from '../../test/support/events';
-import { lambdaContext, playRotations, type Handler } from '../../test/support/harness';
-import { createRotationFunction } from '../../test/support/moto';
-import { adminClient, pgLogin, testPassword, uniqueName } from '../../test/support/postgres';
-import { healthEvent, leakEvent } from '../../test/support/leakEvents';
+import { captureEvents, eventsClient } from '../local/events';
+import { lambdaContext, playRotations, type Handler } from '../local/harness';
+import { createRotationFunction } from '../local/moto';
+import { adminClient, pgLogin, testPassword, uniqueName } from '../local/postgres';
+import { healthEvent, leakEvent } from '../local/leakEvents';
 import { stsAnswer, type KeyPair } from './aws';
 import { labels, mark, nameOf, quietHandler, quietLogger, sandboxMetrics, short, tagSecret, type SandboxContext } from './common';
 

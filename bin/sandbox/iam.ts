@@ -1,7 +1,7 @@
 import { CreateAccessKeyCommand, CreateUserCommand, ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import { RotorTags } from '../../lambdas/core/types';
 import { createIamKind } from '../../lambdas/iam/iamKind';
-import { uniqueName } from '../../test/support/postgres';
+import { uniqueName } from '../local/postgres';
 import { stsAnswer, type KeyPair } from './aws';
 import { nameOf, plural, printLabels, quietHandler, short, tagSecret, totals, type SandboxContext } from './common';
 import { describeRetire, pastGraceWindow, resultFor, retireRun } from './retire';

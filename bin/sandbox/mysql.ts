@@ -1,7 +1,7 @@
 import type mysql from 'mysql2/promise';
 import { createMysqlKind } from '../../lambdas/mysql/mysqlKind';
-import { account, ident, mysqlLogin, mysqlServer, MysqlFixtures, rootConnection } from '../../test/support/mysql';
-import { testPassword, uniqueName } from '../../test/support/postgres';
+import { account, ident, mysqlLogin, mysqlServer, MysqlFixtures, rootConnection } from '../local/mysql';
+import { testPassword, uniqueName } from '../local/postgres';
 import { nameOf, quietHandler, rotateThreeTimes, type SandboxContext } from './common';
 
 interface Login {

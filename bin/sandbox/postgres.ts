@@ -1,5 +1,5 @@
 import { postgresKind } from '../../lambdas/postgres/postgresKind';
-import { adminClient, pgLogin, testPassword, uniqueName } from '../../test/support/postgres';
+import { adminClient, pgLogin, testPassword, uniqueName } from '../local/postgres';
 import { nameOf, quietHandler, rotateThreeTimes, type SandboxContext } from './common';
 
 /** Rotates a sample PostgreSQL secret with each strategy against a throwaway scram-auth cluster. */

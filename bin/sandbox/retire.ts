@@ -1,7 +1,7 @@
 import type { RetireReport, RetireResult } from '../../lambdas/retire/retire';
 import { createRetireHandler } from '../../lambdas/retire/retire';
 import { retireKinds } from '../../lambdas/retire/index';
-import { lambdaContext } from '../../test/support/harness';
+import { lambdaContext } from '../local/harness';
 import { nameOf, plural, quietLogger, sandboxMetrics, short, type SandboxContext } from './common';
 
 /**

@@ -7,9 +7,9 @@ import {
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { Handler } from './harness';
+import type { Handler } from '../../bin/local/harness';
 import type { LogCapture } from './logCapture';
-import { awsEnvFor } from './moto';
+import { awsEnvFor } from '../../bin/local/moto';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 

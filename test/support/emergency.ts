@@ -3,11 +3,11 @@ import { CLAIM_STAGE } from '../../lambdas/core/claim';
 import { expect } from 'vitest';
 import { createEmergencyHandler, emergencyKinds } from '../../lambdas/emergency/index';
 import type { EmergencyDeps, EmergencyResult } from '../../lambdas/emergency/emergency';
-import { eventsClient } from './events';
-import { lambdaContext, playRotations, type Handler, type SecretsManagerPlayer } from './harness';
+import { eventsClient } from '../../bin/local/events';
+import { lambdaContext, playRotations, type Handler, type SecretsManagerPlayer } from '../../bin/local/harness';
 import { errorText, type LogCapture } from './logCapture';
 
-export { guardDutyEvent, healthEvent, leakEvent } from './leakEvents';
+export { guardDutyEvent, healthEvent, leakEvent } from '../../bin/local/leakEvents';
 
 export interface EmergencyFixture {
   readonly endpoint: string;

@@ -1,6 +1,6 @@
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
-import { startPostgresCluster, type PostgresCluster } from './postgres';
+import { startPostgresCluster, type PostgresCluster } from '../../bin/local/postgres';
 
 declare module 'vitest' {
   export interface ProvidedContext {

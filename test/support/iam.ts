@@ -14,11 +14,11 @@ import { createRotationHandler } from '../../lambdas/core/handler';
 import { createRetireHandler, type RetireKinds } from '../../lambdas/retire/retire';
 import { RotorTags } from '../../lambdas/core/types';
 import { createIamKind, type IamKindOptions } from '../../lambdas/iam/iamKind';
-import type { Handler } from './harness';
+import type { Handler } from '../../bin/local/harness';
 import { errorText } from './logCapture';
 import { useRotationSuite } from './rotationSuite';
 
-import { BOOTSTRAP_CALLS, bootstrapAdmin, region, type KeyPair } from './awsAdmin';
+import { BOOTSTRAP_CALLS, bootstrapAdmin, region, type KeyPair } from '../../bin/local/awsAdmin';
 
 export { bootstrapAdmin, type KeyPair };
 /** Calls moto serves before it starts checking signatures: CreateUser, PutUserPolicy, CreateAccessKey. */

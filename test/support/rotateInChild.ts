@@ -11,7 +11,7 @@
 import { postgresKind } from '../../lambdas/postgres/postgresKind';
 import { createRotationHandler } from '../../lambdas/core/handler';
 import type { StepOutcome } from '../../lambdas/core/engine';
-import { lambdaContext, SecretsManagerPlayer, smClient, STEPS } from './harness';
+import { lambdaContext, SecretsManagerPlayer, smClient, STEPS } from '../../bin/local/harness';
 import { errorText } from './logCapture';
 
 export interface ChildRequest {

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { createRotationHandler } from '../../lambdas/core/handler';
 import type { RotationKind } from '../../lambdas/core/types';
-import { allSecretStrings, SecretsManagerPlayer, sensitiveValues, smClient, type Handler } from './harness';
+import { allSecretStrings, SecretsManagerPlayer, sensitiveValues, smClient, type Handler } from '../../bin/local/harness';
 import { errorText, LogCapture } from './logCapture';
-import { awsEnvFor, startMoto, type MotoServer } from './moto';
+import { awsEnvFor, startMoto, type MotoServer } from '../../bin/local/moto';
 
 /**
  * The per-file fixture every rotation test uses: its own moto server (reset before each case),

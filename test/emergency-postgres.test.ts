@@ -10,13 +10,13 @@ import { SecretsApi } from '../lambdas/core/secretsApi';
 import { createEmergencyHandler } from '../lambdas/emergency/index';
 import { postgresKind } from '../lambdas/postgres/postgresKind';
 import { credentialVersions } from './support/emergency';
-import { captureEvents, eventsClient } from './support/events';
-import { lambdaContext, playRotations, smClient } from './support/harness';
-import { createRotationFunction } from './support/moto';
-import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from './support/postgres';
+import { captureEvents, eventsClient } from '../bin/local/events';
+import { lambdaContext, playRotations, smClient } from '../bin/local/harness';
+import { createRotationFunction } from '../bin/local/moto';
+import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres';
 import { useRotationSuite } from './support/rotationSuite';
 import { errorText } from './support/logCapture';
-import { fakeAccessKeyId } from './support/awsAdmin';
+import { fakeAccessKeyId } from '../bin/local/awsAdmin';
 
 const cluster = inject('postgres') as unknown as PostgresCluster;
 const suite = useRotationSuite();

@@ -7,10 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../lambdas/core/errors';
 import type { KindContext } from '../lambdas/core/types';
 import { createIamKind, iamDefaults } from '../lambdas/iam/iamKind';
-import { lambdaContext, STEPS } from './support/harness';
+import { lambdaContext, STEPS } from '../bin/local/harness';
 import { errorText } from './support/logCapture';
 import { callerArn, failingPutOnce, useIamSuite, type KeyPair } from './support/iam';
-import { fakeAccessKeyId } from './support/awsAdmin';
+import { fakeAccessKeyId } from '../bin/local/awsAdmin';
 
 const exampleKeyId = fakeAccessKeyId();
 

@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildResult } from './support/rotateInChild';
-import { pgLogin, startPostgresCluster, testPassword, uniqueName, type PostgresCluster } from './support/postgres';
+import { pgLogin, startPostgresCluster, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres';
 import { useRotationSuite } from './support/rotationSuite';
-import { TestPki, type TestCa } from './support/tls';
+import { TestPki, type TestCa } from '../bin/local/tls';
 
 /**
  * The positive TLS paths against a real TLS-serving PostgreSQL. The handler must trust a test CA

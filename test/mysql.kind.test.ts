@@ -18,10 +18,10 @@ import {
   quoteString,
   selfPasswordStatement,
 } from '../lambdas/mysql/sql';
-import { lambdaContext, STEPS } from './support/harness';
-import { account, ident, lit, mysqlLogin, mysqlServer, MysqlFixtures, rootConnection } from './support/mysql';
-import { freePort } from './support/ports';
-import { testPassword, uniqueName } from './support/postgres';
+import { lambdaContext, STEPS } from '../bin/local/harness';
+import { account, ident, lit, mysqlLogin, mysqlServer, MysqlFixtures, rootConnection } from '../bin/local/mysql';
+import { freePort } from '../bin/local/ports';
+import { testPassword, uniqueName } from '../bin/local/postgres';
 import { useRotationSuite } from './support/rotationSuite';
 
 const HOST = mysqlServer.userHost;

@@ -10,12 +10,12 @@ import { revokeVersion } from '../lambdas/emergency/revoke';
 import { SecretsApi } from '../lambdas/core/secretsApi';
 import { RotorTags, Strategies, type KindContext } from '../lambdas/core/types';
 import { createApiTokenKind, REVOKE_FAILED_METRIC } from '../lambdas/api-token/apiTokenKind';
-import { lambdaContext, smClient, STEPS } from './support/harness';
+import { lambdaContext, smClient, STEPS } from '../bin/local/harness';
 import { errorText } from './support/logCapture';
-import { HugeAnswer, ListeningTrap } from './support/hostile';
-import { freePort } from './support/ports';
+import { HugeAnswer, ListeningTrap } from '../bin/local/hostile';
+import { freePort } from '../bin/local/ports';
 import { useRotationSuite } from './support/rotationSuite';
-import { Routes, TokenProviderServer } from './support/token-provider';
+import { Routes, TokenProviderServer } from '../bin/local/tokenProvider';
 import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing';
 
 // The emulators listen on 127.0.0.1 over plain http: the local-test opt-in, and every
@@ -885,7 +885,7 @@ describe('ApiTokenRotation caps the size of a provider answer', () => {
 
 describe('ApiTokenRotation under concurrent duplicate createSecret (stand-in that refuses a reused token, as AWS)', () => {
   async function twoInstancesAtOnce(arn: string, token: string) {
-    const { startRefusingProxy } = await import('./support/refusingProxy');
+    const { startRefusingProxy } = await import('../bin/local/refusingProxy');
     const proxy = await startRefusingProxy(suite.moto.endpoint);
     try {
       // Two function instances (each its own kind object: no shared journal).

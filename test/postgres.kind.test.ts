@@ -3,10 +3,10 @@ import { PutSecretValueCommand, UpdateSecretCommand } from '@aws-sdk/client-secr
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { postgresKind } from '../lambdas/postgres/postgresKind';
-import { lambdaContext, STEPS } from './support/harness';
-import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from './support/postgres';
+import { lambdaContext, STEPS } from '../bin/local/harness';
+import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres';
 import { useRotationSuite } from './support/rotationSuite';
-import { freePort } from './support/ports';
+import { freePort } from '../bin/local/ports';
 
 const cluster = inject('postgres') as unknown as PostgresCluster;
 const suite = useRotationSuite();
