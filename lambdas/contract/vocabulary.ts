@@ -122,6 +122,16 @@ export const RotorMetrics = {
    * within the invocation; the same EMF record names the issued id. Dimensions: service, kind.
    */
   PENDING_STORE_FAILED: 'PendingStoreFailed',
+  /**
+   * Sessions still open on the database login a rotation is about to change (clients on a
+   * credential a full rotation old). Dimensions: service, kind.
+   */
+  OLD_LOGIN_SESSIONS: 'OldLoginSessions',
+  /**
+   * The retire run found the previous credential still in use after the new one became current
+   * (e.g. IAM's GetAccessKeyLastUsed), so it did not retire it yet. Dimensions: service, kind.
+   */
+  PREVIOUS_CREDENTIAL_IN_USE: 'PreviousCredentialInUse',
   /** Revoking an old or leaked API token failed (retried by the retire run). Dimensions: service, kind, provider. */
   TOKEN_REVOKE_FAILED: 'TokenRevokeFailed',
 } as const;

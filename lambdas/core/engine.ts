@@ -275,6 +275,11 @@ class StepRun<S> {
       logger: this.deps.logger,
       recordLogin: this.countLogin,
       redact: (value) => this.redactor.add(value),
+      recordMetric: (name, value) => {
+        const single = this.deps.metrics.singleMetric();
+        single.addDimensions({ kind: this.kind.name });
+        single.addMetric(name, MetricUnit.Count, value);
+      },
     };
   }
 

@@ -19,7 +19,7 @@ export type Stage = (typeof Stages)[keyof typeof Stages];
 
 /** Rotation strategies: the contract's (lambdas/contract), the one definition both sides use. */
 export { Strategies, type Strategy } from '../contract';
-import type { Strategy } from '../contract';
+import type { RotorMetrics, Strategy } from '../contract';
 
 /** What Secrets Manager sends to a rotation function. */
 export interface RotationEvent {
@@ -54,6 +54,11 @@ export interface KindContext {
   recordLogin(): void;
   /** Register a sensitive string so that it is redacted from any error message. */
   redact(value: string | undefined): void;
+  /**
+   * Publish one figure the kind measured (e.g. RotorMetrics.OLD_LOGIN_SESSIONS), as its own
+   * metric with the kind as dimension. Absent outside a rotation step (then: log only).
+   */
+  recordMetric?(name: (typeof RotorMetrics)[keyof typeof RotorMetrics], value: number): void;
 }
 
 export interface CreateContext<S = unknown> extends KindContext {
