@@ -93,6 +93,13 @@ export const settings = {
     false,
     boolean,
   ),
+  reassignCloneObjects: setting(
+    'REASSIGN_CLONE_OBJECTS',
+    'PostgreSQL alternating users: reassign objects the clone owns (made before its sessions ran as the user) to the user',
+    z.boolean(),
+    false,
+    boolean,
+  ),
   iamTestTimeoutMs: setting(
     'IAM_TEST_TIMEOUT_MS',
     "how long testSecret waits for STS to accept a new key, ms",
