@@ -9,6 +9,17 @@ import { baseUsername, checkPairing, CLONE_SUFFIX, type PairingRecord } from '..
 import { canLogin, databaseKind, type AlternatePair, type DatabaseEngine } from '../database/databaseKind';
 import type { KnownPasswordSource } from '../database/singleUser';
 import { isAuthFailure, withSession, type Credentials, type Session } from './connection';
+import { RotorMetrics } from '../contract';
+import {
+  definerObjectsStatement,
+  expiresUnder,
+  expiryClause,
+  optionsSyncStatement,
+  parseAccountOptions,
+  passwordAgeStatement,
+  sessionCountStatement,
+  type ExpiryPolicy,
+} from './accountOptions';
 import { defaultRoleStatement, grantSyncStatements, parseDefaultRoles, parseGrants, parseRequire } from './grants';
 import { readMysqlOptions, type MysqlOptions } from './options';
 import { parseMysqlSecret, type MysqlSecret } from './secret';
@@ -23,6 +34,7 @@ import {
   PAIRING_TABLE,
   pairingTableStatements,
   parseServer,
+  quoteIdentifier,
   readPairingStatement,
   selfPasswordStatement,
   supportsDualPassword,
@@ -47,6 +59,29 @@ function checkCloneLength(username: string, options: MysqlOptions, ctx: KindCont
       `secret ${ctx.secretArn} (AWSCURRENT): field 'username' is too long for alternating users: ` +
         `'${CLONE_SUFFIX}' would make it ${characters(clone)} characters, over MAX_USERNAME_LENGTH ${options.maxUsernameLength}`,
     );
+  }
+}
+
+/**
+ * Counts the open sessions of `user` (Rotor's own connection excepted) before its password
+ * changes: clients still on a credential a full rotation old (alternating users) or on the
+ * current one (single-user). Published as RotorMetrics.OLD_LOGIN_SESSIONS and logged. A failure
+ * to count is logged and does not fail the rotation. Without the PROCESS privilege the count
+ * covers only the sessions of the account the session runs as (enough for single-user).
+ */
+async function countOldSessions(s: Session, user: string, ctx: KindContext): Promise<number | undefined> {
+  try {
+    const [row] = await s.rows<{ n: number | string }>(sessionCountStatement(user));
+    const n = Number(row?.n ?? 0);
+    ctx.recordMetric?.(RotorMetrics.OLD_LOGIN_SESSIONS, n);
+    ctx.logger.info('open sessions of the login about to get a new password', { login: user, oldLoginSessions: n });
+    return n;
+  } catch (err) {
+    ctx.logger.warn('could not count the sessions of the login about to get a new password', {
+      login: user,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    return undefined;
   }
 }
 
@@ -97,8 +132,9 @@ async function changeOwnPassword(
   label: KnownPasswordSource,
   ctx: KindContext,
   options: MysqlOptions,
-): Promise<false | { dualPassword: boolean }> {
+): Promise<false | { dualPassword: boolean; oldLoginSessions?: number }> {
   let loggedIn = false;
+  let oldLoginSessions: number | undefined;
   try {
     await withSession(creds, options, async (s) => {
       loggedIn = true;
@@ -110,6 +146,7 @@ async function changeOwnPassword(
       // Dual-password: keep the current password as the secondary one. After a fallback to
       // AWSPREVIOUS the password that logged in is not AWSCURRENT: keep nothing.
       const retain = options.dualPassword && label === 'AWSCURRENT';
+      oldLoginSessions = await countOldSessions(s, who.user, ctx);
       const sql = selfPasswordStatement(who.server, {
         password: pending.password,
         loggedInWith: creds.password,
@@ -124,7 +161,7 @@ async function changeOwnPassword(
         });
       }
     });
-    return { dualPassword: options.dualPassword };
+    return { dualPassword: options.dualPassword, ...(oldLoginSessions !== undefined ? { oldLoginSessions } : {}) };
   } catch (err) {
     if (loggedIn || !isAuthFailure(err)) throw err;
     return false;
@@ -134,18 +171,23 @@ async function changeOwnPassword(
 interface AccountState {
   exists: boolean;
   grants: string[];
+  /** The first row of SHOW CREATE USER. */
   createUser: string;
+  /** Every row (MariaDB adds `ALTER USER ... PASSWORD EXPIRE INTERVAL n DAY` for an expired password). */
+  createUserRows: string[];
 }
 
 async function readAccount(master: Session, user: string, host: string, exists: boolean): Promise<AccountState> {
-  if (!exists) return { exists, grants: [], createUser: '' };
+  if (!exists) return { exists, grants: [], createUser: '', createUserRows: [] };
   const account = accountName(user, host);
   const grants = await master.rows<Record<string, string>>(`SHOW GRANTS FOR ${account}`);
-  const [create] = await master.rows<Record<string, string>>(`SHOW CREATE USER ${account}`);
+  const create = await master.rows<Record<string, string>>(`SHOW CREATE USER ${account}`);
+  const createUserRows = create.map((row) => String(Object.values(row)[0]));
   return {
     exists,
     grants: grants.map((row) => String(Object.values(row)[0])),
-    createUser: create ? String(Object.values(create)[0]) : '',
+    createUser: createUserRows[0] ?? '',
+    createUserRows,
   };
 }
 
@@ -164,9 +206,19 @@ async function proveCurrent(current: MysqlSecret, ctx: KindContext, options: Mys
     return { accepted: true as const, proof: host };
   } catch (err) {
     if (isAuthFailure(err)) return { accepted: false as const, cause: err };
+    if (ACCOUNT_LOCKED.has((err as { errno?: number }).errno ?? 0)) {
+      throw new RotationStepError(
+        `secret ${ctx.secretArn}: the AWSCURRENT login ${JSON.stringify(current.username)} is locked (ACCOUNT LOCK). ` +
+          "Rotor gives the clone the user's lock state; to rotate, unlock both logins (ALTER USER ... ACCOUNT UNLOCK)",
+        { cause: err },
+      );
+    }
     throw err;
   }
 }
+
+/** The server accepted the password and refused the login because the account is locked (MariaDB 4151, MySQL 3118). */
+const ACCOUNT_LOCKED = new Set([4151, 3118]);
 
 /** ER_BAD_DB_ERROR, ER_NO_SUCH_TABLE: no clone was ever created on this server by this Rotor version. */
 const NO_PAIRING_TABLE = new Set([1049, 1146]);
@@ -254,10 +306,17 @@ async function setAlternate(
     const wanted = parseGrants(user.grants, { user: base, host }, bs);
     const have = parseGrants(copy.grants, { user: clone, host }, bs);
     const require = parseRequire(user.createUser, bs);
+    const pendingIsClone = pending.username === clone;
+
+    // 0. Clients still on the login about to get a new password (a full rotation old).
+    if (pendingIsClone ? copy.exists : true) await countOldSessions(s, pending.username, ctx);
+    else {
+      ctx.recordMetric?.(RotorMetrics.OLD_LOGIN_SESSIONS, 0);
+      ctx.logger.info('open sessions of the login about to get a new password', { login: pending.username, oldLoginSessions: 0 });
+    }
 
     // 1. The pending login's password (the clone is created the first time, with its pairing
     // marker), with the user's TLS requirement.
-    const pendingIsClone = pending.username === clone;
     const setPassword = masterPasswordStatement(server, {
       user: pending.username,
       host,
@@ -274,29 +333,115 @@ async function setAlternate(
       });
     }
 
-    // 2. The clone's TLS requirement, grants and default roles follow the user's on every rotation.
+    // 2. The clone's TLS requirement, grants, default roles, resource limits, lock state and
+    // password policy follow the user's on every rotation.
     const statements: string[] = [];
+    const synced: string[] = [];
     if (!pendingIsClone && parseRequire(copy.createUser, bs) !== require) {
       statements.push(`ALTER USER ${accountName(clone, host)} REQUIRE ${require}`);
+      synced.push('REQUIRE');
     }
-    statements.push(...grantSyncStatements(server.flavour, wanted, have, { user: clone, host }));
+    const grantStatements = grantSyncStatements(server.flavour, wanted, have, { user: clone, host });
+    statements.push(...grantStatements);
+    synced.push(...grantStatements);
     if (server.flavour === 'mysql') {
       const roles = defaultRoleStatement(parseDefaultRoles(user.createUser, bs), parseDefaultRoles(copy.createUser, bs), {
         user: clone,
         host,
       });
-      if (roles) statements.push(roles);
+      if (roles) {
+        statements.push(roles);
+        synced.push('DEFAULT ROLE');
+      }
     }
     for (const sql of statements) {
       await s.run(sql).catch((err: unknown) => {
         throw failed(ctx, `copying the grants of ${accountName(base, host)} to ${accountName(clone, host)}`, err);
       });
     }
-    ctx.logger.info('alternate login password set and grants synced', {
+    const options = await syncAccountOptions(s, server, user, pendingIsClone ? undefined : copy, { user: clone, host }, ctx);
+    synced.push(...options.changed);
+    ctx.logger.info('alternate login password set and synced with the user', {
       login: pending.username,
-      grantChanges: statements.length,
+      grantChanges: grantStatements.length,
+      synced,
+      ...(options.skipped.length > 0 ? { notSynced: options.skipped } : {}),
     });
+    await reportDefinerObjects(s, { user: clone, host }, ctx);
   });
+}
+
+/**
+ * Makes the clone's resource limits, lock state and password policy the user's (from SHOW
+ * CREATE USER). `copy` is the clone as it was before this rotation when it keeps its password
+ * (it is the current login), undefined when it just got a new one (then it is read again). A
+ * policy that would leave the current clone's password expired waits for the next rotation.
+ */
+async function syncAccountOptions(
+  s: Session,
+  server: ServerInfo,
+  user: AccountState,
+  copy: AccountState | undefined,
+  clone: { user: string; host: string },
+  ctx: KindContext,
+): Promise<{ changed: string[]; skipped: Array<{ option: string; reason: string }> }> {
+  const bs = server.backslashEscapes;
+  const doing = `copying the limits, lock and password policy of the user to ${accountName(clone.user, clone.host)}`;
+  const rows = copy
+    ? copy.createUserRows
+    : await s.rows<Record<string, string>>(`SHOW CREATE USER ${accountName(clone.user, clone.host)}`).then(
+        (r) => r.map((row) => String(Object.values(row)[0])),
+        (err: unknown) => {
+          throw failed(ctx, doing, err);
+        },
+      );
+  const wanted = parseAccountOptions(user.createUserRows, bs);
+  const have = parseAccountOptions(rows, bs);
+  let age: { age: number; defaultDays: number } | undefined;
+  if (copy && wanted.expiry !== undefined && (have.expiry === undefined || expiryClause(wanted.expiry) !== expiryClause(have.expiry))) {
+    const [row] = await s.rows<{ age: number | string | null; defaultDays: number | string | null }>(passwordAgeStatement(server.flavour, clone)).catch(
+      (err: unknown) => {
+        throw failed(ctx, doing, err);
+      },
+    );
+    // Unknown age (no row, no timestamp): treat as old, so the policy waits for a new password.
+    age = { age: row?.age == null ? Number.POSITIVE_INFINITY : Number(row.age), defaultDays: Number(row?.defaultDays ?? 0) };
+  }
+  const mayExpire = (policy: ExpiryPolicy) => age !== undefined && expiresUnder(policy, age.age, age.defaultDays);
+  const sync = optionsSyncStatement(server.flavour, wanted, have, clone, mayExpire);
+  if (sync.statement) {
+    await s.run(sync.statement).catch((err: unknown) => {
+      throw failed(ctx, doing, err);
+    });
+  }
+  return { changed: sync.changed, skipped: sync.skipped };
+}
+
+/** Most names of DEFINER objects a log line lists. */
+const DEFINER_REPORT_LIMIT = 50;
+
+/**
+ * Views, routines, triggers and events created through the clone name the clone as DEFINER
+ * (SQL SECURITY DEFINER objects then run with the clone's privileges, and dropping the clone
+ * would orphan them): reported by name at every rotation, never changed. A failure to read them
+ * is logged and does not fail the rotation.
+ */
+async function reportDefinerObjects(s: Session, clone: { user: string; host: string }, ctx: KindContext): Promise<void> {
+  try {
+    const rows = await s.rows<{ type: string; db: string; name: string }>(definerObjectsStatement(clone));
+    if (rows.length === 0) return;
+    const names = rows.map((r) => `${String(r.type)} ${quoteIdentifier(String(r.db))}.${quoteIdentifier(String(r.name))}`);
+    ctx.logger.warn('objects whose DEFINER is the alternate login (create them as the user or with an explicit DEFINER)', {
+      definer: `${clone.user}@${clone.host}`,
+      count: names.length,
+      definerObjects: names.slice(0, DEFINER_REPORT_LIMIT),
+    });
+  } catch (err) {
+    ctx.logger.warn('could not list the objects whose DEFINER is the alternate login', {
+      definer: `${clone.user}@${clone.host}`,
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
 }
 
 /** Dual-password mode: drop the secondary password (the previous one) by logging in with it. */
