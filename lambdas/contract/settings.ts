@@ -1,6 +1,15 @@
 import { z } from 'zod';
 import { ALLOW_LOOPBACK_FOR_TESTS } from './testing';
-import { Bounds, RotorEvents, RotorMetrics, ServiceNames, STRATEGY_NAMES, Strategies } from './vocabulary';
+import {
+  Bounds,
+  RETIRE_IN_USE_ACTIONS,
+  RetireEvidence,
+  RotorEvents,
+  RotorMetrics,
+  ServiceNames,
+  STRATEGY_NAMES,
+  Strategies,
+} from './vocabulary';
 
 /**
  * Every environment setting of Rotor's functions, as one record each: the variable's name, a
@@ -124,6 +133,34 @@ export const settings = {
     undefined,
     (raw) => (raw === '1' ? true : raw),
     () => '1',
+  ),
+  retireInUseMarginSeconds: setting(
+    'RETIRE_IN_USE_MARGIN_SECONDS',
+    'retire run: a use of the previous credential this long after the new one took over does not hold it (consumer caches), s',
+    int(RetireEvidence.marginSeconds.min, RetireEvidence.marginSeconds.max),
+    RetireEvidence.marginSeconds.default,
+    wholeNumber,
+  ),
+  retireQuietHours: setting(
+    'RETIRE_QUIET_HOURS',
+    'retire run: a previous credential last used longer ago than this is no longer in use, hours',
+    int(RetireEvidence.quietHours.min, RetireEvidence.quietHours.max),
+    RetireEvidence.quietHours.default,
+    wholeNumber,
+  ),
+  retireInUseLimitHours: setting(
+    'RETIRE_IN_USE_LIMIT_HOURS',
+    'retire run: hours past the grace window a previous credential still in use is kept before RETIRE_IN_USE_ACTION applies',
+    int(RetireEvidence.limitHours.min, RetireEvidence.limitHours.max),
+    RetireEvidence.limitHours.default,
+    wholeNumber,
+  ),
+  retireInUseAction: setting(
+    'RETIRE_IN_USE_ACTION',
+    "retire run: past the hard limit, 'deactivate' a previous credential still in use (with a warning) or 'keep' it and fail the run (alarm)",
+    z.enum(RETIRE_IN_USE_ACTIONS),
+    RetireEvidence.ACTIONS.DEACTIVATE,
+    text,
   ),
   /** Read by Powertools itself (Logger, Metrics); the constructs write it so both agree. */
   serviceName: setting(

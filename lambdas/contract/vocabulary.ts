@@ -184,3 +184,29 @@ export const AwsEvents = {
  * functions may set and remove only tags whose key has this shape (an IAM `StringLike` pattern).
  */
 export const IAM_KEY_MARKER_TAG_PATTERN = 'AKIA*';
+
+/**
+ * Retiring on evidence (the retire run, lambdas/retire/evidence.ts): before it retires a previous
+ * credential whose kind can say when it was last used (IAM's GetAccessKeyLastUsed), a use after
+ * the new value took over keeps it. The settings of lambdas/contract/settings.ts
+ * (RETIRE_IN_USE_*, RETIRE_QUIET_HOURS) carry these defaults and bounds.
+ */
+export const RetireEvidence = {
+  /** What the run does with a credential still in use once the hard limit has passed. */
+  ACTIONS: { DEACTIVATE: 'deactivate', KEEP: 'keep' },
+  /**
+   * A use this soon after the new value took over is the tail of the switch-over (a consumer's
+   * cache refreshing: the Secrets Manager Lambda extension and Agent cache 300 s, the SDK caching
+   * clients 1 h) and does not hold the credential. Seconds.
+   */
+  marginSeconds: { default: 3_600, min: 0, max: 86_400 },
+  /**
+   * A credential last used longer ago than this counts as no longer in use (IAM reports a use
+   * with a delay, and a consumer may run only daily). Hours.
+   */
+  quietHours: { default: 24, min: 1, max: 24 * 365 },
+  /** Hours past the grace window after which a credential still in use is handled as `action` says. */
+  limitHours: { default: 24 * 7, min: 0, max: 24 * 365 },
+} as const;
+export type RetireInUseAction = (typeof RetireEvidence.ACTIONS)[keyof typeof RetireEvidence.ACTIONS];
+export const RETIRE_IN_USE_ACTIONS = Object.values(RetireEvidence.ACTIONS) as [RetireInUseAction, ...RetireInUseAction[]];

@@ -1,6 +1,7 @@
 import {
   CreateAccessKeyCommand,
   DeleteAccessKeyCommand,
+  GetAccessKeyLastUsedCommand,
   ListAccessKeysCommand,
   ListUserTagsCommand,
   NoSuchEntityException,
@@ -66,6 +67,22 @@ export class AccessKeys {
   public async markers(): Promise<Map<string, string>> {
     const out = await this.iam.send(new ListUserTagsCommand({ UserName: this.username }));
     return new Map((out.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+  }
+
+  /**
+   * When IAM last saw the key used, by which service, in which region; `at` undefined when it
+   * never was (IAM answers ServiceName and Region 'N/A'); undefined when the key does not exist.
+   */
+  public async lastUsed(accessKeyId: string): Promise<{ at?: Date; service?: string; region?: string } | undefined> {
+    try {
+      const out = await this.iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: accessKeyId }));
+      const used = out.AccessKeyLastUsed;
+      const known = (v: string | undefined) => (v && v !== 'N/A' ? v : undefined);
+      return { at: used?.LastUsedDate, service: known(used?.ServiceName), region: known(used?.Region) };
+    } catch (err) {
+      if (err instanceof NoSuchEntityException) return undefined;
+      throw err;
+    }
   }
 
   public async create(): Promise<{ accessKeyId: string; secretAccessKey: string }> {

@@ -19,6 +19,7 @@ import {
   type StsClientFactory,
 } from './callerIdentity';
 import { parseIamSecret, type IamSecret } from './secret';
+import type { UsageEvidence } from '../retire/evidence';
 
 /*
  * How an IAM access key rotates (the user holds at most two keys):
@@ -40,8 +41,10 @@ import { parseIamSecret, type IamSecret } from './secret';
  *               bound while IAM's eventual consistency settles; the ARN must be the user's; then
  *               IAM must report the key Active (an inactive key must not pass, and moto lets one
  *               sign).
- * retire        (the scheduled retire handler, after the grace window) deactivates the previous
- *               key; the next createSecret deletes it.
+ * lastUse       (the retire handler, before retire) asks IAM when the previous key was last used
+ *               (GetAccessKeyLastUsed): a use after the new key took over keeps it active.
+ * retire        (the scheduled retire handler, after the grace window, unless a consumer still
+ *               uses the key) deactivates the previous key; the next createSecret deletes it.
  * revoke        (emergencies) deactivates, then deletes, the leaked key.
  */
 
@@ -218,7 +221,9 @@ async function requireActive(key: IamSecret, keys: AccessKeys, ctx: KindContext,
  * The IAM access key kind: a new key per rotation, dual-active with the previous one for a
  * grace window (retire deactivates it, the next rotation deletes it).
  */
-export function createIamKind(options: IamKindOptions | (() => IamKindOptions) = {}): RotationKind<IamSecret> {
+export function createIamKind(
+  options: IamKindOptions | (() => IamKindOptions) = {},
+): RotationKind<IamSecret> & UsageEvidence<IamSecret> {
   // Options given as a function (read from the environment) are read on first use, so that a
   // bad setting fails a step with a logged error rather than the cold start.
   let resolved: IamKindOptions | undefined = typeof options === 'function' ? undefined : validateOptions(options);
@@ -299,6 +304,24 @@ export function createIamKind(options: IamKindOptions | (() => IamKindOptions) =
         stsAttempts: identity.attempts,
         stsMs: identity.elapsedMs,
       });
+    },
+
+    // The retire run's evidence: an active previous key IAM saw used after the new key took over
+    // is still held by a consumer (lambdas/retire/evidence.ts weighs it). Nothing to weigh for a
+    // key already deleted or inactive.
+    async lastUse(previous: IamSecret, ctx: KindContext) {
+      const keys = new AccessKeys(iam(), previous.username);
+      const found = (await keys.listOrNone()).find((k) => k.accessKeyId === previous.accessKeyId);
+      if (found?.status !== KeyStatus.ACTIVE) return undefined;
+      const used = await keys.lastUsed(previous.accessKeyId);
+      if (!used) return undefined;
+      ctx.logger.info('asked IAM when the previous access key was last used', {
+        accessKeyId: previous.accessKeyId,
+        lastUsedAt: used.at?.toISOString() ?? 'never',
+        lastUsedService: used.service,
+        lastUsedRegion: used.region,
+      });
+      return { credentialId: previous.accessKeyId, ...used };
     },
 
     async retire(previous: IamSecret, ctx: KindContext): Promise<void> {

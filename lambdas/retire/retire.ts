@@ -3,15 +3,26 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SecretsManagerClient, type SecretListEntry } from '@aws-sdk/client-secrets-manager';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { ConfigurationError, RetireError, RotationStateError, UnsafeRotationError } from '../core/errors';
 import { Redactor } from '../core/redact';
 import { readSecretValue, sharesCredential } from '../core/secretValue';
-import { DEFAULT_GRACE_HOURS, resolveStrategy, RotorMetrics, ServiceNames } from '../contract';
+import { DEFAULT_GRACE_HOURS, resolveStrategy, RetireEvidence, RotorMetrics, ServiceNames, settings } from '../contract';
+import { readSetting } from '../core/settings';
 import { RotorTags, Stages, type KindContext, type RotationKind, type Strategy } from '../core/types';
 import { tagMap, versionHolding } from '../core/labels';
 import { SecretsApi } from '../core/secretsApi';
+import {
+  evidenceDefaults,
+  readEvidencePolicy,
+  weighEvidence,
+  type EvidencePolicy,
+  type LastUse,
+  type RetireKind,
+  type Verdict,
+} from './evidence';
 
 /**
  * The scheduled retire run: for every Rotor-managed secret of a dual-active kind whose
@@ -33,8 +44,8 @@ export const retireDefaults = {
  * Dual-active kinds by the value of their `rotor:kind` tag. Registering a kind is one entry:
  * `createRetireHandler({ iam: iamKind, 'api-token': apiTokenKind })`.
  */
-// `any`: each kind has its own value type; the run only passes a kind's values back to it.
-export type RetireKinds = Readonly<Record<string, RotationKind<any>>>;
+// A kind with a `lastUse` hook (lambdas/retire/evidence.ts) is retired on evidence, not only on the timer.
+export type RetireKinds = Readonly<Record<string, RetireKind>>;
 
 export interface RetireDeps {
   readonly client: SecretsManagerClient;
@@ -43,6 +54,22 @@ export interface RetireDeps {
   readonly now: () => Date;
   /** @default retireDefaults.concurrency */
   readonly concurrency?: number;
+  /**
+   * How a kind's evidence of use is weighed (RETIRE_IN_USE_MARGIN_SECONDS, RETIRE_QUIET_HOURS,
+   * RETIRE_IN_USE_LIMIT_HOURS, RETIRE_IN_USE_ACTION).
+   * @default evidenceDefaults
+   */
+  readonly evidence?: EvidencePolicy;
+  /**
+   * Publishes PreviousCredentialInUse (dimension kind).
+   * @default - the figure is only logged
+   */
+  readonly metrics?: Metrics;
+  /**
+   * Where a previous credential still in use is announced (ALARM_TOPIC_ARN).
+   * @default - no notification, the log and the metric only
+   */
+  readonly notify?: { readonly sns: SNSClient; readonly topicArn: string };
 }
 
 export const RetireOutcomes = {
@@ -63,6 +90,10 @@ export interface RetireResult {
   readonly versionId?: string;
   /** When the grace window of AWSPREVIOUS ends (or ended). */
   readonly graceEndsAt?: string;
+  /** The previous credential's last use, when its kind reports one and a use was recorded after the switch-over. */
+  readonly lastUse?: { readonly at: string; readonly service?: string; readonly region?: string; readonly credentialId: string };
+  /** Still in use: when the hard limit (grace end + RETIRE_IN_USE_LIMIT_HOURS) is reached. */
+  readonly inUseLimitAt?: string;
 }
 
 export interface RetireReport {
@@ -128,7 +159,7 @@ async function retireOne(
   // ListSecrets' tag-key filter matches prefixes: check the exact tag.
   if (kindName === undefined) return undefined;
   const base = { secretArn, kind: kindName };
-  const kind = Object.hasOwn(kinds, kindName) ? (kinds[kindName] as RotationKind<unknown>) : undefined;
+  const kind = Object.hasOwn(kinds, kindName) ? (kinds[kindName] as RetireKind) : undefined;
   if (!kind) return { ...base, outcome: RetireOutcomes.SKIPPED, reason: `kind '${kindName.slice(0, 40)}' is not dual-active` };
   const previousId = versionHolding(entry.SecretVersionsToStages, Stages.PREVIOUS);
   if (!previousId) return { ...base, outcome: RetireOutcomes.SKIPPED, reason: 'no AWSPREVIOUS version' };
@@ -173,15 +204,114 @@ async function retireOne(
       recordLogin: () => undefined,
       redact: (value) => redactor.add(value),
     };
+    let retiredInUse: Record<string, unknown> = {};
+    if (kind.lastUse) {
+      const use = await kind.lastUse(previous.value, ctx);
+      const verdict = weighEvidence({
+        lastUse: use,
+        since,
+        graceEnds: ends,
+        now: deps.now().getTime(),
+        policy: deps.evidence ?? evidenceDefaults,
+      });
+      if (verdict.verdict !== 'unused') {
+        const found = { ...base, versionId: previousId, graceEndsAt, lastUse: describeUse(use!), inUseLimitAt: verdict.limitAt.toISOString() };
+        await reportInUse(entry, found, verdict, deps, logger);
+        if (verdict.verdict === 'in-use') {
+          return { ...found, outcome: RetireOutcomes.SKIPPED, reason: 'previous credential still in use' };
+        }
+        if (verdict.action === RetireEvidence.ACTIONS.KEEP) {
+          throw new RetireError(
+            `${where}: the previous credential ${use!.credentialId} is still in use past the hard limit ` +
+              `(last used ${found.lastUse.at}${via(found.lastUse)}; limit ${found.inUseLimitAt}); ` +
+              `kept as ${settings.retireInUseAction.name}=${RetireEvidence.ACTIONS.KEEP} says`,
+          );
+        }
+        retiredInUse = { reason: 'retired while still in use: the hard limit passed', lastUse: found.lastUse, inUseLimitAt: found.inUseLimitAt };
+      } else if (use?.at) {
+        logger.info('the previous credential was last used before it could hold the retirement', {
+          lastUsedAt: use.at.toISOString(),
+          why: verdict.why,
+        });
+      }
+    }
     await kind.retire!(previous.value, ctx);
     await api.tag(secretArn, { [RotorTags.RETIRED_VERSION]: previousId });
     logger.info('retired the previous value', { graceEndsAt });
-    return { ...base, outcome: RetireOutcomes.RETIRED, versionId: previousId, graceEndsAt };
+    return { ...base, outcome: RetireOutcomes.RETIRED, versionId: previousId, graceEndsAt, ...retiredInUse };
   } catch (err) {
     const safe = redactor.error(err);
     const reason = `${safe.name}: ${safe.message}`;
     logger.error('could not retire the previous value', { error: safe });
     return { ...base, outcome: RetireOutcomes.FAILED, reason, versionId: previousId, graceEndsAt };
+  }
+}
+
+function describeUse(use: LastUse): NonNullable<RetireResult['lastUse']> {
+  return { at: use.at!.toISOString(), service: use.service, region: use.region, credentialId: use.credentialId };
+}
+
+const via = (use: NonNullable<RetireResult['lastUse']>) =>
+  use.service || use.region ? ` by ${use.service ?? 'an unknown service'} in ${use.region ?? 'an unknown region'}` : '';
+
+/**
+ * A previous credential is still in use: a log line, the PreviousCredentialInUse metric (dimension
+ * kind) and, when the function has an alarm topic, a notification naming the service and region
+ * that used it. Neither the metric nor the notification may fail the run.
+ */
+async function reportInUse(
+  entry: SecretListEntry,
+  found: Omit<RetireResult, 'outcome'> & { lastUse: NonNullable<RetireResult['lastUse']>; inUseLimitAt: string },
+  verdict: Exclude<Verdict, { verdict: 'unused' }>,
+  deps: RetireDeps,
+  logger: Logger,
+): Promise<void> {
+  const use = found.lastUse;
+  const next =
+    verdict.verdict === 'in-use'
+      ? `not retired yet; the retire run tries again at its next run (the earliest it can retire it: ${verdict.retryAfter.toISOString()}; ` +
+        `after ${found.inUseLimitAt} it ${(deps.evidence ?? evidenceDefaults).action === RetireEvidence.ACTIONS.KEEP ? 'keeps it and fails' : 'retires it anyway'})`
+      : verdict.action === RetireEvidence.ACTIONS.KEEP
+        ? `kept past the hard limit (${found.inUseLimitAt}) as ${settings.retireInUseAction.name}=${verdict.action} says; the run fails until it is retired`
+        : `retired anyway: the hard limit (${found.inUseLimitAt}) passed (${settings.retireInUseAction.name}=${verdict.action})`;
+  const fields = {
+    credentialId: use.credentialId,
+    lastUsedAt: use.at,
+    lastUsedService: use.service,
+    lastUsedRegion: use.region,
+    graceEndsAt: found.graceEndsAt,
+    inUseLimitAt: found.inUseLimitAt,
+    ...(verdict.verdict === 'in-use' ? { retryAfter: verdict.retryAfter.toISOString() } : {}),
+  };
+  if (verdict.verdict === 'in-use') logger.warn('the previous credential is still in use: a consumer still holds it', fields);
+  else logger.error('the previous credential is still in use past the hard limit', { ...fields, action: verdict.action });
+  if (deps.metrics) {
+    const single = deps.metrics.singleMetric();
+    single.addDimensions({ kind: found.kind });
+    single.addMetric(RotorMetrics.PREVIOUS_CREDENTIAL_IN_USE, MetricUnit.Count, 1);
+  }
+  if (!deps.notify) return;
+  const name = entry.Name ?? found.secretArn;
+  try {
+    await deps.notify.sns.send(
+      new PublishCommand({
+        TopicArn: deps.notify.topicArn,
+        // SNS subjects: at most 100 printable ASCII characters, no line breaks.
+        Subject: `Rotor: previous ${found.kind} credential of ${name} still in use`.replace(/[^\x20-\x7e]/g, '?').slice(0, 100),
+        Message: [
+          `Secret: ${found.secretArn}`,
+          `Kind: ${found.kind}`,
+          `Previous version: ${found.versionId}`,
+          `Credential: ${use.credentialId}`,
+          `Last used: ${use.at}${via(use)}`,
+          `Grace window ended: ${found.graceEndsAt}`,
+          `What happens: ${next}`,
+          'Find the consumer still using it (e.g. CloudTrail events for this access key id) and make it read the current value.',
+        ].join('\n'),
+      }),
+    );
+  } catch (err) {
+    logger.warn('could not publish the in-use notification', { error: (err as Error).name });
   }
 }
 
@@ -234,18 +364,23 @@ export type RetireHandler = (event: unknown, context: Context) => Promise<Retire
  */
 export function createRetireHandler(
   kinds: RetireKinds,
-  overrides: Partial<RetireDeps> & { metrics?: Metrics } = {},
+  overrides: Partial<RetireDeps> & { env?: Readonly<Record<string, string | undefined>> } = {},
 ): RetireHandler {
   validateRetireKinds(kinds);
   const logger = overrides.logger ?? new Logger({ serviceName: retireDefaults.serviceName });
   const metrics =
     overrides.metrics ??
     new Metrics({ namespace: retireDefaults.metricsNamespace, serviceName: retireDefaults.serviceName });
+  const env = overrides.env ?? process.env;
+  const topicArn = readSetting(settings.alarmTopicArn, env, 'retire handler');
   const deps: RetireDeps = {
     client: overrides.client ?? new SecretsManagerClient({}),
     logger,
     now: overrides.now ?? (() => new Date()),
     concurrency: overrides.concurrency ?? retireDefaults.concurrency,
+    evidence: overrides.evidence ?? readEvidencePolicy(env),
+    metrics,
+    notify: overrides.notify ?? (topicArn ? { sns: new SNSClient({}), topicArn } : undefined),
   };
   return middy(async () => {
     const report = await runRetire(kinds, deps);
@@ -257,6 +392,7 @@ export function createRetireHandler(
       retired: report.retired.map((r) => r.secretArn),
       failed: report.failed.map((r) => r.secretArn),
       skipped: report.skipped.length,
+      inUse: report.skipped.filter((r) => r.lastUse).map((r) => r.secretArn),
       secretsManagerCalls: report.secretsManagerCalls,
       durationMs: report.durationMs,
     });

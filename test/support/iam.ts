@@ -115,10 +115,14 @@ export function useIamSuite() {
       return suite.captured(createRotationHandler(fixture.kind(kindOptions), { client: client ?? state.sm, env: {} }));
     },
 
-    /** The retire handler for the given kinds, with an injected clock. */
-    retireHandler(kinds: RetireKinds, now: () => Date) {
+    /**
+     * The retire handler for the given kinds, with an injected clock; `options` as the deployed
+     * function gets them (its environment: RETIRE_IN_USE_*, RETIRE_QUIET_HOURS) and a notification
+     * target (an SNS client signing with the administrator).
+     */
+    retireHandler(kinds: RetireKinds, now: () => Date, options: Pick<Parameters<typeof createRetireHandler>[1] & {}, 'env' | 'notify'> = {}) {
       suite.sensitive(state.admin.secretAccessKey);
-      const handler = createRetireHandler(kinds, { client: state.sm, now });
+      const handler = createRetireHandler(kinds, { client: state.sm, now, env: {}, ...options });
       return async (...args: Parameters<typeof handler>) => {
         try {
           return await handler(...args);
