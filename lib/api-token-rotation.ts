@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { Kinds } from '../lambdas/contract';
-import { gracePeriodDefaults } from './grace-period';
+import { gracePeriodDefaults, validateConsumerCacheTtl } from './grace-period';
 import type { KindConstruct } from './kind-registry';
 import type { RetireSchedule } from './retire-schedule';
 import { RotationFunctionBase, type RotationConstructProps } from './rotation-function-base';
@@ -31,6 +31,14 @@ export interface ApiTokenRotationOptions {
    * @default Duration.hours(24)
    */
   readonly gracePeriod?: Duration;
+  /**
+   * The longest time a consumer of the secret keeps a value in its cache: the Secrets Manager
+   * Lambda extension and Agent cache 300 s by default, the SDK caching clients 1 hour. When
+   * declared, a `gracePeriod` shorter than it is refused at synth time (the previous value
+   * would be retired while consumers still serve it from their caches).
+   * @default - none declared: not checked
+   */
+  readonly consumerCacheTtl?: Duration;
   /**
    * The retire schedule that revokes previous tokens after `gracePeriod`; this secret is added
    * to it, and its function may read `managementSecret`.
@@ -74,6 +82,7 @@ export class ApiTokenRotation extends RotationFunctionBase {
   public constructor(scope: Construct, id: string, props: ApiTokenRotationProps) {
     const timeout = props.timeout ?? apiTokenRotationDefaults.timeout;
     validate(id, props);
+    validateConsumerCacheTtl(id, props.gracePeriod ?? apiTokenRotationDefaults.gracePeriod, props.consumerCacheTtl);
     super(
       scope,
       id,
@@ -140,6 +149,7 @@ export const apiTokenKind: KindConstruct<ApiTokenSecretConfig> = {
     const common = {
       ...context.common,
       gracePeriod: config.graceHours !== undefined ? Duration.hours(config.graceHours) : undefined,
+      consumerCacheTtl: config.consumerCacheTtlSeconds !== undefined ? Duration.seconds(config.consumerCacheTtlSeconds) : undefined,
       retireSchedule: context.retireSchedule,
     };
     return managementSecret

@@ -43,3 +43,28 @@ export function validateGracePeriod(id: string, grace: Duration, check: GraceSch
     );
   }
 }
+
+/**
+ * Consumers read a secret through caches: the Secrets Manager Lambda extension and Agent keep a
+ * value 300 s by default, the SDK caching clients (aws-secretsmanager-caching) 1 hour. A consumer
+ * may keep using the previous value that long after a rotation, so a grace window shorter than
+ * the cache TTL the consumers declare would retire a value still served from their caches.
+ * Refused at synth time, naming the props and both values. `names` are the props as the caller
+ * spells them (RotorStack's config fields).
+ */
+export function validateConsumerCacheTtl(
+  id: string,
+  grace: Duration,
+  ttl: Duration | undefined,
+  names: { readonly grace: string; readonly ttl: string } = { grace: 'gracePeriod', ttl: 'consumerCacheTtl' },
+): void {
+  if (ttl === undefined) return;
+  if (Token.isUnresolved(ttl.toMilliseconds())) throw new Error(`${id}: ${names.ttl} must be a concrete duration, not a token`);
+  if (ttl.toMilliseconds() <= 0) throw new Error(`${id}: ${names.ttl} must be longer than 0, got ${ttl.toHumanString()}`);
+  if (grace.toMilliseconds() < ttl.toMilliseconds()) {
+    throw new Error(
+      `${id}: ${names.grace} must not be shorter than ${names.ttl} (consumers may use the previous value from their cache ` +
+        `that long after a rotation), got ${names.grace} ${grace.toHumanString()} and ${names.ttl} ${ttl.toHumanString()}`,
+    );
+  }
+}

@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { IAM_KEY_MARKER_TAG_PATTERN, Kinds, settings } from '../lambdas/contract';
 import { writeSetting } from './function-settings';
-import { gracePeriodDefaults } from './grace-period';
+import { gracePeriodDefaults, validateConsumerCacheTtl } from './grace-period';
 import type { KindConstruct } from './kind-registry';
 import type { RetireSchedule } from './retire-schedule';
 import { RotationFunctionBase, type RotationConstructProps } from './rotation-function-base';
@@ -32,6 +32,14 @@ export interface IamAccessKeyRotationOptions {
    * @default Duration.hours(24)
    */
   readonly gracePeriod?: Duration;
+  /**
+   * The longest time a consumer of the secret keeps a value in its cache: the Secrets Manager
+   * Lambda extension and Agent cache 300 s by default, the SDK caching clients 1 hour. When
+   * declared, a `gracePeriod` shorter than it is refused at synth time (the previous value
+   * would be retired while consumers still serve it from their caches).
+   * @default - none declared: not checked
+   */
+  readonly consumerCacheTtl?: Duration;
   /**
    * How long testSecret retries STS GetCallerIdentity with the new key before failing.
    * @default Duration.seconds(60)
@@ -63,6 +71,7 @@ export class IamAccessKeyRotation extends RotationFunctionBase {
     const stsTimeout = props.stsTestTimeout ?? iamRotationDefaults.stsTestTimeout;
     const timeout = props.timeout ?? iamRotationDefaults.timeout;
     validate(id, { stsTimeout, timeout });
+    validateConsumerCacheTtl(id, grace, props.consumerCacheTtl);
     super(
       scope,
       id,
@@ -146,6 +155,7 @@ export const iamAccessKeyKind: KindConstruct<IamSecretConfig> = {
       ...context.common,
       user: iam.User.fromUserName(scope, `${config.id}User`, config.userNames[0]!),
       gracePeriod: config.graceHours !== undefined ? Duration.hours(config.graceHours) : undefined,
+      consumerCacheTtl: config.consumerCacheTtlSeconds !== undefined ? Duration.seconds(config.consumerCacheTtlSeconds) : undefined,
       retireSchedule: context.retireSchedule,
     });
   },

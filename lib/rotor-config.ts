@@ -133,4 +133,11 @@ export interface DualActiveSecretConfig extends SecretConfigBase {
    * @default 24 (DEFAULT_GRACE_HOURS)
    */
   readonly graceHours?: number;
+  /**
+   * The longest time, in seconds, a consumer of this secret keeps a value in its cache (the
+   * Secrets Manager Lambda extension and Agent: 300; the SDK caching clients: 3600). When given,
+   * a `graceHours` shorter than it is refused.
+   * @default - none declared: not checked
+   */
+  readonly consumerCacheTtlSeconds?: number;
 }

@@ -187,6 +187,16 @@ export function validateConfig(config: RotorConfig): void {
 function validateGraceHours(s: RotorSecretConfig, config: RotorConfig): void {
   const stated = 'graceHours' in s ? s.graceHours : undefined;
   const graceHours = stated ?? DEFAULT_GRACE_HOURS;
+  const ttl = 'consumerCacheTtlSeconds' in s ? s.consumerCacheTtlSeconds : undefined;
+  if (ttl !== undefined && (!Number.isFinite(ttl) || ttl <= 0 || graceHours * 3600 < ttl)) {
+    throw new Error(
+      !Number.isFinite(ttl) || ttl <= 0
+        ? `secrets[${s.id}].consumerCacheTtlSeconds must be a number of seconds above 0, got ${ttl}`
+        : `secrets[${s.id}].graceHours must not be shorter than secrets[${s.id}].consumerCacheTtlSeconds (consumers may use the ` +
+            `previous value from their cache that long after a rotation), got graceHours ${graceHours}${stated === undefined ? ' (the default)' : ''} ` +
+            `(${graceHours * 3600} s) and consumerCacheTtlSeconds ${ttl}`,
+    );
+  }
   const schedule = effectiveSchedule(s, config);
   const interval = withId(s.id, 'schedule', () => RotorSchedule.expression(schedule.text)).shortestInterval;
   if (interval && graceHours >= interval.toHours({ integral: false })) {

@@ -189,6 +189,23 @@ describe('ApiTokenRotation', () => {
     expect(make({ gracePeriod: Duration.days(13), schedule: RotorSchedule.cron('cron(0 4 1,15 * ? *)') })).not.toThrow();
   });
 
+  it('refuses a grace window shorter than a declared consumer cache TTL, naming the prop and both values (issue 11)', () => {
+    const make = (props: Partial<ApiTokenRotationProps>) => {
+      const { stack, secret, management } = arrange();
+      return () => new ApiTokenRotation(stack, 'Rotation', { secret, managementSecret: management, ...props } as ApiTokenRotationProps);
+    };
+    expect(make({ gracePeriod: Duration.minutes(30), consumerCacheTtl: Duration.hours(1) })).toThrow(
+      'Rotation: gracePeriod must not be shorter than consumerCacheTtl (consumers may use the previous value from their cache that long after a rotation), got gracePeriod 30 minutes and consumerCacheTtl 1 hour',
+    );
+    expect(make({ consumerCacheTtl: Duration.days(3) })).toThrow(/got gracePeriod 1 day and consumerCacheTtl 3 days/);
+    expect(make({ gracePeriod: Duration.hours(1), consumerCacheTtl: Duration.hours(1) })).not.toThrow();
+    expect(make({ consumerCacheTtl: Duration.seconds(300) })).not.toThrow();
+    const { stack, secret } = arrange();
+    expect(
+      () => new ApiTokenRotation(stack, 'Self', { secret, selfRotation: true, gracePeriod: Duration.minutes(1), consumerCacheTtl: Duration.minutes(5) }),
+    ).toThrow(/Self: gracePeriod must not be shorter than consumerCacheTtl .* got gracePeriod 1 minute and consumerCacheTtl 5 minutes/);
+  });
+
   it('never synthesizes a Rotor function with the loopback test opt-in, however it was added', () => {
     // Prepare: one function of each Rotor builder, each given the variable after construction.
     const synthWith = (add: (stack: ReturnType<typeof testStack>) => { addEnvironment(k: string, v: string): unknown }) => {

@@ -184,6 +184,102 @@ describe('IamAccessKeyRotation', () => {
   });
 });
 
+describe('IamAccessKeyRotation: consumer caches (issue 11)', () => {
+  const make = (props: Partial<ConstructorParameters<typeof IamAccessKeyRotation>[2]>) => {
+    const { stack, secret, user } = arrange();
+    return () => new IamAccessKeyRotation(stack, 'Rotation', { secret, user, ...props });
+  };
+
+  it('refuses a grace window shorter than a declared consumer cache TTL, naming the prop and both values', () => {
+    expect(make({ gracePeriod: Duration.minutes(30), consumerCacheTtl: Duration.hours(1) })).toThrow(
+      'Rotation: gracePeriod must not be shorter than consumerCacheTtl (consumers may use the previous value from their cache that long after a rotation), got gracePeriod 30 minutes and consumerCacheTtl 1 hour',
+    );
+    expect(make({ gracePeriod: Duration.minutes(4), consumerCacheTtl: Duration.seconds(300) })).toThrow(
+      /got gracePeriod 4 minutes and consumerCacheTtl 5 minutes/,
+    );
+    expect(make({ consumerCacheTtl: Duration.days(2) })).toThrow(/got gracePeriod 1 day and consumerCacheTtl 2 days/);
+    expect(make({ consumerCacheTtl: Duration.seconds(0) })).toThrow('Rotation: consumerCacheTtl must be longer than 0, got 0 seconds');
+  });
+
+  it('accepts a grace window as long as the cache TTL or longer, and the default against the caches AWS documents', () => {
+    expect(make({ gracePeriod: Duration.hours(1), consumerCacheTtl: Duration.hours(1) })).not.toThrow();
+    expect(make({ consumerCacheTtl: Duration.seconds(300) })).not.toThrow(); // Lambda extension / Agent
+    expect(make({ consumerCacheTtl: Duration.hours(1) })).not.toThrow(); // SDK caching clients
+    expect(make({ gracePeriod: Duration.minutes(10) })).not.toThrow(); // nothing declared: not checked
+  });
+});
+
+describe('RetireSchedule: retiring on evidence (issue 11)', () => {
+  it('writes the evidence settings with their defaults, may ask IAM when the user\'s keys were last used, and publishes to the alarm topic only', () => {
+    const { stack, secret, user } = arrange();
+    const topic = new sns.Topic(stack, 'Alarms');
+    const other = new sns.Topic(stack, 'Other');
+    new RetireSchedule(stack, 'Retire', { alarmTopic: topic }).addIamAccessKey(secret, user);
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('retire previous values'),
+      Environment: {
+        Variables: Match.objectLike({
+          RETIRE_IN_USE_MARGIN_SECONDS: '3600',
+          RETIRE_QUIET_HOURS: '24',
+          RETIRE_IN_USE_LIMIT_HOURS: '168',
+          RETIRE_IN_USE_ACTION: 'deactivate',
+          ALARM_TOPIC_ARN: { Ref: stack.getLogicalId(topic.node.defaultChild as sns.CfnTopic) },
+        }),
+      },
+    });
+    const statements = statementsOf(template, 'RetireRole');
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: 'iam:GetAccessKeyLastUsed',
+      Resource: { 'Fn::GetAtt': [logicalId(stack, user), 'Arn'] },
+    });
+    expect(statements).toContainEqual({
+      Effect: 'Allow',
+      Action: 'sns:Publish',
+      Resource: { Ref: stack.getLogicalId(topic.node.defaultChild as sns.CfnTopic) },
+    });
+    expect(JSON.stringify(statements)).not.toContain(stack.getLogicalId(other.node.defaultChild as sns.CfnTopic));
+    expect(statements.filter((s) => actions(s).includes('sns:Publish'))).toHaveLength(1);
+  });
+
+  it('without an alarm topic: no ALARM_TOPIC_ARN and no sns:Publish; the settings as given', () => {
+    const { stack, secret, user } = arrange();
+    new RetireSchedule(stack, 'Retire', {
+      inUseMargin: Duration.minutes(5),
+      quietPeriod: Duration.days(2),
+      inUseLimit: Duration.hours(0),
+      inUseAction: 'keep',
+    }).addIamAccessKey(secret, user);
+    const template = Template.fromStack(stack);
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0] as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+    expect(fn.Properties.Environment.Variables).toMatchObject({
+      RETIRE_IN_USE_MARGIN_SECONDS: '300',
+      RETIRE_QUIET_HOURS: '48',
+      RETIRE_IN_USE_LIMIT_HOURS: '0',
+      RETIRE_IN_USE_ACTION: 'keep',
+    });
+    expect(fn.Properties.Environment.Variables).not.toHaveProperty('ALARM_TOPIC_ARN');
+    expect(statementsOf(template, 'RetireRole').flatMap(actions)).not.toContain('sns:Publish');
+  });
+
+  it('refuses bad evidence props at synth time, naming the prop and the value', () => {
+    const make = (props: ConstructorParameters<typeof RetireSchedule>[2]) => () => new RetireSchedule(testStack(), 'Retire', props);
+    expect(make({ inUseMargin: Duration.millis(1500) })).toThrow(
+      'Retire: inUseMargin must be whole seconds between 0 seconds and 1 day, got 1 second 500 millis',
+    );
+    expect(make({ inUseMargin: Duration.hours(25) })).toThrow(/inUseMargin must be whole seconds .* got 1 day 1 hour/);
+    expect(make({ quietPeriod: Duration.minutes(30) })).toThrow(
+      'Retire: quietPeriod must be whole hours between 1 hour and 365 days, got 30 minutes',
+    );
+    expect(make({ quietPeriod: Duration.days(400) })).toThrow(/quietPeriod .* got 400 days/);
+    expect(make({ inUseLimit: Duration.minutes(90) })).toThrow(
+      'Retire: inUseLimit must be whole hours between 0 hours and 365 days, got 1 hour 30 minutes',
+    );
+    expect(make({ inUseAction: 'ignore' as never })).toThrow("Retire: inUseAction must be one of deactivate, keep, got 'ignore'");
+  });
+});
+
 describe('RetireSchedule', () => {
   it('runs the retire entry hourly from an EventBridge schedule, one run at a time, no async retries', () => {
     const { stack, secret, user } = arrange();

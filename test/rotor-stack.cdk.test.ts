@@ -153,6 +153,33 @@ describe('RotorStack (issue 10)', () => {
     expect(withSecrets([{ ...iamKey, graceHours: 167, schedule: 'rate(7 days)' }])).not.toThrow();
   });
 
+  it('refuses a grace window shorter than a declared consumer cache TTL, naming the fields and both values (issue 11)', () => {
+    expect(withSecrets([{ ...iamKey, graceHours: 1, consumerCacheTtlSeconds: 7200 }])).toThrow(
+      'secrets[DeployerKey].graceHours must not be shorter than secrets[DeployerKey].consumerCacheTtlSeconds (consumers may use the previous value from their cache that long after a rotation), got graceHours 1 (3600 s) and consumerCacheTtlSeconds 7200',
+    );
+    expect(withSecrets([{ ...token, consumerCacheTtlSeconds: 2 * 86_400 }])).toThrow(
+      /secrets\[DatadogKey\]\.graceHours must not be shorter .* got graceHours 24 \(the default\) \(86400 s\) and consumerCacheTtlSeconds 172800/,
+    );
+    expect(withSecrets([{ ...iamKey, consumerCacheTtlSeconds: 0 }])).toThrow(
+      'secrets[DeployerKey].consumerCacheTtlSeconds must be a number of seconds above 0, got 0',
+    );
+    expect(withSecrets([{ ...iamKey, graceHours: 1, consumerCacheTtlSeconds: 3600 }, { ...token, consumerCacheTtlSeconds: 300 }])).not.toThrow();
+  });
+
+  it('lets the retire function announce a previous credential still in use on the alarm topic, and ask IAM for the last use of the configured user only (issue 11)', () => {
+    const { stack, template } = exampleStack();
+    const topic = { Ref: stack.getLogicalId(stack.alarmTopic.node.defaultChild as never) };
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('retire previous values'),
+      Environment: { Variables: Match.objectLike({ ALARM_TOPIC_ARN: topic, RETIRE_IN_USE_ACTION: 'deactivate' }) },
+    });
+    const statements = policyStatements(template, 'RetireRole');
+    expect(statements).toContainEqual({ Effect: 'Allow', Action: 'sns:Publish', Resource: topic });
+    const lastUsed = statements.filter((s) => JSON.stringify(s.Action).includes('iam:GetAccessKeyLastUsed'));
+    expect(lastUsed).toHaveLength(1);
+    expect(JSON.stringify(lastUsed[0]!.Resource)).toContain(':user/ci-deployer');
+  });
+
   it('creates the Health forwarders in the enclosing Stage (CDK Pipelines), as in an App', () => {
     const app = noBundling();
     const stage = new Stage(app, 'Prod', { env: { account: '123456789012', region: 'eu-west-1' } });
