@@ -10,6 +10,9 @@ export const connectionDefaults = {
   scramIterations: 4096,
 } as const;
 
+/** The application_name of every Rotor session (so session counts can leave Rotor's own out). */
+export const ROTOR_APPLICATION_NAME = 'rotor';
+
 /** PostgreSQL's answer to a wrong password or an unknown role. */
 const AUTH_FAILURE_CODES = new Set(['28P01', '28000']);
 
@@ -52,7 +55,7 @@ async function open(creds: Credentials, tls: boolean): Promise<pg.Client> {
     ssl: tls ? { rejectUnauthorized: true, ...(isIP(creds.host) ? {} : { servername: creds.host }) } : false,
     connectionTimeoutMillis: connectionDefaults.connectTimeoutMs,
     query_timeout: connectionDefaults.queryTimeoutMs,
-    application_name: 'rotor',
+    application_name: ROTOR_APPLICATION_NAME,
   });
   // An idle client's socket error must not crash the function.
   client.on('error', () => undefined);

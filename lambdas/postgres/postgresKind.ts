@@ -3,8 +3,11 @@ import { RotationStepError, SecretFormatError, UnsafeRotationError } from '../co
 import type { KindContext, RevokeContext, RotationKind, TestContext } from '../core/types';
 import { baseUsername, checkPairing, CLONE_SUFFIX, pairingText, parsePairingText } from '../database/alternatingUsers';
 import { canLogin, databaseKind, type AlternatePair, type DatabaseEngine } from '../database/databaseKind';
+import { emptyReport, ownedObjects, reassignOwned, syncAttributes, syncSettings, type SyncReport } from './cloneSync';
 import { isAuthFailure, passwordLiteral, withConnection } from './connection';
+import { readPostgresOptions, type PostgresOptions } from './options';
 import { MAX_IDENTIFIER_BYTES, parsePostgresSecret, type PostgresSecret } from './secret';
+import { countSessions, reportOldLoginSessions } from './sessions';
 
 /** As AWS's PostgreSQL rotation templates: 32 characters, none of these. */
 export const postgresPasswordPolicy = { length: 32, excludeCharacters: ':/@"\'\\' } as const;
@@ -70,12 +73,26 @@ async function memberships(client: pg.Client, role: string): Promise<string[]> {
 
 /**
  * The master's part of alternating users, in one transaction under the pending login's advisory
- * lock: the pairing is verified first; then the pending login's password is set (the clone is
- * created with its marker the first time) and the clone's memberships follow the user's.
+ * lock: the pairing is verified first; the sessions of the pending login (the one a full
+ * rotation old) are counted before it gets its new password; then the password is set (the clone
+ * is created with its marker the first time) and the clone is made to stand in for the user:
+ * memberships, per-role settings, attributes and one owner (cloneSync.ts), all re-synced on every
+ * rotation. Objects the clone owns from before are reported, and reassigned when configured.
  */
-async function setAlternate(master: PostgresSecret, pending: PostgresSecret, pair: AlternatePair, ctx: KindContext): Promise<void> {
+async function setAlternate(
+  master: PostgresSecret,
+  pending: PostgresSecret,
+  pair: AlternatePair,
+  ctx: KindContext,
+  options: PostgresOptions,
+): Promise<void> {
   const { base, clone } = pair;
-  await withConnection(master, async (client) => {
+  // REASSIGN OWNED acts in the session's database: the user's objects are in the secret's.
+  const session = options.reassignCloneObjects ? { ...master, dbname: pending.dbname } : master;
+  const report: SyncReport = emptyReport();
+  const granted: string[] = [];
+  const revoked: string[] = [];
+  await withConnection(session, async (client) => {
     const ident = client.escapeIdentifier(pending.username);
     const literal = passwordLiteral(client, pending.password);
     await client.query('BEGIN');
@@ -88,6 +105,9 @@ async function setAlternate(master: PostgresSecret, pending: PostgresSecret, pai
         // The current login is a clone that no longer exists: nothing proves the pairing.
         checkPairing(undefined, { ...pair, where: 'no such role' });
       }
+      // Clients still on the login about to change (a full rotation old), before it changes.
+      const sessions = cloneExists || pending.username !== clone ? await countSessions(client, pending.username) : 0;
+      reportOldLoginSessions(ctx, pending.username, sessions, true);
       if (!cloneExists) {
         await client.query(`CREATE ROLE ${ident} WITH LOGIN PASSWORD ${literal}`);
         await client.query(
@@ -97,16 +117,31 @@ async function setAlternate(master: PostgresSecret, pending: PostgresSecret, pai
       } else {
         await client.query(`ALTER ROLE ${ident} WITH LOGIN PASSWORD ${literal}`);
       }
-      // The clone holds the user's role (its direct grants and owned objects) and every role
-      // the user is a member of; memberships the user lost are taken from the clone too.
+      // The clone holds the user's role (its direct grants and owned objects, and SET ROLE to it)
+      // and every role the user is a member of; memberships the user lost are taken from it too.
       const wanted = new Set([base, ...(await memberships(client, base))]);
       const have = new Set(await memberships(client, clone));
       const cloneIdent = client.escapeIdentifier(clone);
       for (const role of wanted) {
-        if (!have.has(role)) await client.query(`GRANT ${client.escapeIdentifier(role)} TO ${cloneIdent}`);
+        if (have.has(role)) continue;
+        await client.query(`GRANT ${client.escapeIdentifier(role)} TO ${cloneIdent}`);
+        granted.push(role);
       }
       for (const role of have) {
-        if (!wanted.has(role)) await client.query(`REVOKE ${client.escapeIdentifier(role)} FROM ${cloneIdent}`);
+        if (wanted.has(role)) continue;
+        await client.query(`REVOKE ${client.escapeIdentifier(role)} FROM ${cloneIdent}`);
+        revoked.push(role);
+      }
+      // After the memberships: the clone's `role` setting needs its membership in the user.
+      await syncSettings(client, base, clone, report, ctx);
+      await syncAttributes(client, base, clone, report, ctx);
+      const owned = await ownedObjects(client, clone);
+      if (owned.total > 0) {
+        report.ownedByClone = owned;
+        if (options.reassignCloneObjects) {
+          if (await reassignOwned(client, base, clone)) report.reassigned = owned.here.length;
+          else report.notSynced.push('ownership of objects the clone owns (the master may not reassign them)');
+        }
       }
       await client.query('COMMIT');
     } catch (err) {
@@ -115,6 +150,46 @@ async function setAlternate(master: PostgresSecret, pending: PostgresSecret, pai
     }
   });
   ctx.logger.info('alternate login password set and memberships synced', { login: pending.username });
+  // What the clone now shares with the user: names only (a setting's value is never logged).
+  ctx.logger.info('alternate login synced with the user', {
+    login: clone,
+    user: base,
+    runsAs: report.runsAs,
+    membershipsGranted: granted,
+    membershipsRevoked: revoked,
+    settingsSet: report.settingsSet,
+    settingsReset: report.settingsReset,
+    attributes: report.attributes,
+    notSynced: report.notSynced,
+  });
+  if (report.notSynced.length > 0) {
+    ctx.logger.warn('the alternate login differs from the user where the master may not change it', {
+      login: clone,
+      notSynced: report.notSynced,
+    });
+  }
+  const owned = report.ownedByClone;
+  if (owned) {
+    const line = {
+      login: clone,
+      user: base,
+      objects: owned.total,
+      inThisDatabase: owned.here,
+      elsewhere: owned.elsewhere.map((e) => ({ database: e.database, byCatalog: e.values })),
+    };
+    if (report.reassigned !== undefined) {
+      ctx.logger.info('objects the alternate login owned were reassigned to the user (REASSIGN_CLONE_OBJECTS)', {
+        ...line,
+        reassigned: report.reassigned,
+      });
+    } else {
+      ctx.logger.warn(
+        'the alternate login owns objects (created through it before its sessions ran as the user): the user cannot alter them; ' +
+          'run REASSIGN OWNED BY the alternate login TO the user in each database, or set REASSIGN_CLONE_OBJECTS',
+        line,
+      );
+    }
+  }
 }
 
 /**
@@ -166,57 +241,79 @@ async function lockAlternate(
   ctx.logger.info('leaked login locked with a password nobody keeps', { login: leaked.username, sessionsEnded: ended });
 }
 
-/** PostgreSQL's logins and SQL for the shared database flows (lambdas/database). */
-export const postgresEngine: DatabaseEngine<PostgresSecret, void> = {
-  name: 'postgres',
-  passwordPolicy: postgresPasswordPolicy,
-  parse: parsePostgresSecret,
-  sameServer: sameTarget,
-  login,
+/**
+ * PostgreSQL's logins and SQL for the shared database flows (lambdas/database). Its own setting
+ * (REASSIGN_CLONE_OBJECTS, see options.ts) is read from `env` on first use, so a bad value
+ * fails a step with a logged error rather than the cold start.
+ */
+export function createPostgresEngine(source: { env?: NodeJS.ProcessEnv } = {}): DatabaseEngine<PostgresSecret, void> {
+  let options: PostgresOptions | undefined;
+  const settings = () => (options ??= readPostgresOptions(source.env ?? process.env));
+  return {
+    name: 'postgres',
+    passwordPolicy: postgresPasswordPolicy,
+    parse: parsePostgresSecret,
+    checkSettings: () => void settings(),
+    sameServer: sameTarget,
+    login,
 
-  checkAlternating(current: PostgresSecret, ctx: KindContext): void {
-    const clone = `${baseUsername(current.username)}${CLONE_SUFFIX}`;
-    if (Buffer.byteLength(clone) > MAX_IDENTIFIER_BYTES) {
-      throw new SecretFormatError(
-        `secret ${ctx.secretArn} (AWSCURRENT): field 'username' is too long for alternating users: ` +
-          `'${CLONE_SUFFIX}' would make it ${Buffer.byteLength(clone)} bytes, over PostgreSQL's ${MAX_IDENTIFIER_BYTES}`,
-      );
-    }
-  },
-
-  async changeOwnPassword(creds: PostgresSecret, pending: PostgresSecret) {
-    try {
-      await withConnection(creds, async (client) => {
-        await client.query(
-          `ALTER ROLE ${client.escapeIdentifier(pending.username)} WITH PASSWORD ${passwordLiteral(client, pending.password)}`,
+    checkAlternating(current: PostgresSecret, ctx: KindContext): void {
+      const clone = `${baseUsername(current.username)}${CLONE_SUFFIX}`;
+      if (Buffer.byteLength(clone) > MAX_IDENTIFIER_BYTES) {
+        throw new SecretFormatError(
+          `secret ${ctx.secretArn} (AWSCURRENT): field 'username' is too long for alternating users: ` +
+            `'${CLONE_SUFFIX}' would make it ${Buffer.byteLength(clone)} bytes, over PostgreSQL's ${MAX_IDENTIFIER_BYTES}`,
         );
+      }
+    },
+
+    async changeOwnPassword(creds: PostgresSecret, pending: PostgresSecret, _source, ctx: KindContext) {
+      try {
+        const sessions = await withConnection(creds, async (client) => {
+          // The login's other sessions, on the session that changes its password, before it does.
+          const n = await countSessions(client, pending.username);
+          await client.query(
+            `ALTER ROLE ${client.escapeIdentifier(pending.username)} WITH PASSWORD ${passwordLiteral(client, pending.password)}`,
+          );
+          return n;
+        });
+        reportOldLoginSessions(ctx, pending.username, sessions, false);
+        return { oldLoginSessions: sessions };
+      } catch (err) {
+        if (isAuthFailure(err)) return false;
+        throw err;
+      }
+    },
+
+    async proveCurrent(current: PostgresSecret) {
+      return (await login(current)) ? { accepted: true, proof: undefined } : { accepted: false };
+    },
+
+    setAlternate: (master, pending, pair, _proof, ctx) => setAlternate(master, pending, pair, ctx, settings()),
+    lockAlternate: (master, leaked, lock, pair, _proof, ctx) => lockAlternate(master, leaked, lock, pair, ctx),
+    revokeSameLogin: (leaked, current, ctx) => revokeSameLogin(leaked, current, ctx),
+
+    async test(pending: PostgresSecret, ctx: TestContext): Promise<void> {
+      ctx.recordLogin();
+      // session_user: the login. A clone's current_user is the user's role (its `role` setting).
+      const who = await withConnection(pending, async (client) => {
+        const res = await client.query<{ user: string }>('SELECT session_user AS user');
+        return res.rows[0]?.user;
       });
-      return {};
-    } catch (err) {
-      if (isAuthFailure(err)) return false;
-      throw err;
-    }
-  },
+      if (who !== pending.username) {
+        throw new RotationStepError(`secret ${ctx.secretArn}: logged in as an unexpected user`);
+      }
+    },
+  };
+}
 
-  async proveCurrent(current: PostgresSecret) {
-    return (await login(current)) ? { accepted: true, proof: undefined } : { accepted: false };
-  },
+/** The engine as deployed: settings from the function's environment. */
+export const postgresEngine: DatabaseEngine<PostgresSecret, void> = createPostgresEngine();
 
-  setAlternate: (master, pending, pair, _proof, ctx) => setAlternate(master, pending, pair, ctx),
-  lockAlternate: (master, leaked, lock, pair, _proof, ctx) => lockAlternate(master, leaked, lock, pair, ctx),
-  revokeSameLogin,
-
-  async test(pending: PostgresSecret, ctx: TestContext): Promise<void> {
-    ctx.recordLogin();
-    const who = await withConnection(pending, async (client) => {
-      const res = await client.query<{ user: string }>('SELECT current_user AS user');
-      return res.rows[0]?.user;
-    });
-    if (who !== pending.username) {
-      throw new RotationStepError(`secret ${ctx.secretArn}: logged in as an unexpected user`);
-    }
-  },
-};
+/** The PostgreSQL kind with its settings read from `env` (tests; the deployed one reads process.env). */
+export function createPostgresKind(source: { env?: NodeJS.ProcessEnv } = {}): RotationKind<PostgresSecret> {
+  return databaseKind(createPostgresEngine(source));
+}
 
 /** The PostgreSQL kind: single-user and alternating-users rotation with the pg client. */
 export const postgresKind: RotationKind<PostgresSecret> = databaseKind(postgresEngine);
