@@ -348,3 +348,28 @@ describe('IAM revoke (for the emergency handler)', () => {
     expect(await callerArn(now)).toBe(userArn(user.username));
   });
 });
+
+describe('IAM lastUse (the retire run\'s evidence, issue 11)', () => {
+  it('answers what IAM recorded for the previous key: nothing before a use, then the date, service and region of the last signed call; nothing to weigh for an inactive or deleted key', async () => {
+    const user = await t.arrange();
+    const kind = t.kind();
+    const previous = { username: user.username, ...user.key };
+    // moto answers ServiceName/Region 'N/A' and no date for a key never used: no use.
+    expect(await kind.lastUse(previous, kindContext(user.arn))).toEqual({
+      credentialId: user.key.accessKeyId,
+      at: undefined,
+      service: undefined,
+      region: undefined,
+    });
+    const before = Date.now();
+    expect(await callerArn(user.key)).toBe(userArn(user.username));
+    const used = await kind.lastUse(previous, kindContext(user.arn));
+    expect(used).toMatchObject({ credentialId: user.key.accessKeyId, service: 'sts', region: 'us-east-1' });
+    // moto stamps the use with the server's clock (whole seconds or finer): not before the call.
+    expect(used!.at!.getTime()).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+    await t.setStatus(user.username, user.key.accessKeyId, 'Inactive');
+    expect(await kind.lastUse(previous, kindContext(user.arn))).toBeUndefined();
+    await t.deleteKey(user.username, user.key.accessKeyId);
+    expect(await kind.lastUse(previous, kindContext(user.arn))).toBeUndefined();
+  });
+});
