@@ -233,8 +233,11 @@ describe('rotation engine: concurrent duplicate deliveries (Secrets Manager stan
       const token = await suite.player.startRotation(user.arn);
       const instance = () => createRotationHandler(postgresKind, { client: smClient(proxy.endpoint), env: { ROTATION_STRATEGY: 'single-user' } });
       const [a, b] = [instance(), instance()];
+      // Both read "no pending value" before either stores: their two PutSecretValue calls meet.
+      proxy.barrier((operation, body) => operation === 'PutSecretValue' && body.ClientRequestToken === token);
       // Act
       const created = await Promise.all([a, b].map((h) => h(suite.player.event(user.arn, token, 'createSecret'), lambdaContext())));
+      proxy.barrier(undefined);
       // Assess: one stored the value, the other kept it.
       expect(created.map((o) => o.outcome).sort()).toEqual(['done', 'pending-exists']);
       expect(proxy.refused).toBe(1);

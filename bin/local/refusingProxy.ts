@@ -20,6 +20,12 @@ export interface RefusingProxy {
    * call with it (HTTP 400, or 500 for `InternalServiceError`), or undefined to forward.
    */
   intercept(fn: ((operation: string, body: Record<string, unknown>) => string | undefined) | undefined): void;
+  /**
+   * Holds the matching calls until `count` of them have arrived (or `timeoutMs` passed), then
+   * lets them all through in arrival order: makes "two instances at once" a certainty instead
+   * of a matter of timing. Undefined clears it.
+   */
+  barrier(match: ((operation: string, body: Record<string, unknown>) => boolean) | undefined, count?: number, timeoutMs?: number): void;
   close(): Promise<void>;
 }
 
@@ -29,6 +35,9 @@ export async function startRefusingProxy(target: string): Promise<RefusingProxy>
   const calls = new Map<string, number>();
   let refused = 0;
   let interceptor: ((operation: string, body: Record<string, unknown>) => string | undefined) | undefined;
+  let gate:
+    | { match: (operation: string, body: Record<string, unknown>) => boolean; count: number; timeoutMs: number; held: Array<() => void> }
+    | undefined;
 
   const fail = (res: ServerResponse, name: string, message: string) => {
     const status = name === 'InternalServiceError' ? 500 : 400;
@@ -69,6 +78,24 @@ export async function startRefusingProxy(target: string): Promise<RefusingProxy>
       } catch {
         parsed = {};
       }
+      if (gate?.match(operation, parsed)) {
+        const current = gate;
+        current.held.push(() => handle(operation, parsed, req, res, body));
+        if (current.held.length >= current.count) {
+          for (const go of current.held.splice(0)) go();
+        } else if (current.held.length === 1) {
+          setTimeout(() => {
+            for (const go of current.held.splice(0)) go();
+          }, current.timeoutMs).unref();
+        }
+        return;
+      }
+      handle(operation, parsed, req, res, body);
+    });
+  });
+
+  const handle = (operation: string, parsed: Record<string, unknown>, req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+    {
       const injected = interceptor?.(operation, parsed);
       if (injected) {
         fail(res, injected, `stand-in: ${operation} failed (${injected})`);
@@ -95,8 +122,8 @@ export async function startRefusingProxy(target: string): Promise<RefusingProxy>
         written.set(token, value);
       }
       forward(req, res, body);
-    });
-  });
+    }
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
@@ -107,6 +134,9 @@ export async function startRefusingProxy(target: string): Promise<RefusingProxy>
     calls,
     intercept(fn) {
       interceptor = fn;
+    },
+    barrier(match, count = 2, timeoutMs = 5_000) {
+      gate = match ? { match, count, timeoutMs, held: [] } : undefined;
     },
     close: () =>
       new Promise<void>((resolve) => {
