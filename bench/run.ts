@@ -17,8 +17,11 @@ import { SecretsManagerPlayer, smClient, STEPS } from '../bin/local/harness';
 import { awsEnvFor, startMoto } from '../bin/local/moto';
 import { account, MysqlFixtures, mysqlServer, rootConnection } from '../bin/local/mysql';
 import { startPostgresCluster, testPassword, uniqueName } from '../bin/local/postgres';
+import { runLoadBench } from './loadBench';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
+/** BENCH_ONLY=rotation or BENCH_ONLY=load runs one part. */
+const ONLY = process.env.BENCH_ONLY;
 const STRATEGIES = ['single-user', 'alternating-users'] as const;
 
 function quantile(sorted: number[], q: number): number {
@@ -142,4 +145,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (ONLY !== 'load') await main();
+if (ONLY !== 'rotation') await runLoadBench();
