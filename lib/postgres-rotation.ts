@@ -1,11 +1,12 @@
 import type { Construct } from 'constructs';
-import { Kinds } from '../lambdas/contract';
+import { Kinds, settings, Strategies } from '../lambdas/contract';
 import {
   allowDatabase,
   databasePropsFromConfig,
   databaseRotationSpec,
   type DatabaseRotationOptions,
 } from './database-rotation';
+import { writeSetting } from './function-settings';
 import type { KindConstruct } from './kind-registry';
 import { RotationFunctionBase, type RotationConstructProps } from './rotation-function-base';
 import type { DatabaseSecretConfig } from './rotor-config';
@@ -19,7 +20,15 @@ export const postgresRotationDefaults = {
  * Options of a PostgreSQL rotation (as passed to a shortcut). Its defaults: `excludeCharacters`
  * ':/@"\'\\' (as AWS's PostgreSQL rotation templates), `port` 5432.
  */
-export interface PostgresRotationOptions extends DatabaseRotationOptions {}
+export interface PostgresRotationOptions extends DatabaseRotationOptions {
+  /**
+   * Alternating users: reassign to the user the objects its clone owns from before the clone's
+   * sessions ran as the user (REASSIGN OWNED, in the secret's database). Without it they are
+   * only reported in the function's log at each rotation.
+   * @default false
+   */
+  readonly reassignCloneObjects?: boolean;
+}
 
 export interface PostgresRotationProps extends RotationConstructProps, PostgresRotationOptions {}
 
@@ -29,7 +38,14 @@ export interface PostgresRotationProps extends RotationConstructProps, PostgresR
  */
 export class PostgresRotation extends RotationFunctionBase {
   public constructor(scope: Construct, id: string, props: PostgresRotationProps) {
-    super(scope, id, props, databaseRotationSpec(id, Kinds.POSTGRES, props));
+    const database = databaseRotationSpec(id, Kinds.POSTGRES, props);
+    if (props.reassignCloneObjects && database.strategy !== Strategies.ALTERNATING_USERS) {
+      throw new Error(`${id}: reassignCloneObjects applies to the alternating-users strategy only, got strategy ${database.strategy}`);
+    }
+    super(scope, id, props, {
+      ...database,
+      environment: { ...database.environment, ...writeSetting(settings.reassignCloneObjects, props.reassignCloneObjects) },
+    });
     allowDatabase(this, props, postgresRotationDefaults.port);
   }
 }

@@ -46,6 +46,28 @@ describe('PostgresRotation', () => {
     });
   });
 
+  it('writes REASSIGN_CLONE_OBJECTS only when asked, and refuses it without alternating users', () => {
+    const stack = testStack();
+    const { app, master } = secretsIn(stack);
+    new PostgresRotation(stack, 'Rotation', { secret: app, masterSecret: master, reassignCloneObjects: true });
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ROTATION_STRATEGY: 'alternating-users', REASSIGN_CLONE_OBJECTS: 'true' }) },
+    });
+    const plain = testStack();
+    const other = secretsIn(plain);
+    new PostgresRotation(plain, 'Rotation', { secret: other.app, masterSecret: other.master });
+    const env = Object.values(Template.fromStack(plain).findResources('AWS::Lambda::Function'))
+      .map((f) => f.Properties.Environment?.Variables ?? {})
+      .find((v) => v.ROTATION_STRATEGY);
+    expect(env).toBeDefined();
+    expect(env).not.toHaveProperty('REASSIGN_CLONE_OBJECTS');
+    const single = testStack();
+    const s = secretsIn(single);
+    expect(() => new PostgresRotation(single, 'Rotation', { secret: s.app, strategy: 'single-user', reassignCloneObjects: true })).toThrow(
+      /Rotation: reassignCloneObjects applies to the alternating-users strategy only, got strategy single-user/,
+    );
+  });
+
   it('grants the function only its own secret (and the master read-only), GetRandomPassword on *', () => {
     const stack = testStack();
     const { app, master } = secretsIn(stack);
