@@ -193,6 +193,8 @@ export class SecretCache {
         this.calls++;
         // The label moved between the two calls (the rotation finished): look again, bounded.
         const name = (err as Error).name ?? '';
+        // The pending version has no value yet (createSecret has not stored it): AWSCURRENT is all there is.
+        if (stage === 'AWSPENDING' && name === 'ResourceNotFoundException') return this.readCurrent(secretId);
         const moved = ['InvalidRequestException', 'ResourceNotFoundException'].includes(name) || name.includes('Mismatch');
         if (!moved || attempt >= secretCacheDefaults.labelRaceAttempts) throw readError(secretId, stage, err);
       }
