@@ -94,7 +94,10 @@ export interface LoadOptions {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function failureName(err: unknown): string {
-  const e = err as { code?: unknown; errno?: unknown; name?: unknown; status?: unknown };
+  const e = err as { code?: unknown; errno?: unknown; name?: unknown; status?: unknown; message?: unknown };
+  // pg reports a session the server ended either with its SQLSTATE (57P01) or, when the socket
+  // closed first, with this message and no code: both are "the revocation ended this session".
+  if (e?.code === undefined && typeof e?.message === 'string' && /Connection terminated/i.test(e.message)) return 'connection-terminated';
   return String(e?.code ?? e?.errno ?? e?.status ?? e?.name ?? typeof err);
 }
 

@@ -41,6 +41,15 @@ export function pgPool(options: PgPoolOptions): pg.Pool {
 
   /** Tags a failed connect with the version whose password it presented. */
   class RotorPgClient extends Base {
+    public constructor(...args: ConstructorParameters<typeof Client>) {
+      super(...args);
+      // A backend that ends the session (an emergency revocation locks the leaked login and
+      // terminates its sessions) makes pg emit 'error' on the client, sometimes after the pool
+      // stopped listening; unheard, that event would crash the application. The query in flight
+      // still fails through its own promise.
+      this.on('error', () => undefined);
+    }
+
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg's overloads (promise and callback)
     public override connect(callback?: any): any {
       const tagged = (err: Error | undefined) => {
