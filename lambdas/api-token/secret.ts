@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { SecretFormatError } from '../core/errors';
 import { parseWith } from '../core/secretValue';
 import { urlProblem, type UrlPolicy } from './urls';

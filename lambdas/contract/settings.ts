@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ALLOW_LOOPBACK_FOR_TESTS } from './testing';
 import {
   Bounds,

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { SecretFormatError } from './errors';
 import type { Redactor } from './redact';
 import type { RotationKind } from './types';

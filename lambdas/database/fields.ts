@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Fields the database secrets of AWS's rotation templates share, as zod schemas. */
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AwsEvents, RotorEvents } from '../contract';
 import { InvalidEventError } from '../core/errors';
 

@@ -1,5 +1,5 @@
 import { IAMClient, NoSuchEntityException } from '@aws-sdk/client-iam';
-import { z } from 'zod';
+import * as z from 'zod';
 import { KIND_TRAITS, Kinds, settings } from '../contract';
 import { ConfigurationError, RotationStepError, UnsafeRotationError } from '../core/errors';
 import { readSetting } from '../core/settings';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseWith } from '../core/secretValue';
 
 /** Bounds of the `graceperiod` field, in hours (a year at most: longer is not a grace window). */

@@ -1,4 +1,4 @@
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import { mysqlDefaults } from './options';
 import type { MysqlSecret } from './secret';
 import { parseServer, splitAccount, type ServerInfo } from './sql';
@@ -104,7 +104,9 @@ export async function connect(creds: Credentials, timeouts: Timeouts = mysqlDefa
 }
 
 async function open(creds: Credentials, tls: boolean, timeouts: Timeouts): Promise<Session> {
-  const conn = await mysql.createConnection({
+  // Loaded on the first login, not at init: createSecret and finishSecret never need the driver.
+  const { default: driver } = await import('mysql2/promise');
+  const conn = await driver.createConnection({
     host: creds.host,
     port: creds.port,
     user: creds.username,

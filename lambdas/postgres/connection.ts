@@ -1,6 +1,6 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import pg from 'pg';
+import type pg from 'pg';
 import type { PostgresSecret } from './secret';
 
 export const connectionDefaults = {
@@ -45,7 +45,9 @@ export async function connect(creds: Credentials): Promise<pg.Client> {
 }
 
 async function open(creds: Credentials, tls: boolean): Promise<pg.Client> {
-  const client = new pg.Client({
+  // Loaded on the first login, not at init: createSecret and finishSecret never need the driver.
+  const { default: driver } = await import('pg');
+  const client = new driver.Client({
     host: creds.host,
     port: creds.port,
     user: creds.username,
