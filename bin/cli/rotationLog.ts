@@ -1,4 +1,4 @@
-import { FilterLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { paginateFilterLogEvents, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 
 /** The two lines the engine logs at the end of every step (lambdas/core/engine.ts). */
 export const StepMessages = {
@@ -84,17 +84,17 @@ export class RotationLog {
   public async read(): Promise<LogRead> {
     const records: StepRecord[] = [];
     const read = new Set<string>();
-    let nextToken: string | undefined;
     try {
-      for (let page = 0; page < rotationLogDefaults.maxPages; page++) {
-        const out = await this.logs.send(
-          new FilterLogEventsCommand({
-            logGroupName: this.logGroupName,
-            startTime: this.since - rotationLogDefaults.clockSkewMs,
-            filterPattern: `"${this.token}"`,
-            nextToken,
-          }),
-        );
+      const pages = paginateFilterLogEvents(
+        { client: this.logs },
+        {
+          logGroupName: this.logGroupName,
+          startTime: this.since - rotationLogDefaults.clockSkewMs,
+          filterPattern: `"${this.token}"`,
+        },
+      );
+      let page = 0;
+      for await (const out of pages) {
         for (const event of out.events ?? []) {
           const id = event.eventId ?? `${event.logStreamName}/${event.timestamp}/${event.message}`;
           if (this.seen.has(id) || read.has(id)) continue;
@@ -102,8 +102,7 @@ export class RotationLog {
           const record = parseStepRecord(id, event.timestamp ?? 0, event.message ?? '');
           if (record && record.token === this.token) records.push(record);
         }
-        nextToken = out.nextToken || undefined;
-        if (!nextToken) break;
+        if (++page >= rotationLogDefaults.maxPages) break;
       }
     } catch (err) {
       const e = err as Error;
