@@ -6,6 +6,9 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import type pg from 'pg';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { StepRecord } from '../bin/cli/rotationLog';
@@ -15,7 +18,7 @@ import { waitForRotation, type StepLogReader, type WaitDeps } from '../bin/cli/w
 import { createEmergencyHandler } from '../lambdas/emergency/index';
 import { postgresKind } from '../lambdas/postgres/postgresKind';
 import { retireKinds } from '../lambdas/retire/index';
-import { cliEnv, FunctionLogs, loggingToCloudWatch, runCli, type CliResult } from './support/cli';
+import { cliEnv, FunctionLogs, loggingToCloudWatch, runCli, runCliOnTerminal, scriptCommand, type CliResult } from './support/cli';
 import { captureEvents, eventsClient } from '../bin/local/events';
 import { lambdaContext, playRotations, smClient } from '../bin/local/harness';
 import { createRotationFunction } from '../bin/local/moto';
@@ -137,10 +140,10 @@ describe('rotor CLI (the real binary against moto)', () => {
       expect((await current()).password).not.toBe(unknown);
     });
 
-    it('gives up after --timeout when nothing rotates, exits 1 and says where it stopped', async () => {
+    it('gives up after --timeout when nothing rotates, exits 3 (timed out, may still finish) and says where it stopped', async () => {
       const { arn } = await arrangePostgres();
       const result = await rotor(['rotate', arn, '--timeout', '3']);
-      expect(result.code).toBe(1);
+      expect(result.code).toBe(3);
       const token = /^Token: (\S+)$/m.exec(result.stdout)?.[1];
       expect(result.stderr).toContain(`timed out after 3 s waiting for the rotation of`);
       expect(result.stderr).toContain(`token ${token} is staged AWSPENDING`);
@@ -238,7 +241,7 @@ describe('rotor CLI (the real binary against moto)', () => {
       })();
       const service = playRotations(suite.player, lambda, arn);
 
-      const result = await rotor(['rotate', arn, '--leaked', '--reason', 'pasted in a chat', '--timeout', '30']).finally(async () => {
+      const result = await rotor(['rotate', arn, '--leaked', '--yes', '--reason', 'pasted in a chat', '--timeout', '30']).finally(async () => {
         stop = true;
         await bridge;
         await service.stop();
@@ -263,8 +266,8 @@ describe('rotor CLI (the real binary against moto)', () => {
       const { arn } = await arrangePostgres();
       const leakedVersionId = await suite.player.versionOf(arn, 'AWSCURRENT');
       const inbox = await captureEvents(suite.moto.endpoint, LEAK_PATTERN);
-      const result = await rotor(['rotate', arn, '--leaked', '--timeout', '3']);
-      expect(result.code).toBe(1);
+      const result = await rotor(['rotate', arn, '--leaked', '--yes', '--timeout', '3']);
+      expect(result.code).toBe(3);
       const eventId = /^Leak event sent: (\S+)/m.exec(result.stdout)?.[1];
       expect(result.stderr).toContain(`timed out after 3 s: the leak event was sent (${eventId})`);
       expect(result.stderr).toContain(`AWSCURRENT is still on the leaked version ${leakedVersionId}`);
@@ -368,10 +371,10 @@ describe('rotor CLI (the real binary against moto)', () => {
       const name = uniqueName('cli-leak');
       const arn = await suite.secret(name, { password: testPassword() });
       const inbox = await captureEvents(suite.moto.endpoint, LEAK_PATTERN);
-      const bySecret = await rotor(['leak', '--secret', name, '--reason', 'found in a public gist']);
+      const bySecret = await rotor(['leak', '--yes', '--secret', name, '--reason', 'found in a public gist']);
       const [byKey, byFingerprint] = await Promise.all([
-        rotor(['leak', '--access-key-id', exampleKeyId, '--json']),
-        rotor(['leak', '--fingerprint', 'a'.repeat(32), '--reason', 'scanner']),
+        rotor(['leak', '--yes', '--access-key-id', exampleKeyId, '--json']),
+        rotor(['leak', '-y', '--fingerprint', 'a'.repeat(32), '--reason', 'scanner']),
       ]);
 
       for (const r of [bySecret, byKey, byFingerprint]) expect(r.code, r.stderr).toBe(0);
@@ -393,7 +396,7 @@ describe('rotor CLI (the real binary against moto)', () => {
       const name = uniqueName('cli-leak-src');
       await suite.secret(name, { password: testPassword() });
       const inbox = await captureEvents(suite.moto.endpoint, { source: ['acme.scanner'] });
-      const result = await rotor(['leak', '--secret', name, '--source', 'acme.scanner', '--event-bus', 'default']);
+      const result = await rotor(['leak', '--yes', '--secret', name, '--source', 'acme.scanner', '--event-bus', 'default']);
       expect(result.code, result.stderr).toBe(0);
       expect(await inbox.drain()).toHaveLength(1);
     });
@@ -425,6 +428,172 @@ describe('rotor CLI (the real binary against moto)', () => {
       expect(result.code).toBe(1);
       expect(result.stderr).toMatch(/secret 'no\/such-secret' not found in us-east-1/);
       expect(await inbox.drain()).toEqual([]);
+    });
+  });
+
+  describe('as AWS CLI users expect it', () => {
+    it('prints the table or JSON per --output, --json and AWS_DEFAULT_OUTPUT (the flag wins; they must agree); every help shows the globals and exit codes', async () => {
+      const name = uniqueName('cli-out');
+      const arn = await suite.secret(name, { password: testPassword() });
+      await suite.player.client.send(new TagResourceCommand({ SecretId: arn, Tags: [{ Key: 'rotor:kind', Value: 'postgres' }] }));
+      const helps = Promise.all(['status', 'rotate', 'leak'].map((c) => rotor([c, '--help'])));
+      const [table, json, envJson, envJsonFlagTable, envText, conflict] = await Promise.all([
+        rotor(['status', '--output', 'table']),
+        rotor(['status', '--output', 'json']),
+        rotor(['status'], { AWS_DEFAULT_OUTPUT: 'json' }),
+        rotor(['--output', 'table', 'status'], { AWS_DEFAULT_OUTPUT: 'json' }),
+        rotor(['status'], { AWS_DEFAULT_OUTPUT: 'text' }),
+        rotor(['status', '--json', '--output', 'table']),
+      ]);
+      for (const r of [table, json, envJson, envJsonFlagTable, envText]) expect(r.code, r.stderr).toBe(0);
+      for (const r of [table, envJsonFlagTable, envText]) {
+        expect(r.stdout).toMatch(/^NAME\s+KIND\s+STRATEGY/);
+        expect(r.stdout).toMatch(new RegExp(`^${name}\\s+postgres`, 'm'));
+      }
+      for (const r of [json, envJson]) {
+        expect(JSON.parse(r.stdout).secrets.map((x: { name: string }) => x.name)).toContain(name);
+      }
+      expect(conflict.code).toBe(2);
+      expect(conflict.stderr).toContain('--json and --output table disagree');
+      for (const h of await helps) {
+        expect(h.code).toBe(0);
+        expect(h.stdout).toMatch(/Global Options:[\s\S]*--region <region>[\s\S]*--profile <name>[\s\S]*--output <format>/);
+        expect(h.stdout).toMatch(/Exit codes:\n {2}0 {2}ok\n {2}1 {2}failed[\s\S]*\n {2}3 {2}timed out[\s\S]*\n {2}4 {2}status --fail-on[\s\S]*\n {2}5 {2}not confirmed/);
+      }
+    });
+
+    it('names an unknown profile in the error (flag or AWS_PROFILE), and uses a known one, never printing a key', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'rotor-cli-profiles-'));
+      const key = `rotorProfileKey${testPassword().replace(/\W/g, '')}`;
+      suite.sensitive(key);
+      writeFileSync(join(dir, 'config'), '[default]\nregion = us-east-1\n[profile ops]\nregion = us-east-1\n[profile bare]\nregion = us-east-1\n');
+      writeFileSync(join(dir, 'credentials'), `[ops]\naws_access_key_id = AKIAROTORTEST\naws_secret_access_key = ${key}\n`);
+      const files = {
+        AWS_CONFIG_FILE: join(dir, 'config'),
+        AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'),
+        AWS_ACCESS_KEY_ID: undefined,
+        AWS_SECRET_ACCESS_KEY: undefined,
+      };
+      try {
+        const [byFlag, byEnv, known, bare] = await Promise.all([
+          rotor(['status', '--profile', 'nosuch'], files),
+          rotor(['status'], { ...files, AWS_PROFILE: 'typo' }),
+          rotor(['status', '--profile', 'ops'], files),
+          rotor(['status', '--profile', 'bare'], files),
+        ]);
+        expect(byFlag.code).toBe(1);
+        expect(byFlag.stderr).toMatch(/^rotor: AWS profile 'nosuch' \(--profile\) not found in .*config or .*credentials \(profiles there: bare, default, ops\)/m);
+        expect(byEnv.code).toBe(1);
+        expect(byEnv.stderr).toContain("AWS profile 'typo' (AWS_PROFILE) not found");
+        expect(known.code, known.stderr).toBe(0);
+        expect(bare.code).toBe(1);
+        expect(bare.stderr).toContain("cannot load credentials for AWS profile 'bare'");
+        for (const r of [byFlag, byEnv, known, bare]) expect(r.stdout + r.stderr).not.toContain(key);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('refuses leak and rotate --leaked without --yes when stdin is not a terminal (exit 5), and sends nothing', async () => {
+      const { arn } = await arrangePostgres();
+      const before = await suite.player.versionOf(arn, 'AWSCURRENT');
+      const inbox = await captureEvents(suite.moto.endpoint, LEAK_PATTERN);
+      const [leak, leakJson, leaked, yesAlone] = await Promise.all([
+        rotor(['leak', '--secret', arn]),
+        rotor(['leak', '--access-key-id', exampleKeyId, '--output', 'json']),
+        rotor(['rotate', arn, '--leaked', '--timeout', '3']),
+        rotor(['rotate', arn, '--yes']),
+      ]);
+      for (const r of [leak, leakJson, leaked]) expect(r.code, r.stderr).toBe(5);
+      expect(leak.stderr).toMatch(/^rotor: rotor leak: report secret .* as leaked.*needs confirmation, and stdin is not a terminal.*Pass --yes/m);
+      expect(leaked.stderr).toMatch(/rotor rotate --leaked: rotate .* and revoke its current value \(version .*\).*Pass --yes/);
+      expect(JSON.parse(leakJson.stdout)).toEqual({ error: { name: 'NotConfirmedError', message: expect.stringContaining('Pass --yes'), exitCode: 5 } });
+      expect(yesAlone.code).toBe(2);
+      expect(yesAlone.stderr).toContain('--yes applies only with --leaked');
+      expect(await inbox.drain()).toEqual([]);
+      expect(await suite.player.versionOf(arn, 'AWSCURRENT')).toBe(before);
+      expect(await suite.player.versionOf(arn, 'AWSPENDING')).toBeUndefined();
+    });
+
+    it.skipIf(!scriptCommand)('asks on a terminal before leak: no sends nothing (exit 5), yes sends the event', async () => {
+      const name = uniqueName('cli-tty');
+      const arn = await suite.secret(name, { password: testPassword() });
+      const inbox = await captureEvents(suite.moto.endpoint, LEAK_PATTERN);
+      const env = cliEnv(suite.moto.endpoint);
+      const no = await runCliOnTerminal(['leak', '--secret', name], env, 'n\r');
+      suite.logs.note(no.stdout + no.stderr);
+      expect(no.code, no.stdout).toBe(5);
+      expect(no.stdout).toContain(`rotor leak: report secret ${arn} as leaked; Rotor's emergency handler will rotate it and revoke the leaked value. Continue? [y/N]`);
+      expect(no.stdout).toContain('not confirmed. Nothing was sent.');
+      expect(await inbox.drain()).toEqual([]);
+      const yes = await runCliOnTerminal(['leak', '--secret', name], env, 'yes\r');
+      suite.logs.note(yes.stdout + yes.stderr);
+      expect(yes.code, yes.stdout).toBe(0);
+      expect(yes.stdout).toMatch(/Leak event sent: \S+/);
+      expect((await inbox.drain()).map((e) => e.detail.secretId)).toEqual([arn]);
+    });
+
+    it('rotate --no-wait returns at once with the rotation started (exit 0); --timeout with it is a usage error', async () => {
+      const { arn } = await arrangePostgres();
+      const [started, withTimeout] = await Promise.all([
+        rotor(['rotate', arn, '--no-wait', '--output', 'json']),
+        rotor(['rotate', arn, '--no-wait', '--timeout', '5']),
+      ]);
+      expect(started.code, started.stderr).toBe(0);
+      const out = JSON.parse(started.stdout);
+      expect(out).toMatchObject({ outcome: 'started', secret: { arn } });
+      expect(await suite.player.versionOf(arn, 'AWSPENDING')).toBe(out.token); // nobody completes it: it stays started
+      expect(started.durationMs).toBeLessThan(8_000);
+      expect(withTimeout.code).toBe(2);
+      expect(withTimeout.stderr).toContain('--timeout applies only when waiting (not with --no-wait)');
+      const again = await rotor(['rotate', arn, '--no-wait']);
+      expect(again.code).toBe(1); // a failure, not a timeout: the started rotation is in progress
+      expect(again.stderr).toContain(`is already in progress: version ${out.token} is staged AWSPENDING`);
+    });
+
+    it('exits 3 (timed out, may still finish) apart from 1 (failed) when a short bound passes on a rotation nobody completes', async () => {
+      const { arn } = await arrangePostgres();
+      const result = await rotor(['rotate', arn, '--timeout', '1', '--json']);
+      expect(result.code).toBe(3);
+      const out = JSON.parse(result.stdout);
+      expect(out).toMatchObject({ outcome: 'timed-out' });
+      expect(await suite.player.versionOf(arn, 'AWSPENDING')).toBe(out.token);
+      expect(result.stderr).toContain('It may still finish: check rotor status.');
+    });
+
+    it('status --fail-on overdue,stuck exits 4 naming what matched, prints the report in full, and exits 0 when nothing does', async () => {
+      const p = uniqueName('fo');
+      const overdue = `${p}-overdue`;
+      const stuck = `${p}-stuck`;
+      const overdueArn = await suite.secret(overdue, { password: testPassword() });
+      const stuckArn = await suite.secret(stuck, { password: testPassword() });
+      for (const a of [overdueArn, stuckArn]) {
+        await suite.player.client.send(new TagResourceCommand({ SecretId: a, Tags: [{ Key: 'rotor:kind', Value: 'postgres' }] }));
+      }
+      await enableRotation(overdueArn, 1);
+      await enableRotation(stuckArn, 30, { keepPending: true });
+      const later = new Date(Date.now() + 48 * HOUR).toISOString();
+      const [both, bothJson, onlyStuckNow, bogus] = await Promise.all([
+        rotor(['status', '--fail-on', 'overdue,stuck', '--at', later]),
+        rotor(['status', '--fail-on', 'overdue,stuck', '--at', later, '--json']),
+        rotor(['status', '--fail-on', 'stuck']),
+        rotor(['status', '--fail-on', 'overdue,late']),
+      ]);
+      expect(both.code, both.stderr).toBe(4);
+      expect(both.stdout).toMatch(new RegExp(`^${overdue}\\s.*OVERDUE`, 'm'));
+      expect(both.stdout).toMatch(new RegExp(`^${stuck}\\s.*STUCK`, 'm'));
+      expect(both.stderr).toMatch(/^rotor: --fail-on overdue,stuck: \d+ overdue \(.*\); \d+ stuck \(.*\)$/m);
+      expect(both.stderr).toContain(overdue);
+      expect(both.stderr).toContain(stuck);
+      expect(bothJson.code).toBe(4);
+      const failOn = JSON.parse(bothJson.stdout).failOn;
+      expect(failOn).toMatchObject({ conditions: ['overdue', 'stuck'], exitCode: 4 });
+      expect(failOn.matched.overdue).toContain(overdue);
+      expect(failOn.matched.stuck).toContain(stuck);
+      expect(failOn.matched.overdue).not.toContain(stuck);
+      expect(onlyStuckNow.code, onlyStuckNow.stderr).toBe(0); // nothing has been pending for an hour yet
+      expect(bogus.code).toBe(2);
+      expect(bogus.stderr).toContain("--fail-on: unknown condition 'late' (choose from overdue, stuck");
     });
   });
 });

@@ -1,6 +1,9 @@
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { AwsSetupError, CliError } from './errors';
 
 /** Global options every command takes; the rest comes from the standard AWS chain. */
@@ -38,6 +41,53 @@ const CREDENTIALS_HELP =
   'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, choose a profile with AWS_PROFILE or --profile, ' +
   'or sign in first (aws sso login / aws configure)';
 
+/** The shared config and credentials files, where the SDK (and the AWS CLI) look for them. */
+export function sharedFiles(env: NodeJS.ProcessEnv = process.env): { config: string; credentials: string } {
+  const home = env.HOME || env.USERPROFILE || homedir();
+  return {
+    config: env.AWS_CONFIG_FILE || join(home, '.aws', 'config'),
+    credentials: env.AWS_SHARED_CREDENTIALS_FILE || join(home, '.aws', 'credentials'),
+  };
+}
+
+/** Profile names a shared file defines (`[default]`, `[profile x]`, `[x]`); only section names are read. */
+function profilesIn(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const names: string[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^\s*\[\s*([^\]]+?)\s*\]/.exec(line);
+    if (!m) continue;
+    const section = m[1]!;
+    const profile = /^profile\s+(.+)$/.exec(section)?.[1] ?? (/\s/.test(section) ? undefined : section);
+    if (profile) names.push(profile.trim());
+  }
+  return names;
+}
+
+/**
+ * Checks that the profile named by --profile or AWS_PROFILE exists in the shared files, so that
+ * an unknown one is named in the error instead of the SDK's "could not load credentials from any
+ * providers". Reads section names only, never a key.
+ */
+export function checkProfile(options: AwsOptions, env: NodeJS.ProcessEnv = process.env): void {
+  const profile = options.profile ?? (env.AWS_PROFILE || undefined);
+  if (!profile) return;
+  const files = sharedFiles(env);
+  const known = [...new Set([...profilesIn(files.config), ...profilesIn(files.credentials)])];
+  if (known.includes(profile)) return;
+  const from = options.profile !== undefined ? '--profile' : 'AWS_PROFILE';
+  throw new AwsSetupError(
+    `AWS profile '${profile}' (${from}) not found in ${files.config} or ${files.credentials}` +
+      `${known.length ? ` (profiles there: ${known.sort().join(', ')})` : ' (no profiles there)'}: ` +
+      `check the name, create it with 'aws configure --profile ${profile}', or point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at your files`,
+  );
+}
+
 /** The region the SDK would use, with AWS_DEFAULT_REGION (the AWS CLI's variable) as a last resort. */
 export async function resolveRegion(options: AwsOptions, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   if (options.region) return options.region;
@@ -60,6 +110,7 @@ export async function resolveRegion(options: AwsOptions, env: NodeJS.ProcessEnv 
  * missing one is reported before anything else happens.
  */
 export async function connect(options: AwsOptions, env: NodeJS.ProcessEnv = process.env): Promise<AwsClients> {
+  checkProfile(options, env);
   const region = await resolveRegion(options, env);
   const config = { region, ...(options.profile ? { profile: options.profile } : {}) };
   const secrets = new SecretsManagerClient(config);
@@ -67,6 +118,15 @@ export async function connect(options: AwsOptions, env: NodeJS.ProcessEnv = proc
     await secrets.config.credentials();
   } catch (err) {
     secrets.destroy();
+    const profile = options.profile ?? (env.AWS_PROFILE || undefined);
+    const e = err as Error;
+    if (profile && (e.name === 'CredentialsProviderError' || /could not (load|resolve) credentials/i.test(e.message))) {
+      throw new AwsSetupError(
+        `cannot load credentials for AWS profile '${profile}': ${e.message.split('\n')[0]}. ` +
+          `Check the profile in ${sharedFiles(env).config}, or sign in first (aws sso login --profile ${profile})`,
+        { cause: err },
+      );
+    }
     throw explainAwsError(err, 'loading AWS credentials', { region, endpoint: env.AWS_ENDPOINT_URL });
   }
   const events = new EventBridgeClient(config);

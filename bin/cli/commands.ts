@@ -2,7 +2,7 @@ import type { DescribeSecretCommandOutput } from '@aws-sdk/client-secrets-manage
 import { SecretsApi } from '../../lambdas/core/secretsApi';
 import { Stages } from '../../lambdas/core/types';
 import { explainAwsError, functionNameOf, type AwsClients } from './aws';
-import { CliError, ExitCodes, SecretNotFoundError, UsageError, type ExitCode } from './errors';
+import { CliError, ExitCodes, NotConfirmedError, SecretNotFoundError, UsageError, type ExitCode } from './errors';
 import { leakDetail, sendLeakEvent, type LeakTarget } from './leak';
 import { formatDuration, formatTime, type Output } from './output';
 import { RotationLog, type StepRecord } from './rotationLog';
@@ -18,6 +18,28 @@ export interface CommandContext {
   readonly sleep: (ms: number) => Promise<void>;
   /** @default waitDefaults.pollIntervalMs */
   readonly pollIntervalMs?: number;
+  /**
+   * Asks a person to confirm a destructive action (on stderr, answered on stdin); undefined when
+   * stdin is not a terminal, so nobody can answer.
+   * @default - no terminal
+   */
+  readonly confirm?: (question: string) => Promise<boolean>;
+}
+
+/**
+ * Goes ahead with a destructive action only when `--yes` was given or a person said yes at the
+ * terminal; otherwise throws NotConfirmedError (exit 5) before anything is sent.
+ */
+export async function confirmDestructive(what: string, yes: boolean, ctx: CommandContext): Promise<void> {
+  if (yes) return;
+  if (!ctx.confirm) {
+    throw new NotConfirmedError(
+      `${what}: this needs confirmation, and stdin is not a terminal to ask on. Pass --yes to go ahead without asking (scripts, CI). Nothing was sent.`,
+    );
+  }
+  if (!(await ctx.confirm(`${what}. Continue? [y/N] `))) {
+    throw new NotConfirmedError(`${what}: not confirmed. Nothing was sent.`);
+  }
 }
 
 function where(clients: AwsClients): string {
@@ -54,6 +76,23 @@ export interface StatusCommandOptions {
   readonly at?: Date;
   /** @default statusDefaults.stuckAfterMinutes */
   readonly stuckAfterMinutes?: number;
+  /** Exit ATTENTION (4) when any secret is in one of these conditions. @default - none: exit 0 */
+  readonly failOn?: readonly FailOnCondition[];
+}
+
+export const FAIL_ON_CONDITIONS = ['overdue', 'stuck'] as const;
+export type FailOnCondition = (typeof FAIL_ON_CONDITIONS)[number];
+
+/** `overdue,stuck` → the conditions; anything else is a usage error. */
+export function parseFailOn(value: string): FailOnCondition[] {
+  const parts = value.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (parts.length === 0) throw new UsageError(`--fail-on: name one or more of ${FAIL_ON_CONDITIONS.join(', ')} (comma-separated)`);
+  for (const p of parts) {
+    if (!(FAIL_ON_CONDITIONS as readonly string[]).includes(p)) {
+      throw new UsageError(`--fail-on: unknown condition '${p}' (choose from ${FAIL_ON_CONDITIONS.join(', ')}, comma-separated)`);
+    }
+  }
+  return [...new Set(parts as FailOnCondition[])];
 }
 
 export async function statusCommand(options: StatusCommandOptions, ctx: CommandContext): Promise<ExitCode> {
@@ -65,9 +104,29 @@ export async function statusCommand(options: StatusCommandOptions, ctx: CommandC
   } catch (err) {
     throw explainAwsError(err, 'listing Rotor-managed secrets (ListSecrets)', ctx.clients);
   }
-  ctx.out.result({ region: ctx.clients.region, at: now.toISOString(), stuckAfterMinutes, secrets: statuses });
+  const failOn = options.failOn ?? [];
+  const matched: Record<string, string[]> = {};
+  for (const condition of failOn) {
+    const names = statuses.filter((s) => (condition === 'overdue' ? s.overdue : s.pending?.stuck === true)).map((s) => s.name);
+    if (names.length) matched[condition] = names;
+  }
+  const attention = Object.keys(matched).length > 0;
+  ctx.out.result({
+    region: ctx.clients.region,
+    at: now.toISOString(),
+    stuckAfterMinutes,
+    secrets: statuses,
+    ...(failOn.length ? { failOn: { conditions: failOn, matched, exitCode: attention ? ExitCodes.ATTENTION : ExitCodes.OK } } : {}),
+  });
   ctx.out.line(renderStatus(statuses, { region: ctx.clients.region, now, at: options.at !== undefined }));
-  return ExitCodes.OK;
+  if (!attention) return ExitCodes.OK;
+  ctx.out.note(
+    `rotor: --fail-on ${failOn.join(',')}: ` +
+      Object.entries(matched)
+        .map(([c, names]) => `${names.length} ${c} (${names.join(', ')})`)
+        .join('; '),
+  );
+  return ExitCodes.ATTENTION;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -79,6 +138,8 @@ export interface LeakCommandOptions {
   readonly reason?: string;
   readonly source?: string;
   readonly eventBus?: string;
+  /** Go ahead without asking. */
+  readonly yes?: boolean;
 }
 
 export async function leakCommand(options: LeakCommandOptions, ctx: CommandContext): Promise<ExitCode> {
@@ -90,6 +151,12 @@ export async function leakCommand(options: LeakCommandOptions, ctx: CommandConte
     target = { secretId: secret.ARN ?? target.secretId };
   }
   const detail = leakDetail(target, options.reason);
+  const naming = detail.secretId ? `secret ${detail.secretId}` : detail.accessKeyId ? `access key ${detail.accessKeyId}` : `fingerprint ${detail.fingerprint}`;
+  await confirmDestructive(
+    `rotor leak: report ${naming} as leaked; Rotor's emergency handler will rotate it and revoke the leaked value`,
+    options.yes === true,
+    ctx,
+  );
   let sent;
   try {
     sent = await sendLeakEvent(ctx.clients.events, detail, { source: options.source, eventBusName: options.eventBus, resourceArn });
@@ -97,9 +164,8 @@ export async function leakCommand(options: LeakCommandOptions, ctx: CommandConte
     throw explainAwsError(err, 'sending the leak event (EventBridge PutEvents)', ctx.clients);
   }
   ctx.out.result(sent);
-  const named = detail.secretId ? `secret ${detail.secretId}` : detail.accessKeyId ? `access key ${detail.accessKeyId}` : `fingerprint ${detail.fingerprint}`;
   ctx.out.line(`Leak event sent: ${sent.eventId}`);
-  ctx.out.line(`  ${sent.detailType} from source '${sent.source}' on bus '${sent.eventBusName}', naming ${named}`);
+  ctx.out.line(`  ${sent.detailType} from source '${sent.source}' on bus '${sent.eventBusName}', naming ${naming}`);
   return ExitCodes.OK;
 }
 
@@ -115,6 +181,10 @@ export interface RotateCommandOptions {
   readonly eventBus?: string;
   /** Where the rotation function logs. @default - its LoggingConfig, else /aws/lambda/<function> */
   readonly logGroup?: string;
+  /** Start the rotation (or send the leak event) and return at once. @default true */
+  readonly wait?: boolean;
+  /** Go ahead with --leaked without asking. */
+  readonly yes?: boolean;
 }
 
 function stepLine(record: StepRecord): string {
@@ -182,7 +252,7 @@ async function rotationTarget(secretId: string, options: RotateCommandOptions, c
   }
   const functionArn = description.RotationLambdaARN || undefined;
   let logGroupName = options.logGroup;
-  if (!logGroupName && functionArn) {
+  if (!logGroupName && functionArn && options.wait !== false) {
     const found = await ctx.clients.functionLogGroup(functionArn);
     if (found.note) ctx.out.note(`rotor: ${found.note}; assuming log group ${found.logGroupName}`);
     logGroupName = found.logGroupName;
@@ -228,10 +298,15 @@ async function rotateNow(target: RotationTarget, options: RotateCommandOptions, 
         `aws secretsmanager update-secret-version-stage --secret-id ${arn} --version-stage AWSPENDING --remove-from-version-id ${pending}`,
     );
   }
+  const noWait = options.wait === false;
   ctx.out.line(
     `Rotating ${name}` +
       (functionArn ? ` with ${functionNameOf(functionArn)}` : '') +
-      (logGroupName ? `; steps from log group ${logGroupName}` : '; no rotation function log group to read, progress from the staging labels'),
+      (noWait
+        ? ' (--no-wait)'
+        : logGroupName
+          ? `; steps from log group ${logGroupName}`
+          : '; no rotation function log group to read, progress from the staging labels'),
   );
   const started = ctx.now();
   let token: string | undefined;
@@ -253,6 +328,11 @@ async function rotateNow(target: RotationTarget, options: RotateCommandOptions, 
     if (!token) throw new CliError(`RotateSecret on ${name} returned no version id and staged no AWSPENDING version`);
   }
   ctx.out.line(`Token: ${token}`);
+  if (noWait) {
+    ctx.out.result({ secret: { name, arn }, token, outcome: 'started' });
+    ctx.out.line(`Rotation of ${name} started (token ${token}); not waiting. Follow it with: rotor status`);
+    return ExitCodes.OK;
+  }
 
   const result = await waitForRotation(arn, token, waitDeps(target, options, ctx, started)).catch((err: unknown) => {
     throw explainAwsError(err, `waiting for the rotation of ${name} (token ${token}; it may still finish, see rotor status)`, ctx.clients);
@@ -292,7 +372,7 @@ async function rotateNow(target: RotationTarget, options: RotateCommandOptions, 
         `rotor: timed out after ${options.timeoutSeconds} s waiting for the rotation of ${name}: ${result.state}. ` +
           'It may still finish: check rotor status.',
       );
-      return ExitCodes.FAILURE;
+      return ExitCodes.TIMED_OUT;
     case 'abandoned':
       ctx.out.note(`rotor: the rotation of ${name} did not finish: ${result.state}`);
       return ExitCodes.FAILURE;
@@ -304,6 +384,11 @@ async function rotateLeaked(target: RotationTarget, options: RotateCommandOption
   const leaked = versionHolding(description.VersionIdsToStages, Stages.CURRENT);
   if (!leaked) throw new CliError(`secret ${name} has no AWSCURRENT version to revoke`);
   const detail = leakDetail({ secretId: arn }, options.reason);
+  await confirmDestructive(
+    `rotor rotate --leaked: rotate ${name} now and revoke its current value (version ${leaked}); whoever still uses it loses access`,
+    options.yes === true,
+    ctx,
+  );
   const started = ctx.now();
   let sent;
   try {
@@ -313,6 +398,11 @@ async function rotateLeaked(target: RotationTarget, options: RotateCommandOption
   }
   ctx.out.line(`Leak event sent: ${sent.eventId} (source '${sent.source}', bus '${sent.eventBusName}')`);
   ctx.out.line(`Leaked version: ${leaked} (AWSCURRENT of ${name})`);
+  if (options.wait === false) {
+    ctx.out.result({ secret: { name, arn }, eventId: sent.eventId, outcome: 'sent', leakedVersionId: leaked });
+    ctx.out.line('Not waiting (--no-wait): the emergency handler rotates and revokes it; follow it with: rotor status');
+    return ExitCodes.OK;
+  }
   ctx.out.line(`Waiting up to ${options.timeoutSeconds} s for the emergency handler to rotate and revoke it`);
 
   const result = await waitForLeakResponse(arn, leaked, waitDeps(target, options, ctx, started)).catch((err: unknown) => {
@@ -354,7 +444,7 @@ async function rotateLeaked(target: RotationTarget, options: RotateCommandOption
         `rotor: timed out after ${options.timeoutSeconds} s: the leak event was sent (${sent.eventId}) but ${missing.join(', ')}. ` +
           `Is Rotor's emergency rule deployed on bus '${sent.eventBusName}' for source '${sent.source}'? Check rotor status.`,
       );
-      return ExitCodes.FAILURE;
+      return ExitCodes.TIMED_OUT;
     }
   }
 }

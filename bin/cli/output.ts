@@ -12,6 +12,27 @@ export interface Output {
   result(value: unknown): void;
 }
 
+export const OUTPUT_FORMATS = ['json', 'table'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/**
+ * The format a command prints in: `--json` or `--output` when given (both: they must agree),
+ * else AWS_DEFAULT_OUTPUT as the AWS CLI reads it (`json` is JSON; `table`, `text`, `yaml` and
+ * anything else are for people, so the table), else the table.
+ */
+export function resolveOutputFormat(
+  given: { readonly json?: boolean; readonly output?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): { format: OutputFormat; conflict?: string } {
+  if (given.json && given.output !== undefined && given.output !== 'json') {
+    return { format: 'json', conflict: `--json and --output ${given.output} disagree: pass one of them` };
+  }
+  if (given.json) return { format: 'json' };
+  if (given.output !== undefined) return { format: given.output === 'json' ? 'json' : 'table' };
+  const fromEnv = env.AWS_DEFAULT_OUTPUT?.trim().toLowerCase();
+  return { format: fromEnv === 'json' ? 'json' : 'table' };
+}
+
 export interface Streams {
   readonly out: { write(text: string): unknown };
   readonly err: { write(text: string): unknown };

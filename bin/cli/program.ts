@@ -1,11 +1,22 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import { isatty } from 'node:tty';
 import { RotorEvents } from '../../lambdas/contract';
 import { connect, type AwsClients, type AwsOptions } from './aws';
-import { checkRotateOptions, leakCommand, rotateCommand, statusCommand, type CommandContext } from './commands';
-import { CliError, ExitCodes, UsageError, type ExitCode } from './errors';
+import {
+  checkRotateOptions,
+  FAIL_ON_CONDITIONS,
+  leakCommand,
+  parseFailOn,
+  rotateCommand,
+  statusCommand,
+  type CommandContext,
+  type FailOnCondition,
+} from './commands';
+import { CliError, EXIT_CODE_HELP, ExitCodes, UsageError, type ExitCode } from './errors';
 import { leakDetail, type LeakTarget } from './leak';
-import { streamOutput, type Output, type Streams } from './output';
+import { OUTPUT_FORMATS, resolveOutputFormat, streamOutput, type Output, type Streams } from './output';
 import { statusDefaults } from './status';
 import { waitDefaults } from './wait';
 
@@ -16,6 +27,20 @@ export interface CliIo {
   readonly now: () => number;
   readonly sleep: (ms: number) => Promise<void>;
   readonly connect: (options: AwsOptions, env: NodeJS.ProcessEnv) => Promise<AwsClients>;
+  /** Asks a yes/no question at the terminal; undefined when stdin is not a terminal. */
+  readonly confirm?: (question: string) => Promise<boolean>;
+}
+
+/** Asks on stderr, reads the answer from stdin: only `y` or `yes` goes ahead (end of input is no). */
+async function askOnTerminal(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  try {
+    const closed = new Promise<string>((resolve) => rl.once('close', () => resolve('')));
+    const answer = await Promise.race([rl.question(question), closed]);
+    return /^\s*y(es)?\s*$/i.test(answer);
+  } finally {
+    rl.close();
+  }
 }
 
 export const processIo: CliIo = {
@@ -24,6 +49,7 @@ export const processIo: CliIo = {
   now: () => Date.now(),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   connect,
+  confirm: isatty(0) ? askOnTerminal : undefined,
 };
 
 function version(): string {
@@ -58,29 +84,44 @@ const busOption = () => new Option('--event-bus <name>', 'the event bus to send 
 
 /**
  * Runs `rotor` with the given arguments (without `node` and the script) and returns the exit
- * code: 0 ok, 1 failure, 2 usage.
+ * code (ExitCodes: 0 ok, 1 failed, 2 usage, 3 timed out, 4 status --fail-on matched, 5 not confirmed).
  */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<ExitCode> {
   let exitCode: ExitCode = ExitCodes.OK;
   let output: Output = streamOutput(false, io.streams);
   let clients: AwsClients | undefined;
 
-  /** Connects (region and credentials checked first), then runs the command. */
+  /** Connects (profile, region and credentials checked first), then runs the command. */
   const run = async (json: boolean, global: AwsOptions, command: (ctx: CommandContext) => Promise<ExitCode>) => {
     output = streamOutput(json, io.streams);
     clients = await io.connect(global, io.env);
-    exitCode = await command({ clients, out: output, now: io.now, sleep: io.sleep });
+    exitCode = await command({ clients, out: output, now: io.now, sleep: io.sleep, confirm: io.confirm });
   };
   const globals = (cmd: Command): AwsOptions => {
     const o = cmd.optsWithGlobals<{ region?: string; profile?: string }>();
     return { region: o.region, profile: o.profile };
   };
+  /** JSON or the table: --json, --output, AWS_DEFAULT_OUTPUT (see resolveOutputFormat). */
+  const jsonFor = (cmd: Command): boolean => {
+    const o = cmd.optsWithGlobals<{ json?: boolean; output?: string }>();
+    const { format, conflict } = resolveOutputFormat(o, io.env);
+    output = streamOutput(format === 'json', io.streams);
+    if (conflict) throw new UsageError(conflict);
+    return format === 'json';
+  };
+  const exitCodesHelp = `\n${EXIT_CODE_HELP}`;
 
   const program = new Command('rotor')
     .description('Rotor: rotate AWS Secrets Manager secrets now, report leaks, and show the state of every Rotor-managed secret.')
     .version(version())
     .option('--region <region>', 'AWS region (default: AWS_REGION, the profile, AWS_DEFAULT_REGION)')
     .option('--profile <name>', 'AWS profile from the shared config files (default: AWS_PROFILE)')
+    .addOption(
+      new Option('--output <format>', 'json, or table for people (default: AWS_DEFAULT_OUTPUT when it is json, else table)').choices(
+        OUTPUT_FORMATS,
+      ),
+    )
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.streams.out.write(s),
@@ -89,18 +130,25 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
-      '\nAWS_ENDPOINT_URL points every call at another endpoint (a local emulator).\nExit codes: 0 ok, 1 failure, 2 usage.',
+      `\nAWS_ENDPOINT_URL points every call at another endpoint (a local emulator).\n${EXIT_CODE_HELP}`,
     );
 
   program
     .command('status')
     .description('every Rotor-managed secret (tagged rotor:kind): kind, strategy, last and next rotation, overdue, stuck AWSPENDING, grace of the previous value; reads no secret value')
-    .option('--json', 'print JSON instead of a table', false)
+    .option('--json', 'print JSON instead of a table (same as --output json)', false)
     .option('--at <time>', 'judge overdue, stuck and grace windows at this time instead of now (ISO 8601)', time)
     .option('--stuck-after <minutes>', 'an AWSPENDING version older than this is stuck', minutes, statusDefaults.stuckAfterMinutes)
-    .action(async (opts: { json: boolean; at?: Date; stuckAfter: number }, cmd: Command) => {
-      await run(opts.json, globals(cmd), (ctx) =>
-        statusCommand({ json: opts.json, at: opts.at, stuckAfterMinutes: opts.stuckAfter }, ctx),
+    .option(
+      '--fail-on <conditions>',
+      `exit ${ExitCodes.ATTENTION} when any secret is in one of these conditions, comma-separated: ${FAIL_ON_CONDITIONS.join(', ')} (for cron and CI)`,
+    )
+    .addHelpText('after', exitCodesHelp)
+    .action(async (opts: { json: boolean; at?: Date; stuckAfter: number; failOn?: string }, cmd: Command) => {
+      const json = jsonFor(cmd);
+      const failOn: FailOnCondition[] | undefined = opts.failOn === undefined ? undefined : parseFailOn(opts.failOn);
+      await run(json, globals(cmd), (ctx) =>
+        statusCommand({ json, at: opts.at, stuckAfterMinutes: opts.stuckAfter, failOn }, ctx),
       );
     });
 
@@ -114,20 +162,42 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .option('--log-group <name>', "the rotation function's log group (default: from the function's configuration, else /aws/lambda/<function>)")
     .option('--source <source>', `the leak event's source, with --leaked (default: "${RotorEvents.SOURCE}")`)
     .option('--event-bus <name>', `the event bus, with --leaked (default: "${RotorEvents.BUS}")`)
-    .option('--json', 'print one JSON result instead of progress lines', false)
+    .option('--no-wait', 'start the rotation (or send the leak event) and return at once; follow it with rotor status')
+    .option('-y, --yes', 'with --leaked: go ahead without asking (needed when stdin is not a terminal: scripts, CI)', false)
+    .option('--json', 'print one JSON result instead of progress lines (same as --output json)', false)
+    .addHelpText('after', exitCodesHelp)
     .action(
       async (
         secret: string,
-        opts: { leaked: boolean; reason?: string; timeout: number; logGroup?: string; source?: string; eventBus?: string; json: boolean },
+        opts: {
+          leaked: boolean;
+          reason?: string;
+          timeout: number;
+          logGroup?: string;
+          source?: string;
+          eventBus?: string;
+          wait: boolean;
+          yes: boolean;
+          json: boolean;
+        },
         cmd: Command,
       ) => {
+        const json = jsonFor(cmd);
         // Checked before connecting: a wrong command line is a usage error whatever the AWS setup.
         checkRotateOptions(opts);
-        await run(opts.json, globals(cmd), (ctx) =>
+        if (!opts.wait) {
+          for (const [flag, name] of [['--timeout', 'timeout'], ['--log-group', 'logGroup']] as const) {
+            if (cmd.getOptionValueSource(name) === 'cli') throw new UsageError(`${flag} applies only when waiting (not with --no-wait)`);
+          }
+        }
+        if (opts.yes && !opts.leaked) throw new UsageError('--yes applies only with --leaked (a plain rotation asks nothing)');
+        await run(json, globals(cmd), (ctx) =>
           rotateCommand(
             secret,
             {
-              json: opts.json,
+              json,
+              wait: opts.wait,
+              yes: opts.yes,
               leaked: opts.leaked,
               reason: opts.reason,
               timeoutSeconds: opts.timeout,
@@ -150,12 +220,24 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .option('--reason <text>', 'why: a finding, a ticket')
     .addOption(sourceOption())
     .addOption(busOption())
-    .option('--json', 'print the sent event as JSON', false)
+    .option('-y, --yes', 'go ahead without asking (needed when stdin is not a terminal: scripts, CI)', false)
+    .option('--json', 'print the sent event as JSON (same as --output json)', false)
+    .addHelpText('after', exitCodesHelp)
     .action(
       async (
-        opts: { accessKeyId?: string; secret?: string; fingerprint?: string; reason?: string; source: string; eventBus: string; json: boolean },
+        opts: {
+          accessKeyId?: string;
+          secret?: string;
+          fingerprint?: string;
+          reason?: string;
+          source: string;
+          eventBus: string;
+          yes: boolean;
+          json: boolean;
+        },
         cmd: Command,
       ) => {
+        const json = jsonFor(cmd);
         const given = (
           [
             ['--access-key-id', opts.accessKeyId],
@@ -177,8 +259,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
               : { fingerprint: opts.fingerprint! };
         // The detail is checked before connecting (a malformed key id is a usage error).
         leakDetail(target, opts.reason);
-        await run(opts.json, globals(cmd), (ctx) =>
-          leakCommand({ json: opts.json, target, reason: opts.reason, source: opts.source, eventBus: opts.eventBus }, ctx),
+        await run(json, globals(cmd), (ctx) =>
+          leakCommand({ json, target, reason: opts.reason, source: opts.source, eventBus: opts.eventBus, yes: opts.yes }, ctx),
         );
       },
     );

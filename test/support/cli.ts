@@ -5,6 +5,7 @@ import {
   PutLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Handler } from '../../bin/local/harness';
@@ -113,4 +114,47 @@ export function loggingToCloudWatch(handler: Handler, logs: () => LogCapture, si
       await sink.put(logs().records().slice(mark).filter((r) => r.token === token));
     }
   };
+}
+
+/** `script` (util-linux) gives the binary a terminal on stdin, for the confirmation prompt; undefined when absent. */
+export const scriptCommand: string | undefined = (() => {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir && existsSync(`${dir}/script`)) return `${dir}/script`;
+  }
+  return undefined;
+})();
+
+const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+
+/**
+ * Runs the real `rotor` binary on a pseudo-terminal (`script -qec`), typing `input` once the
+ * prompt has appeared. The terminal merges stdout and stderr (and echoes the input) into `stdout`.
+ */
+export function runCliOnTerminal(args: readonly string[], env: NodeJS.ProcessEnv, input: string, timeoutMs = 30_000): Promise<CliResult> {
+  if (!scriptCommand) throw new Error('script(1) is not installed');
+  const started = Date.now();
+  const command = [process.execPath, '--import', 'tsx', 'bin/rotor.ts', ...args].map(shellQuote).join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn(scriptCommand!, ['-qec', command, '/dev/null'], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let typed = false;
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (!typed && stdout.includes('[y/N]')) {
+        typed = true;
+        child.stdin.write(input);
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, durationMs: Date.now() - started });
+    });
+  });
 }
