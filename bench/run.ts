@@ -17,10 +17,11 @@ import { SecretsManagerPlayer, smClient, STEPS } from '../bin/local/harness';
 import { awsEnvFor, startMoto } from '../bin/local/moto';
 import { account, MysqlFixtures, mysqlServer, rootConnection } from '../bin/local/mysql';
 import { startPostgresCluster, testPassword, uniqueName } from '../bin/local/postgres';
+import { runBundleBench } from './bundles';
 import { runLoadBench } from './loadBench';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
-/** BENCH_ONLY=rotation or BENCH_ONLY=load runs one part. */
+/** BENCH_ONLY=bundles, BENCH_ONLY=rotation or BENCH_ONLY=load runs one part. */
 const ONLY = process.env.BENCH_ONLY;
 const STRATEGIES = ['single-user', 'alternating-users'] as const;
 
@@ -145,5 +146,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (ONLY !== 'load') await main();
-if (ONLY !== 'rotation') await runLoadBench();
+const runs = (part: string) => ONLY === undefined || ONLY === '' || ONLY === part;
+if (runs('bundles')) await runBundleBench();
+if (runs('rotation')) await main();
+if (runs('load')) await runLoadBench();
