@@ -24,6 +24,13 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** esbuild's `alias` option from the constructs' `--alias:<package>` arguments. */
+function aliasesOf(args: Record<string, string | boolean>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(args).flatMap(([key, value]) => (key.startsWith('--alias:') ? [[key.slice('--alias:'.length), String(value)]] : [])),
+  );
+}
+
 /** Bundles `entry` as the constructs do (same esbuild options) into `outfile`. */
 export async function bundleLikeTheConstructs(entry: string, outfile: string): Promise<void> {
   await build({
@@ -37,6 +44,7 @@ export async function bundleLikeTheConstructs(entry: string, outfile: string): P
     sourcemap: rotorBundling.sourceMap,
     mainFields: rotorBundling.mainFields,
     external: rotorBundling.externalModules,
+    alias: aliasesOf(rotorBundling.esbuildArgs),
     logLevel: 'warning',
   });
 }

