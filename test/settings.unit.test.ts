@@ -10,6 +10,8 @@ describe('readSettings (lambdas/core/settings.ts, through the contract)', () => 
       passwordPolicy: { length: 48, excludeCharacters: 'ab' },
     });
     expect(() => readSettings({ PASSWORD_LENGTH: '4' }, kind)).toThrow(/PASSWORD_LENGTH is invalid/);
+    // Set but empty excludes nothing; only an absent variable falls back to the kind's policy.
+    expect(readSettings({ EXCLUDE_CHARACTERS: '' }, kind).passwordPolicy.excludeCharacters).toBe('');
     expect(() => readSettings({ ROTATION_STRATEGY: 'alternating-users' }, { ...kind, strategies: ['single-user'] })).toThrow(
       /not supported/,
     );

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { SecretFormatError } from '../core/errors';
-import { parseWith } from '../core/secretValue';
+import { graceHoursField, parseWith } from '../core/secretValue';
 import { urlProblem, type UrlPolicy } from './urls';
 
 /** Defaults of the api-token secret's optional fields. */
@@ -45,9 +45,6 @@ export const httpProviderSchema = z.object({
 export type HttpProviderConfig = z.output<typeof httpProviderSchema>;
 export type RequestTemplate = z.output<typeof requestTemplate>;
 
-const hours = z
-  .union([z.number(), z.string().regex(/^\d+(\.\d+)?$/, 'must be a number of hours').transform(Number)])
-  .pipe(z.number().min(0).max(24 * 365));
 
 /**
  * An API token secret. Fields Rotor does not know are kept as they are, so they survive
@@ -65,7 +62,7 @@ export const apiTokenSecretSchema = z.looseObject({
    * Hours the previous token of a dual-active provider keeps working after a rotation.
    * @default - the secret's rotor:grace-hours tag, else the retire handler's default (24)
    */
-  graceperiod: hours.optional(),
+  graceperiod: graceHoursField.optional(),
   baseUrl: z.string().min(1).optional(),
   /**
    * With `selfRotation` only (there is no management secret): hosts (`host`, `host:port`,

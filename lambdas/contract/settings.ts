@@ -31,7 +31,7 @@ export interface Setting<T> {
   readonly description: string;
   /** The value when the variable is absent (undefined: the kind or the caller decides). */
   readonly default: T | undefined;
-  /** Reads and validates the variable; absent or empty gives the default. */
+  /** Reads and validates the variable; absent (or empty, unless empty is a value) gives the default. */
   read(env: Readonly<Record<string, string | undefined>>): T | undefined;
   /** The variable as a construct writes it, or nothing for undefined; throws on a bad value. */
   write(value: T | undefined): Record<string, string>;
@@ -44,6 +44,8 @@ function setting<T>(
   defaultValue: T | undefined,
   fromText: (raw: string) => unknown,
   toText: (value: T) => string = String,
+  /** An empty variable is a value (EXCLUDE_CHARACTERS='' excludes nothing), not "absent". */
+  emptyIsValue = false,
 ): Setting<T> {
   const check = (value: unknown, where: string): T => {
     const parsed = schema.safeParse(value);
@@ -57,7 +59,7 @@ function setting<T>(
     default: defaultValue,
     read(env) {
       const raw = env[name];
-      if (raw === undefined || raw === '') return defaultValue;
+      if (raw === undefined || (raw === '' && !emptyIsValue)) return defaultValue;
       return check(fromText(raw), 'environment variable');
     },
     write(value) {
@@ -87,7 +89,15 @@ export const settings = {
     undefined,
     wholeNumber,
   ),
-  excludeCharacters: setting('EXCLUDE_CHARACTERS', 'characters generated passwords never contain', z.string(), undefined, text),
+  excludeCharacters: setting(
+    'EXCLUDE_CHARACTERS',
+    'characters generated passwords never contain',
+    z.string(),
+    undefined,
+    text,
+    String,
+    true,
+  ),
   maxUsernameLength: setting(
     'MAX_USERNAME_LENGTH',
     "longest MySQL user name the server accepts (checked for '<user>_clone')",

@@ -1,4 +1,5 @@
-import type * as z from 'zod';
+import * as z from 'zod';
+import { Bounds } from '../contract';
 import { SecretFormatError } from './errors';
 import type { Redactor } from './redact';
 import type { RotationKind } from './types';
@@ -20,6 +21,14 @@ export function decodeJson(secretString: string | undefined, where: string): unk
     );
   }
 }
+
+/**
+ * The `graceperiod` field of a dual-active kind's value (IAM keys, API tokens): hours, as a
+ * number or a numeric string, within the contract's grace bounds.
+ */
+export const graceHoursField = z
+  .union([z.number(), z.string().regex(/^\d+(\.\d+)?$/, 'must be a number of hours').transform(Number)])
+  .pipe(z.number().min(Bounds.graceHours.min).max(Bounds.graceHours.max));
 
 /**
  * Validates a decoded secret against a zod schema and turns the first problem into an error

@@ -37,8 +37,8 @@ export function readSettings(
   const what = `${kind.name} rotation`;
   const strategy = resolveStrategy(kind.name, { stated: readSetting(contract.strategy, env, what) });
   const length = readSetting(contract.passwordLength, env, what);
-  // Set but empty means "exclude nothing" (the kind's policy applies only when it is absent).
-  const exclude = env[contract.excludeCharacters.name] === '' ? '' : readSetting(contract.excludeCharacters, env, what);
+  // Set but empty means "exclude nothing": the kind's policy applies only when it is absent.
+  const exclude = readSetting(contract.excludeCharacters, env, what);
   if (!kind.strategies.includes(strategy)) {
     throw new ConfigurationError(
       `${what}: ${contract.strategy.name} '${strategy}' is not supported (supported: ${kind.strategies.join(', ')})`,

@@ -1,12 +1,5 @@
 import * as z from 'zod';
-import { parseWith } from '../core/secretValue';
-
-/** Bounds of the `graceperiod` field, in hours (a year at most: longer is not a grace window). */
-export const graceBounds = { min: 0, max: 24 * 365 } as const;
-
-const hours = z
-  .union([z.number(), z.string().regex(/^\d+(\.\d+)?$/, 'must be a number of hours').transform(Number)])
-  .pipe(z.number().min(graceBounds.min).max(graceBounds.max));
+import { graceHoursField, parseWith } from '../core/secretValue';
 
 /**
  * The secret JSON of an IAM access key: the user, its key, and optionally how many hours the
@@ -25,7 +18,7 @@ export const iamSecretSchema = z.looseObject({
     .max(128)
     .regex(/^\w+$/, 'must be an access key id'),
   secretAccessKey: z.string().min(1),
-  graceperiod: hours.optional(),
+  graceperiod: graceHoursField.optional(),
 });
 
 export type IamSecret = z.output<typeof iamSecretSchema>;
