@@ -4,7 +4,7 @@ import {
   CreateLogStreamCommand,
   PutLogEventsCommand,
 } from '@aws-sdk/client-cloudwatch-logs';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -42,13 +42,21 @@ export function cliEnv(endpoint: string, overrides: Record<string, string | unde
 
 /** Runs the real `rotor` binary (`node --import tsx bin/rotor.ts ...`) as a subprocess. */
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/rotor.ts', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return collect(child, timeoutMs);
+}
+
+/** What a CLI subprocess printed and how it ended; killed after `timeoutMs`. `onStdout` sees the output so far. */
+function collect(child: ChildProcess, timeoutMs: number, onStdout?: (stdout: string) => void): Promise<CliResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/rotor.ts', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      onStdout?.(stdout);
+    });
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', (err) => {
       clearTimeout(timer);
@@ -132,29 +140,13 @@ const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
  */
 export function runCliOnTerminal(args: readonly string[], env: NodeJS.ProcessEnv, input: string, timeoutMs = 30_000): Promise<CliResult> {
   if (!scriptCommand) throw new Error('script(1) is not installed');
-  const started = Date.now();
   const command = [process.execPath, '--import', 'tsx', 'bin/rotor.ts', ...args].map(shellQuote).join(' ');
-  return new Promise((resolve, reject) => {
-    const child = spawn(scriptCommand!, ['-qec', command, '/dev/null'], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let typed = false;
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (!typed && stdout.includes('[y/N]')) {
-        typed = true;
-        child.stdin.write(input);
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, durationMs: Date.now() - started });
-    });
+  const child = spawn(scriptCommand!, ['-qec', command, '/dev/null'], { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let typed = false;
+  return collect(child, timeoutMs, (stdout) => {
+    if (!typed && stdout.includes('[y/N]')) {
+      typed = true;
+      child.stdin?.write(input);
+    }
   });
 }
