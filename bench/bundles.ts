@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { KIND_NAMES } from '../lambdas/contract';
-import { LambdaEntries } from '../lib/lambda-entries';
-import { rotorBundling } from '../lib/rotor-function';
+import { KIND_NAMES } from '../lambdas/contract/index.js';
+import { LambdaEntries } from '../lib/lambda-entries.js';
+import { rotorBundling } from '../lib/rotor-function.js';
 
 /** Fresh processes per bundle. */
 const RUNS = Number(process.env.BENCH_BUNDLE_RUNS ?? 10);

@@ -9,18 +9,18 @@
 import pg from 'pg';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing';
-import { BOOTSTRAP_CALLS, bootstrapAdmin } from '../bin/local/awsAdmin';
-import { eventsClient } from '../bin/local/events';
-import { SecretsManagerPlayer } from '../bin/local/harness';
-import { awsEnvFor, createRotationFunction, startMoto } from '../bin/local/moto';
-import { MysqlFixtures, mysqlServer, rootConnection } from '../bin/local/mysql';
-import { startPostgresCluster } from '../bin/local/postgres';
-import { TokenProviderServer } from '../bin/local/tokenProvider';
+import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing.js';
+import { BOOTSTRAP_CALLS, bootstrapAdmin } from '../bin/local/awsAdmin.js';
+import { eventsClient } from '../bin/local/events.js';
+import { SecretsManagerPlayer } from '../bin/local/harness.js';
+import { awsEnvFor, createRotationFunction, startMoto } from '../bin/local/moto.js';
+import { MysqlFixtures, mysqlServer, rootConnection } from '../bin/local/mysql.js';
+import { startPostgresCluster } from '../bin/local/postgres.js';
+import { TokenProviderServer } from '../bin/local/tokenProvider.js';
 import {
   forgetMysqlMaster, iamScenario, mysqlScenario, postgresScenario, quietRotationHandler, runLoad, tokenScenario,
   type LoadEnv, type LoadFigure, type Scenario,
-} from './load';
+} from './load.js';
 
 const ROTATIONS = Number(process.env.BENCH_LOAD_ROTATIONS ?? 100);
 const EMERGENCY_ROTATIONS = Number(process.env.BENCH_EMERGENCY_ROTATIONS ?? 20);

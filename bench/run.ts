@@ -9,16 +9,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import pg from 'pg';
-import { createRotationHandler } from '../lambdas/core/handler';
-import type { RotationKind } from '../lambdas/core/types';
-import { createMysqlKind } from '../lambdas/mysql/mysqlKind';
-import { postgresKind } from '../lambdas/postgres/postgresKind';
-import { SecretsManagerPlayer, smClient, STEPS } from '../bin/local/harness';
-import { awsEnvFor, startMoto } from '../bin/local/moto';
-import { account, MysqlFixtures, mysqlServer, rootConnection } from '../bin/local/mysql';
-import { startPostgresCluster, testPassword, uniqueName } from '../bin/local/postgres';
-import { runBundleBench } from './bundles';
-import { runLoadBench } from './loadBench';
+import { createRotationHandler } from '../lambdas/core/handler.js';
+import type { RotationKind } from '../lambdas/core/types.js';
+import { createMysqlKind } from '../lambdas/mysql/mysqlKind.js';
+import { postgresKind } from '../lambdas/postgres/postgresKind.js';
+import { SecretsManagerPlayer, smClient, STEPS } from '../bin/local/harness.js';
+import { awsEnvFor, startMoto } from '../bin/local/moto.js';
+import { account, MysqlFixtures, mysqlServer, rootConnection } from '../bin/local/mysql.js';
+import { startPostgresCluster, testPassword, uniqueName } from '../bin/local/postgres.js';
+import { runBundleBench } from './bundles.js';
+import { runLoadBench } from './loadBench.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 /** BENCH_ONLY=bundles, BENCH_ONLY=rotation or BENCH_ONLY=load runs one part. */

@@ -14,7 +14,7 @@
 // The SDK warns on Node 20 about its own future releases; that is noise in a CLI's output.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const { main } = await import('./cli/program');
+const { main } = await import('./cli/program.js');
 process.exitCode = await main(process.argv.slice(2));
 
 export {};

@@ -7,19 +7,19 @@
  * Never a secret value: it checks its own output for every value it stored before it ends.
  * Everything it starts or creates, it stops or drops (also on Ctrl-C).
  */
-import './sandbox/quiet';
+import './sandbox/quiet.js';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
-import { allSecretStrings, SecretsManagerPlayer, sensitiveValues, smClient } from './local/harness';
-import { awsEnvFor, startMoto } from './local/moto';
-import { startPostgresCluster, type PostgresCluster } from './local/postgres';
-import { apiTokenSandbox } from './sandbox/api-token';
-import { BOOTSTRAP_CALLS, bootstrapAdmin, region } from './sandbox/aws';
-import { seconds, type SandboxContext } from './sandbox/common';
-import { emergencySandbox } from './sandbox/emergency';
-import { iamSandbox } from './sandbox/iam';
-import { mysqlSandbox } from './sandbox/mysql';
-import { postgresSandbox } from './sandbox/postgres';
+import { allSecretStrings, SecretsManagerPlayer, sensitiveValues, smClient } from './local/harness.js';
+import { awsEnvFor, startMoto } from './local/moto.js';
+import { startPostgresCluster, type PostgresCluster } from './local/postgres.js';
+import { apiTokenSandbox } from './sandbox/api-token.js';
+import { BOOTSTRAP_CALLS, bootstrapAdmin, region } from './sandbox/aws.js';
+import { seconds, type SandboxContext } from './sandbox/common.js';
+import { emergencySandbox } from './sandbox/emergency.js';
+import { iamSandbox } from './sandbox/iam.js';
+import { mysqlSandbox } from './sandbox/mysql.js';
+import { postgresSandbox } from './sandbox/postgres.js';
 
 const scenarios: Array<{ name: string; what: string; run: (ctx: SandboxContext) => Promise<void> }> = [
   { name: 'postgres', what: 'PostgreSQL, single-user and alternating-users, 3 rotations each', run: postgresSandbox },

@@ -6,8 +6,8 @@ import type {
   InitializeHandlerArguments,
   MiddlewareStack,
 } from '@smithy/types';
-import { defaultSecretCache, secretCacheDefaults, type SecretCache, type SecretVersion } from './secrets';
-import type { RetryOnAuthFailureOptions } from './retry';
+import { defaultSecretCache, secretCacheDefaults, type SecretCache, type SecretVersion } from './secrets.js';
+import type { RetryOnAuthFailureOptions } from './retry.js';
 
 /** Error names with which AWS refuses a key it does not know or a signature it cannot verify. */
 export const AWS_AUTH_ERRORS = [

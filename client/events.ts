@@ -1,5 +1,5 @@
-import { RotorEvents } from '../lambdas/contract/vocabulary';
-import { defaultSecretCache, type SecretCache } from './secrets';
+import { RotorEvents } from '../lambdas/contract/vocabulary.js';
+import { defaultSecretCache, type SecretCache } from './secrets.js';
 
 /** The detail-types after which a cached value of the named secret is stale. */
 export const INVALIDATING_DETAIL_TYPES: readonly string[] = [RotorEvents.ROTATED, RotorEvents.REVOKED];

@@ -1,8 +1,8 @@
-import { isAwsAuthFailure } from './aws';
-import { MYSQL_AUTH_FAILED } from './mysql';
-import { PG_AUTH_FAILED } from './pg';
-import { defaultSecretCache, type SecretCache } from './secrets';
-import { TOKEN_AUTH_STATUSES } from './token';
+import { isAwsAuthFailure } from './aws.js';
+import { MYSQL_AUTH_FAILED } from './mysql.js';
+import { PG_AUTH_FAILED } from './pg.js';
+import { defaultSecretCache, type SecretCache } from './secrets.js';
+import { TOKEN_AUTH_STATUSES } from './token.js';
 
 export interface RefreshOnAuthFailureOptions {
   /** Secrets whose Rotor cache entries (getSecret, the pools, the providers) are dropped. */

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as mysqlPromise from 'mysql2/promise';
-import { defaultSecretCache, type SecretVersion } from './secrets';
-import type { RetryOnAuthFailureOptions } from './retry';
+import { defaultSecretCache, type SecretVersion } from './secrets.js';
+import type { RetryOnAuthFailureOptions } from './retry.js';
 
 /** MySQL / MariaDB's error number for a refused login (ER_ACCESS_DENIED_ERROR). */
 export const MYSQL_AUTH_FAILED = 1045;

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type pg from 'pg';
-import { defaultSecretCache, type SecretVersion } from './secrets';
-import type { RetryOnAuthFailureOptions } from './retry';
+import { defaultSecretCache, type SecretVersion } from './secrets.js';
+import type { RetryOnAuthFailureOptions } from './retry.js';
 
 /** PostgreSQL's SQLSTATE for a refused password (invalid_password). */
 export const PG_AUTH_FAILED = '28P01';

@@ -1,4 +1,4 @@
-import { defaultSecretCache, type SecretCache, type SecretVersion } from './secrets';
+import { defaultSecretCache, type SecretCache, type SecretVersion } from './secrets.js';
 
 /** What a client reports when a request needed the retry (ids only). */
 export interface AuthRetryInfo {

@@ -4,7 +4,7 @@ import {
   SecretsManagerClient,
   type GetSecretValueCommandOutput,
 } from '@aws-sdk/client-secrets-manager';
-import { SecretReadError, errorName } from './errors';
+import { SecretReadError, errorName } from './errors.js';
 
 /** Defaults of the secret cache, visible in one place. */
 export const secretCacheDefaults = {

@@ -1,5 +1,5 @@
-import { defaultSecretCache, type SecretVersion } from './secrets';
-import { withSecret, type RetryOnAuthFailureOptions } from './retry';
+import { defaultSecretCache, type SecretVersion } from './secrets.js';
+import { withSecret, type RetryOnAuthFailureOptions } from './retry.js';
 
 /** HTTP statuses with which an API refuses a token. */
 export const TOKEN_AUTH_STATUSES = [401, 403] as const;

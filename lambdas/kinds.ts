@@ -1,9 +1,9 @@
-import { KIND_NAMES, KIND_TRAITS, type KindName, type KindTraits } from './contract';
-import { apiTokenKind } from './api-token/apiTokenKind';
-import type { RotationKind } from './core/types';
-import { iamKind } from './iam/iamKind';
-import { mysqlKind } from './mysql/mysqlKind';
-import { postgresKind } from './postgres/postgresKind';
+import { KIND_NAMES, KIND_TRAITS, type KindName, type KindTraits } from './contract/index.js';
+import { apiTokenKind } from './api-token/apiTokenKind.js';
+import type { RotationKind } from './core/types.js';
+import { iamKind } from './iam/iamKind.js';
+import { mysqlKind } from './mysql/mysqlKind.js';
+import { postgresKind } from './postgres/postgresKind.js';
 
 /**
  * The one registry of run-time kinds, by their `rotor:kind` tag (the contract's KindName, so a

@@ -2,13 +2,13 @@ import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { Kinds } from '../lambdas/contract';
-import { gracePeriodDefaults, validateConsumerCacheTtl } from './grace-period';
-import type { KindConstruct } from './kind-registry';
-import type { RetireSchedule } from './retire-schedule';
-import { RotationFunctionBase, type RotationConstructProps } from './rotation-function-base';
-import type { DualActiveSecretConfig } from './rotor-config';
-import { keyViaSecretsManager, secretArnPattern } from './secret-access';
+import { Kinds } from '../lambdas/contract/index.js';
+import { gracePeriodDefaults, validateConsumerCacheTtl } from './grace-period.js';
+import type { KindConstruct } from './kind-registry.js';
+import type { RetireSchedule } from './retire-schedule.js';
+import { RotationFunctionBase, type RotationConstructProps } from './rotation-function-base.js';
+import type { DualActiveSecretConfig } from './rotor-config.js';
+import { keyViaSecretsManager, secretArnPattern } from './secret-access.js';
 
 /** Defaults of the API token rotation, in one place. */
 export const apiTokenRotationDefaults = {

@@ -1,11 +1,11 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { Bounds, KIND_TRAITS, resolveStrategy, settings, Strategies, type KindName, type Strategy } from '../lambdas/contract';
-import { writeSetting } from './function-settings';
-import type { KindContext } from './kind-registry';
-import type { RotationConstructProps, RotationFunctionBase, RotationFunctionSpec } from './rotation-function-base';
-import type { DatabaseSecretConfig } from './rotor-config';
+import { Bounds, KIND_TRAITS, resolveStrategy, settings, Strategies, type KindName, type Strategy } from '../lambdas/contract/index.js';
+import { writeSetting } from './function-settings.js';
+import type { KindContext } from './kind-registry.js';
+import type { RotationConstructProps, RotationFunctionBase, RotationFunctionSpec } from './rotation-function-base.js';
+import type { DatabaseSecretConfig } from './rotor-config.js';
 
 /** Defaults of the database kinds when RotorStack builds them from a config, in one place. */
 export const databaseConfigDefaults = {

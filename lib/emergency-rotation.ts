@@ -6,12 +6,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { AwsEvents, RotorEvents, ServiceNames, settings } from '../lambdas/contract';
-import { writeSetting } from './function-settings';
-import { healthExposurePattern } from './health-event-forwarder';
-import { LambdaEntries } from './lambda-entries';
-import { rotationDefaults, type RotationFunctionBase } from './rotation-function-base';
-import { addRotorFunction, type RotorFunctionOptions } from './rotor-function';
+import { AwsEvents, RotorEvents, ServiceNames, settings } from '../lambdas/contract/index.js';
+import { writeSetting } from './function-settings.js';
+import { healthExposurePattern } from './health-event-forwarder.js';
+import { LambdaEntries } from './lambda-entries.js';
+import { rotationDefaults, type RotationFunctionBase } from './rotation-function-base.js';
+import { addRotorFunction, type RotorFunctionOptions } from './rotor-function.js';
 
 /** Props of EmergencyRotation; give it a `vpc` when it must log in to databases (with their master secrets) to lock leaked logins. */
 export interface EmergencyRotationProps extends RotorFunctionOptions {

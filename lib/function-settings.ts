@@ -1,5 +1,5 @@
 import { Token } from 'aws-cdk-lib';
-import type { Setting } from '../lambdas/contract';
+import type { Setting } from '../lambdas/contract/index.js';
 
 /**
  * A function's environment entry for one contract setting: the setting names the variable and

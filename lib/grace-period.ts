@@ -1,6 +1,6 @@
 import { Duration, Token } from 'aws-cdk-lib';
-import { Bounds, DEFAULT_GRACE_HOURS } from '../lambdas/contract';
-import type { RotorSchedule } from './rotation-schedule';
+import { Bounds, DEFAULT_GRACE_HOURS } from '../lambdas/contract/index.js';
+import type { RotorSchedule } from './rotation-schedule.js';
 
 /** Defaults of the grace window of dual-active kinds (KIND_TRAITS `dualActive`), in one place. */
 export const gracePeriodDefaults = {

@@ -2,7 +2,7 @@ import { Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import { Construct } from 'constructs';
-import { AwsEvents } from '../lambdas/contract';
+import { AwsEvents } from '../lambdas/contract/index.js';
 
 /** Regions where AWS Health publishes the account's credential-exposure events. */
 export const HEALTH_EVENT_REGIONS = AwsEvents.HEALTH_EVENT_REGIONS;

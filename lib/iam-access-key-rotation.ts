@@ -1,13 +1,13 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { IAM_KEY_MARKER_TAG_PATTERN, Kinds, settings } from '../lambdas/contract';
-import { writeSetting } from './function-settings';
-import { gracePeriodDefaults, validateConsumerCacheTtl } from './grace-period';
-import type { KindConstruct } from './kind-registry';
-import type { RetireSchedule } from './retire-schedule';
-import { RotationFunctionBase, type RotationConstructProps } from './rotation-function-base';
-import type { DualActiveSecretConfig } from './rotor-config';
+import { IAM_KEY_MARKER_TAG_PATTERN, Kinds, settings } from '../lambdas/contract/index.js';
+import { writeSetting } from './function-settings.js';
+import { gracePeriodDefaults, validateConsumerCacheTtl } from './grace-period.js';
+import type { KindConstruct } from './kind-registry.js';
+import type { RetireSchedule } from './retire-schedule.js';
+import { RotationFunctionBase, type RotationConstructProps } from './rotation-function-base.js';
+import type { DualActiveSecretConfig } from './rotor-config.js';
 
 /** Defaults of the IAM access key rotation, in one place. */
 export const iamRotationDefaults = {

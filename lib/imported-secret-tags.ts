@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
-import { secretArnPattern } from './secret-access';
+import { secretArnPattern } from './secret-access.js';
 
 export interface ImportedSecretTagsProps {
   /** The imported secret to tag. */

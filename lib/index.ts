@@ -1,28 +1,28 @@
 /** What the package exports for CDK apps: the constructs, RotorStack and its config, and the contract words they take. */
-export { Kinds, KIND_TRAITS, resolveStrategy, RotorTags, Strategies, type KindName, type Strategy } from '../lambdas/contract';
-import { Strategies, type Strategy } from '../lambdas/contract';
+export { Kinds, KIND_TRAITS, resolveStrategy, RotorTags, Strategies, type KindName, type Strategy } from '../lambdas/contract/index.js';
+import { Strategies, type Strategy } from '../lambdas/contract/index.js';
 
-export * from './api-token-rotation';
-export * from './database-rotation';
-export * from './emergency-rotation';
-export * from './grace-period';
-export * from './health-event-forwarder';
-export * from './iam-access-key-rotation';
-export * from './imported-secret-tags';
-export * from './kind-registry';
-export * from './lambda-entries';
-export * from './mysql-rotation';
-export * from './pending-store-alarm';
-export * from './postgres-rotation';
-export * from './retire-schedule';
-export * from './rotation-alarms';
-export * from './rotation-function-base';
-export * from './rotation-schedule';
-export * from './rotation-shortcuts';
-export * from './rotor-config';
-export * from './rotor-function';
-export * from './rotor-stack';
-export * from './secret-access';
+export * from './api-token-rotation.js';
+export * from './database-rotation.js';
+export * from './emergency-rotation.js';
+export * from './grace-period.js';
+export * from './health-event-forwarder.js';
+export * from './iam-access-key-rotation.js';
+export * from './imported-secret-tags.js';
+export * from './kind-registry.js';
+export * from './lambda-entries.js';
+export * from './mysql-rotation.js';
+export * from './pending-store-alarm.js';
+export * from './postgres-rotation.js';
+export * from './retire-schedule.js';
+export * from './rotation-alarms.js';
+export * from './rotation-function-base.js';
+export * from './rotation-schedule.js';
+export * from './rotation-shortcuts.js';
+export * from './rotor-config.js';
+export * from './rotor-function.js';
+export * from './rotor-stack.js';
+export * from './secret-access.js';
 
 /** The strategies a rotation construct takes: the contract's Strategies, under the name lib/ exported before. */
 export const RotationStrategy = Strategies;

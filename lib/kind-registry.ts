@@ -1,14 +1,14 @@
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import type { KindName } from '../lambdas/contract';
-import { apiTokenKind } from './api-token-rotation';
-import { iamAccessKeyKind } from './iam-access-key-rotation';
-import { mysqlKind } from './mysql-rotation';
-import { postgresKind } from './postgres-rotation';
-import type { RetireSchedule } from './retire-schedule';
-import type { RotationConstructProps, RotationFunctionBase } from './rotation-function-base';
-import type { SecretConfigBase } from './rotor-config';
+import type { KindName } from '../lambdas/contract/index.js';
+import { apiTokenKind } from './api-token-rotation.js';
+import { iamAccessKeyKind } from './iam-access-key-rotation.js';
+import { mysqlKind } from './mysql-rotation.js';
+import { postgresKind } from './postgres-rotation.js';
+import type { RetireSchedule } from './retire-schedule.js';
+import type { RotationConstructProps, RotationFunctionBase } from './rotation-function-base.js';
+import type { SecretConfigBase } from './rotor-config.js';
 
 /** What RotorStack gives every kind when it builds the kind's rotation from a config entry. */
 export interface KindContext {

@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { KindName } from '../lambdas/contract';
+import type { KindName } from '../lambdas/contract/index.js';
 
 const lambdas = join(dirname(fileURLToPath(import.meta.url)), '..', 'lambdas');
 

@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { RotorMetrics, ServiceNames, type KindName } from '../lambdas/contract';
+import { RotorMetrics, ServiceNames, type KindName } from '../lambdas/contract/index.js';
 
 export interface PendingStoreAlarmProps {
   /** The kind whose rotation function emits the metric (its `kind` dimension). */

@@ -1,15 +1,15 @@
 import type { Construct } from 'constructs';
-import { Kinds, settings, Strategies } from '../lambdas/contract';
+import { Kinds, settings, Strategies } from '../lambdas/contract/index.js';
 import {
   allowDatabase,
   databasePropsFromConfig,
   databaseRotationSpec,
   type DatabaseRotationOptions,
-} from './database-rotation';
-import { writeSetting } from './function-settings';
-import type { KindConstruct } from './kind-registry';
-import { RotationFunctionBase, type RotationConstructProps } from './rotation-function-base';
-import type { DatabaseSecretConfig } from './rotor-config';
+} from './database-rotation.js';
+import { writeSetting } from './function-settings.js';
+import type { KindConstruct } from './kind-registry.js';
+import { RotationFunctionBase, type RotationConstructProps } from './rotation-function-base.js';
+import type { DatabaseSecretConfig } from './rotor-config.js';
 
 /** Defaults of the PostgreSQL rotation, in one place (the password defaults live in its handler). */
 export const postgresRotationDefaults = {

@@ -8,11 +8,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { RetireEvidence, ServiceNames, settings, TagsWrittenBy, type RetireInUseAction } from '../lambdas/contract';
-import { writeSetting } from './function-settings';
-import { LambdaEntries } from './lambda-entries';
-import { addRotorFunction } from './rotor-function';
-import { keyViaSecretsManager, secretArnPattern } from './secret-access';
+import { RetireEvidence, ServiceNames, settings, TagsWrittenBy, type RetireInUseAction } from '../lambdas/contract/index.js';
+import { writeSetting } from './function-settings.js';
+import { LambdaEntries } from './lambda-entries.js';
+import { addRotorFunction } from './rotor-function.js';
+import { keyViaSecretsManager, secretArnPattern } from './secret-access.js';
 
 /** Defaults of the retire schedule, in one place. */
 export const retireScheduleDefaults = {

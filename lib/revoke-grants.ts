@@ -2,8 +2,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { IConstruct } from 'constructs';
-import { TagsWrittenBy } from '../lambdas/contract';
-import { keyViaSecretsManager, secretArnPattern } from './secret-access';
+import { TagsWrittenBy } from '../lambdas/contract/index.js';
+import { keyViaSecretsManager, secretArnPattern } from './secret-access.js';
 
 /** What the emergency handler may act on for one rotation. */
 export interface RevokeTarget {

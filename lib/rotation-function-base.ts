@@ -17,16 +17,16 @@ import {
   TagsWrittenBy,
   type KindName,
   type Strategy,
-} from '../lambdas/contract';
-import { writeSetting } from './function-settings';
-import { gracePeriodDefaults, validateGracePeriod } from './grace-period';
-import { tagRotorSecret } from './imported-secret-tags';
-import { LambdaEntries } from './lambda-entries';
-import { PendingStoreAlarm } from './pending-store-alarm';
-import { grantRevoke } from './revoke-grants';
-import { RotorSchedule } from './rotation-schedule';
-import { addRotorFunction, rotorFunctionDefaults, type RotorFunctionOptions } from './rotor-function';
-import { keyViaSecretsManager, secretArnPattern } from './secret-access';
+} from '../lambdas/contract/index.js';
+import { writeSetting } from './function-settings.js';
+import { gracePeriodDefaults, validateGracePeriod } from './grace-period.js';
+import { tagRotorSecret } from './imported-secret-tags.js';
+import { LambdaEntries } from './lambda-entries.js';
+import { PendingStoreAlarm } from './pending-store-alarm.js';
+import { grantRevoke } from './revoke-grants.js';
+import { RotorSchedule } from './rotation-schedule.js';
+import { addRotorFunction, rotorFunctionDefaults, type RotorFunctionOptions } from './rotor-function.js';
+import { keyViaSecretsManager, secretArnPattern } from './secret-access.js';
 
 /** Options every Rotor rotation construct takes (what a caller passes to a shortcut). */
 export interface RotationOptions extends RotorFunctionOptions {

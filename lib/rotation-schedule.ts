@@ -1,5 +1,5 @@
 import { Duration, Token } from 'aws-cdk-lib';
-import { shortestCronIntervalHours } from './cron-interval';
+import { shortestCronIntervalHours } from './cron-interval.js';
 
 /** Shortest interval Secrets Manager accepts between rotations. */
 export const MIN_ROTATION_INTERVAL = Duration.hours(4);

@@ -1,8 +1,8 @@
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { ApiTokenRotation, type ApiTokenRotationProps } from './api-token-rotation';
-import { IamAccessKeyRotation, type IamAccessKeyRotationProps } from './iam-access-key-rotation';
-import { MysqlRotation, type MysqlRotationProps } from './mysql-rotation';
-import { PostgresRotation, type PostgresRotationProps } from './postgres-rotation';
+import { ApiTokenRotation, type ApiTokenRotationProps } from './api-token-rotation.js';
+import { IamAccessKeyRotation, type IamAccessKeyRotationProps } from './iam-access-key-rotation.js';
+import { MysqlRotation, type MysqlRotationProps } from './mysql-rotation.js';
+import { PostgresRotation, type PostgresRotationProps } from './postgres-rotation.js';
 
 /**
  * Shortcuts that read like aws-cdk-lib's `secret.addRotationSchedule(...)`: the rotation is

@@ -1,7 +1,7 @@
-import type { KindName, Strategy } from '../lambdas/contract';
-import type { RotorSecretConfig } from './kind-registry';
+import type { KindName, Strategy } from '../lambdas/contract/index.js';
+import type { RotorSecretConfig } from './kind-registry.js';
 
-export type { RotorSecretConfig } from './kind-registry';
+export type { RotorSecretConfig } from './kind-registry.js';
 
 /**
  * The one typed config an infra team writes to deploy Rotor (see bin/rotor.config.ts).

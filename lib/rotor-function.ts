@@ -10,8 +10,8 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RotorMetrics, settings, type ServiceNames } from '../lambdas/contract';
-import { writeSetting } from './function-settings';
+import { RotorMetrics, settings, type ServiceNames } from '../lambdas/contract/index.js';
+import { writeSetting } from './function-settings.js';
 
 const lambdasDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'lambdas');
 

@@ -5,16 +5,16 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
-import { DEFAULT_GRACE_HOURS, isKindName, KIND_NAMES, KIND_TRAITS } from '../lambdas/contract';
-import { databaseConfigDefaults } from './database-rotation';
-import { EmergencyRotation } from './emergency-rotation';
-import { HEALTH_EVENT_REGIONS, HealthEventForwarder } from './health-event-forwarder';
-import { rotationFromConfig, type KindContext } from './kind-registry';
-import { RetireSchedule } from './retire-schedule';
-import { RotationFailureAlarms } from './rotation-alarms';
-import type { RotationFunctionBase } from './rotation-function-base';
-import { RotorSchedule } from './rotation-schedule';
-import type { RotorConfig, RotorSecretConfig } from './rotor-config';
+import { DEFAULT_GRACE_HOURS, isKindName, KIND_NAMES, KIND_TRAITS } from '../lambdas/contract/index.js';
+import { databaseConfigDefaults } from './database-rotation.js';
+import { EmergencyRotation } from './emergency-rotation.js';
+import { HEALTH_EVENT_REGIONS, HealthEventForwarder } from './health-event-forwarder.js';
+import { rotationFromConfig, type KindContext } from './kind-registry.js';
+import { RetireSchedule } from './retire-schedule.js';
+import { RotationFailureAlarms } from './rotation-alarms.js';
+import type { RotationFunctionBase } from './rotation-function-base.js';
+import { RotorSchedule } from './rotation-schedule.js';
+import type { RotorConfig, RotorSecretConfig } from './rotor-config.js';
 
 export const rotorStackDefaults = {
   stackName: 'Rotor',

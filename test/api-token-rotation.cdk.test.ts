@@ -3,12 +3,12 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { describe, expect, it } from 'vitest';
-import { ApiTokenRotation, type ApiTokenRotationProps } from '../lib/api-token-rotation';
-import { EmergencyRotation } from '../lib/emergency-rotation';
-import { RetireSchedule } from '../lib/retire-schedule';
-import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing';
-import { RotorSchedule } from '../lib/rotation-schedule';
-import { actionsOf as actions, policyStatements as statementsOf, testStack } from './support/cdk';
+import { ApiTokenRotation, type ApiTokenRotationProps } from '../lib/api-token-rotation.js';
+import { EmergencyRotation } from '../lib/emergency-rotation.js';
+import { RetireSchedule } from '../lib/retire-schedule.js';
+import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing.js';
+import { RotorSchedule } from '../lib/rotation-schedule.js';
+import { actionsOf as actions, policyStatements as statementsOf, testStack } from './support/cdk.js';
 
 const ref = (stack: ReturnType<typeof testStack>, secret: secretsmanager.ISecret) => ({
   Ref: stack.getLogicalId(secret.node.defaultChild as secretsmanager.CfnSecret),

@@ -2,21 +2,21 @@ import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { GetSecretValueCommand, PutSecretValueCommand, TagResourceCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CLAIM_STAGE } from '../lambdas/core/claim';
-import { fingerprint } from '../lambdas/core/fingerprint';
-import { createRotationHandler } from '../lambdas/core/handler';
-import { createRetireHandler, type RetireReport, type RetireResult } from '../lambdas/retire/retire';
-import { revokeVersion } from '../lambdas/emergency/revoke';
-import { SecretsApi } from '../lambdas/core/secretsApi';
-import { RotorTags, Strategies, type KindContext } from '../lambdas/core/types';
-import { createApiTokenKind, REVOKE_FAILED_METRIC } from '../lambdas/api-token/apiTokenKind';
-import { lambdaContext, smClient, STEPS } from '../bin/local/harness';
-import { errorText } from './support/logCapture';
-import { HugeAnswer, ListeningTrap } from '../bin/local/hostile';
-import { freePort } from '../bin/local/ports';
-import { useRotationSuite } from './support/rotationSuite';
-import { Routes, TokenProviderServer } from '../bin/local/tokenProvider';
-import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing';
+import { CLAIM_STAGE } from '../lambdas/core/claim.js';
+import { fingerprint } from '../lambdas/core/fingerprint.js';
+import { createRotationHandler } from '../lambdas/core/handler.js';
+import { createRetireHandler, type RetireReport, type RetireResult } from '../lambdas/retire/retire.js';
+import { revokeVersion } from '../lambdas/emergency/revoke.js';
+import { SecretsApi } from '../lambdas/core/secretsApi.js';
+import { RotorTags, Strategies, type KindContext } from '../lambdas/core/types.js';
+import { createApiTokenKind, REVOKE_FAILED_METRIC } from '../lambdas/api-token/apiTokenKind.js';
+import { lambdaContext, smClient, STEPS } from '../bin/local/harness.js';
+import { errorText } from './support/logCapture.js';
+import { HugeAnswer, ListeningTrap } from '../bin/local/hostile.js';
+import { freePort } from '../bin/local/ports.js';
+import { useRotationSuite } from './support/rotationSuite.js';
+import { Routes, TokenProviderServer } from '../bin/local/tokenProvider.js';
+import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing.js';
 
 // The emulators listen on 127.0.0.1 over plain http: the local-test opt-in, and every
 // management secret (or self-rotating secret) lists 127.0.0.1 in its allowedHosts.
@@ -885,7 +885,7 @@ describe('ApiTokenRotation caps the size of a provider answer', () => {
 
 describe('ApiTokenRotation under concurrent duplicate createSecret (stand-in that refuses a reused token, as AWS)', () => {
   async function twoInstancesAtOnce(arn: string, token: string) {
-    const { startRefusingProxy } = await import('../bin/local/refusingProxy');
+    const { startRefusingProxy } = await import('../bin/local/refusingProxy.js');
     const proxy = await startRefusingProxy(suite.moto.endpoint);
     try {
       // Two function instances (each its own kind object: no shared journal).

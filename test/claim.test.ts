@@ -1,14 +1,14 @@
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLAIM_STAGE, claimVersionId, newClaimOwner, takeClaim } from '../lambdas/core/claim';
-import { SecretsApi } from '../lambdas/core/secretsApi';
-import { createRotationHandler } from '../lambdas/core/handler';
-import type { StepOutcome } from '../lambdas/core/engine';
-import { PENDING_STORE_FAILED_METRIC } from '../lambdas/core/engine';
-import { region } from '../bin/local/awsAdmin';
-import { lambdaContext, type Handler } from '../bin/local/harness';
-import { callerArn, useIamSuite } from './support/iam';
-import { startRefusingProxy, type RefusingProxy } from '../bin/local/refusingProxy';
+import { CLAIM_STAGE, claimVersionId, newClaimOwner, takeClaim } from '../lambdas/core/claim.js';
+import { SecretsApi } from '../lambdas/core/secretsApi.js';
+import { createRotationHandler } from '../lambdas/core/handler.js';
+import type { StepOutcome } from '../lambdas/core/engine.js';
+import { PENDING_STORE_FAILED_METRIC } from '../lambdas/core/engine.js';
+import { region } from '../bin/local/awsAdmin.js';
+import { lambdaContext, type Handler } from '../bin/local/harness.js';
+import { callerArn, useIamSuite } from './support/iam.js';
+import { startRefusingProxy, type RefusingProxy } from '../bin/local/refusingProxy.js';
 
 /*
  * lambdas/core/claim.ts and the engine's use of it: createSecret of a kind that issues a

@@ -1,18 +1,18 @@
 import type pg from 'pg';
 import type mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createRotationHandler } from '../lambdas/core/handler';
-import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing';
-import { eventsClient } from '../bin/local/events';
-import { createRotationFunction } from '../bin/local/moto';
-import { MysqlFixtures, mysqlServer, rootConnection } from '../bin/local/mysql';
-import { adminClient, type PostgresCluster } from '../bin/local/postgres';
-import { TokenProviderServer } from '../bin/local/tokenProvider';
+import { createRotationHandler } from '../lambdas/core/handler.js';
+import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing.js';
+import { eventsClient } from '../bin/local/events.js';
+import { createRotationFunction } from '../bin/local/moto.js';
+import { MysqlFixtures, mysqlServer, rootConnection } from '../bin/local/mysql.js';
+import { adminClient, type PostgresCluster } from '../bin/local/postgres.js';
+import { TokenProviderServer } from '../bin/local/tokenProvider.js';
 import {
   forgetMysqlMaster, iamScenario, mysqlScenario, postgresScenario, runLoad, tokenScenario,
   type LoadEnv, type LoadFigure, type LoadOptions, type Scenario,
-} from '../bench/load';
-import { useIamSuite } from './support/iam';
+} from '../bench/load.js';
+import { useIamSuite } from './support/iam.js';
 
 /**
  * Zero failed requests, at a small size (npm run bench runs the full size): 4 workers keep

@@ -4,12 +4,12 @@ import secretsManager from '@middy/secrets-manager';
 import { clearCache } from '@middy/util';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { invalidateOnRotorEvent, refreshOnAuthFailure, SecretCache, SecretReadError } from '../client/index';
-import { postgresKind } from '../lambdas/postgres/postgresKind';
-import { lambdaContext, smClient, STEPS } from '../bin/local/harness';
-import { adminClient, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres';
-import { errorText } from './support/logCapture';
-import { useRotationSuite } from './support/rotationSuite';
+import { invalidateOnRotorEvent, refreshOnAuthFailure, SecretCache, SecretReadError } from '../client/index.js';
+import { postgresKind } from '../lambdas/postgres/postgresKind.js';
+import { lambdaContext, smClient, STEPS } from '../bin/local/harness.js';
+import { adminClient, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
+import { errorText } from './support/logCapture.js';
+import { useRotationSuite } from './support/rotationSuite.js';
 import pgModule from 'pg';
 
 const cluster = inject('postgres') as unknown as PostgresCluster;

@@ -2,14 +2,14 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CLAIM_STAGE } from '../lambdas/core/claim';
-import { REDACTED } from '../lambdas/core/redact';
-import { region } from '../bin/local/awsAdmin';
-import { credentialVersions, emergencyDriver, guardDutyEvent, healthEvent, leakEvent } from './support/emergency';
-import { captureEvents } from '../bin/local/events';
-import { callerArn, uniqueName, useIamSuite, type KeyPair } from './support/iam';
-import { createRotationFunction } from '../bin/local/moto';
-import { startRefusingProxy, type RefusingProxy } from '../bin/local/refusingProxy';
+import { CLAIM_STAGE } from '../lambdas/core/claim.js';
+import { REDACTED } from '../lambdas/core/redact.js';
+import { region } from '../bin/local/awsAdmin.js';
+import { credentialVersions, emergencyDriver, guardDutyEvent, healthEvent, leakEvent } from './support/emergency.js';
+import { captureEvents } from '../bin/local/events.js';
+import { callerArn, uniqueName, useIamSuite, type KeyPair } from './support/iam.js';
+import { createRotationFunction } from '../bin/local/moto.js';
+import { startRefusingProxy, type RefusingProxy } from '../bin/local/refusingProxy.js';
 
 /**
  * One revocation, one announcement: concurrent deliveries of one leak (at-least-once delivery, or

@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createApiTokenKind } from '../lambdas/api-token/apiTokenKind';
-import { fingerprint } from '../lambdas/core/fingerprint';
-import { REDACTED } from '../lambdas/core/redact';
-import { RotorTags } from '../lambdas/core/types';
-import { credentialVersions, emergencyDriver, leakEvent } from './support/emergency';
-import { captureEvents } from '../bin/local/events';
-import { createRotationFunction } from '../bin/local/moto';
-import { useRotationSuite } from './support/rotationSuite';
-import { Routes, TokenProviderServer } from '../bin/local/tokenProvider';
-import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing';
+import { createApiTokenKind } from '../lambdas/api-token/apiTokenKind.js';
+import { fingerprint } from '../lambdas/core/fingerprint.js';
+import { REDACTED } from '../lambdas/core/redact.js';
+import { RotorTags } from '../lambdas/core/types.js';
+import { credentialVersions, emergencyDriver, leakEvent } from './support/emergency.js';
+import { captureEvents } from '../bin/local/events.js';
+import { createRotationFunction } from '../bin/local/moto.js';
+import { useRotationSuite } from './support/rotationSuite.js';
+import { Routes, TokenProviderServer } from '../bin/local/tokenProvider.js';
+import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing.js';
 
 // The emulators listen on 127.0.0.1 over plain http: the local-test opt-in, and every
 // management secret (or self-rotating secret) lists 127.0.0.1 in its allowedHosts.

@@ -1,16 +1,16 @@
 import { TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { InvalidEventError } from '../lambdas/core/errors';
-import { postgresKind } from '../lambdas/postgres/postgresKind';
-import { emergencyDriver, guardDutyEvent, healthEvent, leakEvent } from './support/emergency';
-import { captureEvents } from '../bin/local/events';
-import { smClient } from '../bin/local/harness';
-import { createRotationFunction } from '../bin/local/moto';
-import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres';
-import { startRefusingProxy, type RefusingProxy } from '../bin/local/refusingProxy';
-import { useRotationSuite } from './support/rotationSuite';
-import { fakeAccessKeyId } from '../bin/local/awsAdmin';
+import { InvalidEventError } from '../lambdas/core/errors.js';
+import { postgresKind } from '../lambdas/postgres/postgresKind.js';
+import { emergencyDriver, guardDutyEvent, healthEvent, leakEvent } from './support/emergency.js';
+import { captureEvents } from '../bin/local/events.js';
+import { smClient } from '../bin/local/harness.js';
+import { createRotationFunction } from '../bin/local/moto.js';
+import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
+import { startRefusingProxy, type RefusingProxy } from '../bin/local/refusingProxy.js';
+import { useRotationSuite } from './support/rotationSuite.js';
+import { fakeAccessKeyId } from '../bin/local/awsAdmin.js';
 
 /**
  * Malformed input events of the emergency handler: each is refused with an InvalidEventError that

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fakeAccessKeyId } from '../bin/local/awsAdmin';
-import { parseLeakEvent } from '../lambdas/emergency/events';
+import { fakeAccessKeyId } from '../bin/local/awsAdmin.js';
+import { parseLeakEvent } from '../lambdas/emergency/events.js';
 
 const [keyA, keyB, keyC] = [fakeAccessKeyId(), fakeAccessKeyId(), fakeAccessKeyId()];
 

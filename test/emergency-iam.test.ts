@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { credentialVersions, emergencyDriver, guardDutyEvent, healthEvent, leakEvent } from './support/emergency';
-import { captureEvents } from '../bin/local/events';
-import { callerArn, useIamSuite, type KeyPair } from './support/iam';
-import { createRotationFunction } from '../bin/local/moto';
+import { credentialVersions, emergencyDriver, guardDutyEvent, healthEvent, leakEvent } from './support/emergency.js';
+import { captureEvents } from '../bin/local/events.js';
+import { callerArn, useIamSuite, type KeyPair } from './support/iam.js';
+import { createRotationFunction } from '../bin/local/moto.js';
 
 /**
  * Emergency rotation of IAM access keys against a moto server that checks signatures: STS

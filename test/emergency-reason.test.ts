@@ -3,14 +3,14 @@ import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { REDACTED } from '../lambdas/core/redact';
-import { postgresKind } from '../lambdas/postgres/postgresKind';
-import { fakeAccessKeyId } from '../bin/local/awsAdmin';
-import { emergencyDriver, leakEvent } from './support/emergency';
-import { captureEvents } from '../bin/local/events';
-import { createRotationFunction } from '../bin/local/moto';
-import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres';
-import { useRotationSuite } from './support/rotationSuite';
+import { REDACTED } from '../lambdas/core/redact.js';
+import { postgresKind } from '../lambdas/postgres/postgresKind.js';
+import { fakeAccessKeyId } from '../bin/local/awsAdmin.js';
+import { emergencyDriver, leakEvent } from './support/emergency.js';
+import { captureEvents } from '../bin/local/events.js';
+import { createRotationFunction } from '../bin/local/moto.js';
+import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
+import { useRotationSuite } from './support/rotationSuite.js';
 
 /**
  * A leak event's free-text reason is the caller's: it may quote the leaked value or another value

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { postgresKind } from '../lambdas/postgres/postgresKind';
-import { lambdaContext } from '../bin/local/harness';
-import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres';
-import { useRotationSuite } from './support/rotationSuite';
+import { postgresKind } from '../lambdas/postgres/postgresKind.js';
+import { lambdaContext } from '../bin/local/harness.js';
+import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
+import { useRotationSuite } from './support/rotationSuite.js';
 
 const cluster = inject('postgres') as unknown as PostgresCluster;
 const suite = useRotationSuite();
@@ -145,7 +145,7 @@ describe('rotation engine: validation before every step', () => {
 
   it('the Lambda entry (lambdas/postgres/index.ts) works as deployed, through AWS_ENDPOINT_URL', async () => {
     const user = await arrange();
-    const { handler: deployed } = await import('../lambdas/postgres/index');
+    const { handler: deployed } = await import('../lambdas/postgres/index.js');
     await suite.player.rotate(deployed, user.arn);
     const now = await suite.player.value<{ password: string }>(user.arn);
     expect(await pgLogin(cluster, user.username, now.password)).toBe(true);
@@ -224,9 +224,9 @@ describe('rotation engine: AWSCURRENT moves only to a proven value', () => {
 describe('rotation engine: concurrent duplicate deliveries (Secrets Manager stand-in that refuses a reused token)', () => {
   it('two instances running createSecret at once store one password; the rotation converges', async () => {
     // Prepare
-    const { startRefusingProxy } = await import('../bin/local/refusingProxy');
-    const { smClient } = await import('../bin/local/harness');
-    const { createRotationHandler } = await import('../lambdas/core/handler');
+    const { startRefusingProxy } = await import('../bin/local/refusingProxy.js');
+    const { smClient } = await import('../bin/local/harness.js');
+    const { createRotationHandler } = await import('../lambdas/core/handler.js');
     const proxy = await startRefusingProxy(suite.moto.endpoint);
     try {
       const user = await arrange();

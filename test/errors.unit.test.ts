@@ -3,8 +3,8 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { ProviderError, ProviderFailures } from '../lambdas/api-token/errors';
-import { runStep } from '../lambdas/core/engine';
+import { ProviderError, ProviderFailures } from '../lambdas/api-token/errors.js';
+import { runStep } from '../lambdas/core/engine.js';
 import {
   ConfigurationError,
   InvalidEventError,
@@ -14,11 +14,11 @@ import {
   RotorError,
   SecretFormatError,
   UnsafeRotationError,
-} from '../lambdas/core/errors';
-import { Redactor, REDACTED } from '../lambdas/core/redact';
-import { RotationCache } from '../lambdas/core/rotationCache';
-import type { RotationKind } from '../lambdas/core/types';
-import { testPassword } from '../bin/local/postgres';
+} from '../lambdas/core/errors.js';
+import { Redactor, REDACTED } from '../lambdas/core/redact.js';
+import { RotationCache } from '../lambdas/core/rotationCache.js';
+import type { RotationKind } from '../lambdas/core/types.js';
+import { testPassword } from '../bin/local/postgres.js';
 
 describe('RotorError.masked', () => {
   it('keeps the class of every Rotor error and masks its message, stack and causes', () => {

@@ -5,10 +5,10 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
-import { IamAccessKeyRotation } from '../lib/iam-access-key-rotation';
-import { RetireSchedule } from '../lib/retire-schedule';
-import { RotorSchedule } from '../lib/rotation-schedule';
-import { actionsOf as actions, policyStatements as statementsOf, testStack } from './support/cdk';
+import { IamAccessKeyRotation } from '../lib/iam-access-key-rotation.js';
+import { RetireSchedule } from '../lib/retire-schedule.js';
+import { RotorSchedule } from '../lib/rotation-schedule.js';
+import { actionsOf as actions, policyStatements as statementsOf, testStack } from './support/cdk.js';
 
 const logicalId = (stack: ReturnType<typeof testStack>, c: { node: { defaultChild?: unknown } }) =>
   stack.getLogicalId(c.node.defaultChild as secretsmanager.CfnSecret);

@@ -4,13 +4,13 @@ import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { STSClient } from '@aws-sdk/client-sts';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError } from '../lambdas/core/errors';
-import type { KindContext } from '../lambdas/core/types';
-import { createIamKind, iamDefaults } from '../lambdas/iam/iamKind';
-import { lambdaContext, STEPS } from '../bin/local/harness';
-import { errorText } from './support/logCapture';
-import { callerArn, failingPutOnce, useIamSuite, type KeyPair } from './support/iam';
-import { fakeAccessKeyId } from '../bin/local/awsAdmin';
+import { ConfigurationError } from '../lambdas/core/errors.js';
+import type { KindContext } from '../lambdas/core/types.js';
+import { createIamKind, iamDefaults } from '../lambdas/iam/iamKind.js';
+import { lambdaContext, STEPS } from '../bin/local/harness.js';
+import { errorText } from './support/logCapture.js';
+import { callerArn, failingPutOnce, useIamSuite, type KeyPair } from './support/iam.js';
+import { fakeAccessKeyId } from '../bin/local/awsAdmin.js';
 
 const exampleKeyId = fakeAccessKeyId();
 
@@ -314,7 +314,7 @@ describe('the deployed entry (lambdas/iam/index.ts)', () => {
     });
     suite.sensitive(t.admin.secretAccessKey);
     try {
-      const { handler } = await import('../lambdas/iam/index');
+      const { handler } = await import('../lambdas/iam/index.js');
       const { outcomes } = await suite.player.rotate(async (event, context) => {
         try {
           return await handler(event, context);

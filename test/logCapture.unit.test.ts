@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { testPassword } from '../bin/local/postgres';
-import { LogCapture } from './support/logCapture';
+import { testPassword } from '../bin/local/postgres.js';
+import { LogCapture } from './support/logCapture.js';
 
 describe('LogCapture', () => {
   it('catches a value written by a logger (the leak check can fail)', () => {

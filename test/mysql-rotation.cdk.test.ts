@@ -4,9 +4,9 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { describe, expect, it } from 'vitest';
-import { MysqlRotation } from '../lib/mysql-rotation';
-import { RotorSchedule } from '../lib/rotation-schedule';
-import { policyStatements as statementsOf, testStack } from './support/cdk';
+import { MysqlRotation } from '../lib/mysql-rotation.js';
+import { RotorSchedule } from '../lib/rotation-schedule.js';
+import { policyStatements as statementsOf, testStack } from './support/cdk.js';
 
 function secretsIn(stack: ReturnType<typeof testStack>) {
   const app = new secretsmanager.Secret(stack, 'App');

@@ -2,14 +2,14 @@ import { createServer, type Server } from 'node:net';
 import { PutSecretValueCommand, UpdateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StepOutcome } from '../lambdas/core/engine';
-import { Strategies } from '../lambdas/core/types';
-import { handler as deployedHandler, mysqlKind } from '../lambdas/mysql';
-import { DatabaseError } from '../lambdas/mysql/connection';
-import { grantSyncStatements, parseGrants, parseRequire, tokenize } from '../lambdas/mysql/grants';
-import { createMysqlKind } from '../lambdas/mysql/mysqlKind';
-import { mysqlDefaults, readMysqlOptions } from '../lambdas/mysql/options';
-import { parseMysqlSecret } from '../lambdas/mysql/secret';
+import type { StepOutcome } from '../lambdas/core/engine.js';
+import { Strategies } from '../lambdas/core/types.js';
+import { handler as deployedHandler, mysqlKind } from '../lambdas/mysql/index.js';
+import { DatabaseError } from '../lambdas/mysql/connection.js';
+import { grantSyncStatements, parseGrants, parseRequire, tokenize } from '../lambdas/mysql/grants.js';
+import { createMysqlKind } from '../lambdas/mysql/mysqlKind.js';
+import { mysqlDefaults, readMysqlOptions } from '../lambdas/mysql/options.js';
+import { parseMysqlSecret } from '../lambdas/mysql/secret.js';
 import {
   discardOldPasswordStatement,
   masterPasswordStatement,
@@ -17,12 +17,12 @@ import {
   parseServer,
   quoteString,
   selfPasswordStatement,
-} from '../lambdas/mysql/sql';
-import { lambdaContext, STEPS } from '../bin/local/harness';
-import { account, ident, lit, mysqlLogin, mysqlServer, MysqlFixtures, rootConnection } from '../bin/local/mysql';
-import { freePort } from '../bin/local/ports';
-import { testPassword, uniqueName } from '../bin/local/postgres';
-import { useRotationSuite } from './support/rotationSuite';
+} from '../lambdas/mysql/sql.js';
+import { lambdaContext, STEPS } from '../bin/local/harness.js';
+import { account, ident, lit, mysqlLogin, mysqlServer, MysqlFixtures, rootConnection } from '../bin/local/mysql.js';
+import { freePort } from '../bin/local/ports.js';
+import { testPassword, uniqueName } from '../bin/local/postgres.js';
+import { useRotationSuite } from './support/rotationSuite.js';
 
 const HOST = mysqlServer.userHost;
 const timings: Record<string, number[]> = {};

@@ -1,8 +1,8 @@
 import type mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RotorMetrics } from '../lambdas/contract';
-import type { StepOutcome } from '../lambdas/core/engine';
-import { Strategies } from '../lambdas/core/types';
+import { RotorMetrics } from '../lambdas/contract/index.js';
+import type { StepOutcome } from '../lambdas/core/engine.js';
+import { Strategies } from '../lambdas/core/types.js';
 import {
   definerObjectsStatement,
   expiresUnder,
@@ -10,12 +10,12 @@ import {
   parseAccountOptions,
   passwordAgeStatement,
   sessionCountStatement,
-} from '../lambdas/mysql/accountOptions';
-import { createMysqlKind } from '../lambdas/mysql/mysqlKind';
-import { lambdaContext } from '../bin/local/harness';
-import { account, ident, mysqlServer, MysqlFixtures, rootConnection } from '../bin/local/mysql';
-import { testPassword, uniqueName } from '../bin/local/postgres';
-import { useRotationSuite } from './support/rotationSuite';
+} from '../lambdas/mysql/accountOptions.js';
+import { createMysqlKind } from '../lambdas/mysql/mysqlKind.js';
+import { lambdaContext } from '../bin/local/harness.js';
+import { account, ident, mysqlServer, MysqlFixtures, rootConnection } from '../bin/local/mysql.js';
+import { testPassword, uniqueName } from '../bin/local/postgres.js';
+import { useRotationSuite } from './support/rotationSuite.js';
 
 /**
  * Issue 11, MySQL/MariaDB: the clone is the user to every client (resource limits, lock state,

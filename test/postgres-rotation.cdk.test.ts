@@ -5,9 +5,9 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { describe, expect, it } from 'vitest';
-import { PostgresRotation } from '../lib/postgres-rotation';
-import { RotorSchedule } from '../lib/rotation-schedule';
-import { policyStatements, testStack } from './support/cdk';
+import { PostgresRotation } from '../lib/postgres-rotation.js';
+import { RotorSchedule } from '../lib/rotation-schedule.js';
+import { policyStatements, testStack } from './support/cdk.js';
 
 function secretsIn(stack: ReturnType<typeof testStack>) {
   const app = new secretsmanager.Secret(stack, 'App');

@@ -1,9 +1,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { RotorMetrics } from '../lambdas/contract';
-import { createPostgresKind, postgresKind } from '../lambdas/postgres/postgresKind';
-import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres';
-import { useRotationSuite } from './support/rotationSuite';
+import { RotorMetrics } from '../lambdas/contract/index.js';
+import { createPostgresKind, postgresKind } from '../lambdas/postgres/postgresKind.js';
+import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
+import { useRotationSuite } from './support/rotationSuite.js';
 
 /**
  * Alternating users where the clone is the user to every client (issue 11, PostgreSQL): per-role

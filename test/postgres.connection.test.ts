@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChildResult } from './support/rotateInChild';
-import { pgLogin, startPostgresCluster, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres';
-import { useRotationSuite } from './support/rotationSuite';
-import { TestPki, type TestCa } from '../bin/local/tls';
+import type { ChildResult } from './support/rotateInChild.js';
+import { pgLogin, startPostgresCluster, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
+import { useRotationSuite } from './support/rotationSuite.js';
+import { TestPki, type TestCa } from '../bin/local/tls.js';
 
 /**
  * The positive TLS paths against a real TLS-serving PostgreSQL. The handler must trust a test CA

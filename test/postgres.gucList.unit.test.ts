@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { splitGucList } from '../lambdas/postgres/cloneSync';
+import { splitGucList } from '../lambdas/postgres/cloneSync.js';
 
 /** The stored form of a list setting (search_path, temp_tablespaces), as PostgreSQL writes it. */
 describe('splitGucList', () => {

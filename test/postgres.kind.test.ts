@@ -2,11 +2,11 @@ import { createServer, type Server } from 'node:net';
 import { PutSecretValueCommand, UpdateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { postgresKind } from '../lambdas/postgres/postgresKind';
-import { lambdaContext, STEPS } from '../bin/local/harness';
-import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres';
-import { useRotationSuite } from './support/rotationSuite';
-import { freePort } from '../bin/local/ports';
+import { postgresKind } from '../lambdas/postgres/postgresKind.js';
+import { lambdaContext, STEPS } from '../bin/local/harness.js';
+import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
+import { useRotationSuite } from './support/rotationSuite.js';
+import { freePort } from '../bin/local/ports.js';
 
 const cluster = inject('postgres') as unknown as PostgresCluster;
 const suite = useRotationSuite();

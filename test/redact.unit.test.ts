@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { maskCredentialShapes, Redactor, REDACTED } from '../lambdas/core/redact';
-import { fakeAccessKeyId } from '../bin/local/awsAdmin';
-import { testPassword } from '../bin/local/postgres';
+import { maskCredentialShapes, Redactor, REDACTED } from '../lambdas/core/redact.js';
+import { fakeAccessKeyId } from '../bin/local/awsAdmin.js';
+import { testPassword } from '../bin/local/postgres.js';
 
 describe('Redactor', () => {
   it('masks every registered value, whatever its length', () => {

@@ -3,15 +3,15 @@ import { PutSecretValueCommand, TagResourceCommand, UntagResourceCommand } from 
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RetireEvidence } from '../lambdas/contract';
-import { evidenceDefaults, readEvidencePolicy, weighEvidence, type EvidencePolicy } from '../lambdas/retire/evidence';
-import { ConfigurationError, RetireError } from '../lambdas/core/errors';
-import { createRetireHandler, retireDefaults, type RetireReport } from '../lambdas/retire/retire';
-import { RotorTags } from '../lambdas/core/types';
-import { postgresKind } from '../lambdas/postgres/postgresKind';
-import { lambdaContext } from '../bin/local/harness';
-import { callerArn, uniqueName, useIamSuite } from './support/iam';
-import { region } from '../bin/local/awsAdmin';
+import { RetireEvidence } from '../lambdas/contract/index.js';
+import { evidenceDefaults, readEvidencePolicy, weighEvidence, type EvidencePolicy } from '../lambdas/retire/evidence.js';
+import { ConfigurationError, RetireError } from '../lambdas/core/errors.js';
+import { createRetireHandler, retireDefaults, type RetireReport } from '../lambdas/retire/retire.js';
+import { RotorTags } from '../lambdas/core/types.js';
+import { postgresKind } from '../lambdas/postgres/postgresKind.js';
+import { lambdaContext } from '../bin/local/harness.js';
+import { callerArn, uniqueName, useIamSuite } from './support/iam.js';
+import { region } from '../bin/local/awsAdmin.js';
 
 const t = useIamSuite();
 const { suite } = t;
@@ -191,7 +191,7 @@ describe('retire handler with the IAM kind', () => {
     Object.assign(process.env, { AWS_ACCESS_KEY_ID: t.admin.accessKeyId, AWS_SECRET_ACCESS_KEY: t.admin.secretAccessKey });
     suite.sensitive(t.admin.secretAccessKey);
     try {
-      const { handler, retireKinds } = await import('../lambdas/retire/index');
+      const { handler, retireKinds } = await import('../lambdas/retire/index.js');
       expect(Object.keys(retireKinds)).toContain('iam');
       const report = await handler({}, lambdaContext('rotor-retire'));
       expect(resultFor(report, user.arn)).toMatchObject({ outcome: 'skipped', reason: 'grace window not over' });

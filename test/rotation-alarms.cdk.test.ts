@@ -1,7 +1,7 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { RotationFailureAlarms } from '../lib/rotation-alarms';
-import { testStack } from './support/cdk';
+import { RotationFailureAlarms } from '../lib/rotation-alarms.js';
+import { testStack } from './support/cdk.js';
 
 describe('RotationFailureAlarms', () => {
   it('matches RotationFailed and RotationAbandoned in both CloudTrail detail-types and notifies the topic', () => {

@@ -2,14 +2,14 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { describe, expect, it } from 'vitest';
-import { KIND_NAMES, KIND_TRAITS, resolveStrategy, RotorTags, settings, Strategies, type KindName } from '../lambdas/contract';
-import { ApiTokenRotation } from '../lib/api-token-rotation';
-import { IamAccessKeyRotation } from '../lib/iam-access-key-rotation';
-import { KIND_CONSTRUCTS, type KindRegistry } from '../lib/kind-registry';
-import { MysqlRotation } from '../lib/mysql-rotation';
-import { PostgresRotation } from '../lib/postgres-rotation';
-import type { RotationFunctionBase } from '../lib/rotation-function-base';
-import { actionsOf, policyStatements, testStack } from './support/cdk';
+import { KIND_NAMES, KIND_TRAITS, resolveStrategy, RotorTags, settings, Strategies, type KindName } from '../lambdas/contract/index.js';
+import { ApiTokenRotation } from '../lib/api-token-rotation.js';
+import { IamAccessKeyRotation } from '../lib/iam-access-key-rotation.js';
+import { KIND_CONSTRUCTS, type KindRegistry } from '../lib/kind-registry.js';
+import { MysqlRotation } from '../lib/mysql-rotation.js';
+import { PostgresRotation } from '../lib/postgres-rotation.js';
+import type { RotationFunctionBase } from '../lib/rotation-function-base.js';
+import { actionsOf, policyStatements, testStack } from './support/cdk.js';
 
 /** One rotation of `kind` in a fresh stack, with a master secret or not (database kinds). */
 function rotationOf(kind: KindName, withMaster: boolean) {

@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
-import { shortestCronIntervalHours } from '../lib/cron-interval';
-import { RotorSchedule } from '../lib/rotation-schedule';
+import { shortestCronIntervalHours } from '../lib/cron-interval.js';
+import { RotorSchedule } from '../lib/rotation-schedule.js';
 
 const shortest = (expression: string) => RotorSchedule.expression(expression).shortestInterval?.toHours();
 

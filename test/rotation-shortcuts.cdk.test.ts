@@ -7,8 +7,8 @@ import {
   addIamAccessKeyRotation,
   addMysqlRotation,
   addPostgresRotation,
-} from '../lib/rotation-shortcuts';
-import { testStack } from './support/cdk';
+} from '../lib/rotation-shortcuts.js';
+import { testStack } from './support/cdk.js';
 
 describe('addXxxRotation shortcuts', () => {
   it('create each kind beside its secret, with the options passed', () => {

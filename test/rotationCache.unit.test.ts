@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RotationCache } from '../lambdas/core/rotationCache';
+import { RotationCache } from '../lambdas/core/rotationCache.js';
 
 describe('RotationCache', () => {
   it('forgets rotations past their age and beyond its size', () => {

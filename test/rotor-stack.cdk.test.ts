@@ -4,14 +4,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { config as exampleConfig } from '../bin/rotor.config';
-import { resolveStrategy, RotorTags, settings } from '../lambdas/contract';
-import { EmergencyRotation } from '../lib/emergency-rotation';
-import { HealthEventForwarder } from '../lib/health-event-forwarder';
-import { PostgresRotation } from '../lib/postgres-rotation';
-import type { RotorConfig } from '../lib/rotor-config';
-import { RotorStack } from '../lib/rotor-stack';
-import { policyStatements, testStack } from './support/cdk';
+import { config as exampleConfig } from '../bin/rotor.config.js';
+import { resolveStrategy, RotorTags, settings } from '../lambdas/contract/index.js';
+import { EmergencyRotation } from '../lib/emergency-rotation.js';
+import { HealthEventForwarder } from '../lib/health-event-forwarder.js';
+import { PostgresRotation } from '../lib/postgres-rotation.js';
+import type { RotorConfig } from '../lib/rotor-config.js';
+import { RotorStack } from '../lib/rotor-stack.js';
+import { policyStatements, testStack } from './support/cdk.js';
 
 const noBundling = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readSettings } from '../lambdas/core/settings';
+import { readSettings } from '../lambdas/core/settings.js';
 
 describe('readSettings (lambdas/core/settings.ts, through the contract)', () => {
   it('reads defaults and overrides from the environment', () => {

@@ -2,13 +2,13 @@ import { CancelRotateSecretCommand, UpdateSecretVersionStageCommand } from '@aws
 import type mysql from 'mysql2/promise';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { RotationKind } from '../lambdas/core/types';
-import { createMysqlKind } from '../lambdas/mysql/mysqlKind';
-import { postgresKind } from '../lambdas/postgres/postgresKind';
-import { lambdaContext } from '../bin/local/harness';
-import { account, lit, mysqlLogin, mysqlServer, MysqlFixtures, rootConnection } from '../bin/local/mysql';
-import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres';
-import { useRotationSuite } from './support/rotationSuite';
+import type { RotationKind } from '../lambdas/core/types.js';
+import { createMysqlKind } from '../lambdas/mysql/mysqlKind.js';
+import { postgresKind } from '../lambdas/postgres/postgresKind.js';
+import { lambdaContext } from '../bin/local/harness.js';
+import { account, lit, mysqlLogin, mysqlServer, MysqlFixtures, rootConnection } from '../bin/local/mysql.js';
+import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
+import { useRotationSuite } from './support/rotationSuite.js';
 
 /*
  * lambdas/database/singleUser.ts: the passwords single-user setSecret may log in with. The case the

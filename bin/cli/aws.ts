@@ -4,7 +4,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { AwsSetupError, CliError } from './errors';
+import { AwsSetupError, CliError } from './errors.js';
 
 /** Global options every command takes; the rest comes from the standard AWS chain. */
 export interface AwsOptions {

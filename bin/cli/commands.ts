@@ -1,14 +1,14 @@
 import type { DescribeSecretCommandOutput } from '@aws-sdk/client-secrets-manager';
-import { SecretsApi } from '../../lambdas/core/secretsApi';
-import { Stages } from '../../lambdas/core/types';
-import { explainAwsError, functionNameOf, type AwsClients } from './aws';
-import { CliError, ExitCodes, NotConfirmedError, SecretNotFoundError, UsageError, type ExitCode } from './errors';
-import { leakDetail, sendLeakEvent, type LeakTarget } from './leak';
-import { formatDuration, formatTime, type Output } from './output';
-import { RotationLog, type StepRecord } from './rotationLog';
-import { collectStatus, renderStatus, statusDefaults } from './status';
-import { REVOKED_VERSION_TAG, waitForLeakResponse, waitForRotation, type Progress, type WaitDeps } from './wait';
-import { versionHolding } from '../../lambdas/core/labels';
+import { SecretsApi } from '../../lambdas/core/secretsApi.js';
+import { Stages } from '../../lambdas/core/types.js';
+import { explainAwsError, functionNameOf, type AwsClients } from './aws.js';
+import { CliError, ExitCodes, NotConfirmedError, SecretNotFoundError, UsageError, type ExitCode } from './errors.js';
+import { leakDetail, sendLeakEvent, type LeakTarget } from './leak.js';
+import { formatDuration, formatTime, type Output } from './output.js';
+import { RotationLog, type StepRecord } from './rotationLog.js';
+import { collectStatus, renderStatus, statusDefaults } from './status.js';
+import { REVOKED_VERSION_TAG, waitForLeakResponse, waitForRotation, type Progress, type WaitDeps } from './wait.js';
+import { versionHolding } from '../../lambdas/core/labels.js';
 
 /** What every command runs with; tests of the waiting replace the clock and sleep. */
 export interface CommandContext {

@@ -1,8 +1,8 @@
 import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { userInfo } from 'node:os';
-import { RotorEvents } from '../../lambdas/contract';
-import { leakDetailSchema, type LeakDetail } from '../../lambdas/emergency/events';
-import { CliError, UsageError } from './errors';
+import { RotorEvents } from '../../lambdas/contract/index.js';
+import { leakDetailSchema, type LeakDetail } from '../../lambdas/emergency/events.js';
+import { CliError, UsageError } from './errors.js';
 
 /** What a leak names: exactly one of the three. */
 export type LeakTarget =

@@ -2,8 +2,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { isatty } from 'node:tty';
-import { RotorEvents } from '../../lambdas/contract';
-import { connect, type AwsClients, type AwsOptions } from './aws';
+import { RotorEvents } from '../../lambdas/contract/index.js';
+import { connect, type AwsClients, type AwsOptions } from './aws.js';
 import {
   checkRotateOptions,
   FAIL_ON_CONDITIONS,
@@ -13,12 +13,12 @@ import {
   statusCommand,
   type CommandContext,
   type FailOnCondition,
-} from './commands';
-import { CliError, EXIT_CODE_HELP, ExitCodes, UsageError, type ExitCode } from './errors';
-import { leakDetail, type LeakTarget } from './leak';
-import { OUTPUT_FORMATS, resolveOutputFormat, streamOutput, type Output, type Streams } from './output';
-import { statusDefaults } from './status';
-import { waitDefaults } from './wait';
+} from './commands.js';
+import { CliError, EXIT_CODE_HELP, ExitCodes, UsageError, type ExitCode } from './errors.js';
+import { leakDetail, type LeakTarget } from './leak.js';
+import { OUTPUT_FORMATS, resolveOutputFormat, streamOutput, type Output, type Streams } from './output.js';
+import { statusDefaults } from './status.js';
+import { waitDefaults } from './wait.js';
 
 /** What the CLI runs with: the process's by default; tests of the program replace them. */
 export interface CliIo {

@@ -1,11 +1,11 @@
 import type { SecretListEntry, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DEFAULT_GRACE_HOURS, KIND_NAMES, KIND_TRAITS, RotorTags } from '../../lambdas/contract';
-import { SecretsApi } from '../../lambdas/core/secretsApi';
-import { Stages } from '../../lambdas/core/types';
-import { functionNameOf } from './aws';
-import { formatDuration, formatTime, shortId, table } from './output';
-import { nextRotation, type NextRotation } from './schedule';
-import { tagMap, versionHolding } from '../../lambdas/core/labels';
+import { DEFAULT_GRACE_HOURS, KIND_NAMES, KIND_TRAITS, RotorTags } from '../../lambdas/contract/index.js';
+import { SecretsApi } from '../../lambdas/core/secretsApi.js';
+import { Stages } from '../../lambdas/core/types.js';
+import { functionNameOf } from './aws.js';
+import { formatDuration, formatTime, shortId, table } from './output.js';
+import { nextRotation, type NextRotation } from './schedule.js';
+import { tagMap, versionHolding } from '../../lambdas/core/labels.js';
 
 export const statusDefaults = {
   /** An AWSPENDING version older than this, not yet AWSCURRENT, is reported stuck. */

@@ -1,9 +1,9 @@
 import type { DescribeSecretCommandOutput, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { RotorTags } from '../../lambdas/contract';
-import { SecretsApi } from '../../lambdas/core/secretsApi';
-import { Stages, Steps } from '../../lambdas/core/types';
-import type { LogRead, StepRecord } from './rotationLog';
-import { versionHolding } from '../../lambdas/core/labels';
+import { RotorTags } from '../../lambdas/contract/index.js';
+import { SecretsApi } from '../../lambdas/core/secretsApi.js';
+import { Stages, Steps } from '../../lambdas/core/types.js';
+import type { LogRead, StepRecord } from './rotationLog.js';
+import { versionHolding } from '../../lambdas/core/labels.js';
 
 /**
  * Waiting for a rotation, and for the emergency handler's rotate-and-revoke, with everything it

@@ -6,8 +6,8 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
-import type { StepOutcome } from '../../lambdas/core/engine';
-import { Steps, type Step } from '../../lambdas/core/types';
+import type { StepOutcome } from '../../lambdas/core/engine.js';
+import { Steps, type Step } from '../../lambdas/core/types.js';
 
 export const STEPS: readonly Step[] = [Steps.CREATE, Steps.SET, Steps.TEST, Steps.FINISH];
 

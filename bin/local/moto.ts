@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort, waitFor } from './ports';
+import { freePort, waitFor } from './ports.js';
 
 export interface MotoServer {
   readonly endpoint: string;

@@ -4,7 +4,7 @@ import { chmodSync, chownSync, copyFileSync, mkdtempSync, readdirSync, readFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from './ports';
+import { freePort } from './ports.js';
 
 export interface PostgresCluster {
   readonly host: string;

@@ -1,9 +1,9 @@
-import { createApiTokenKind } from '../../lambdas/api-token/apiTokenKind';
-import { ALLOW_LOOPBACK_FOR_TESTS } from '../../lambdas/contract/testing';
-import { RotorTags } from '../../lambdas/core/types';
-import { Routes, TokenProviderServer, type Route } from '../local/tokenProvider';
-import { nameOf, plural, printLabels, quietHandler, short, tagSecret, totals, type SandboxContext } from './common';
-import { describeRetire, pastGraceWindow, resultFor, retireRun } from './retire';
+import { createApiTokenKind } from '../../lambdas/api-token/apiTokenKind.js';
+import { ALLOW_LOOPBACK_FOR_TESTS } from '../../lambdas/contract/testing.js';
+import { RotorTags } from '../../lambdas/core/types.js';
+import { Routes, TokenProviderServer, type Route } from '../local/tokenProvider.js';
+import { nameOf, plural, printLabels, quietHandler, short, tagSecret, totals, type SandboxContext } from './common.js';
+import { describeRetire, pastGraceWindow, resultFor, retireRun } from './retire.js';
 
 interface TokenValue {
   provider: string;

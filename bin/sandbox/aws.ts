@@ -1,1 +1,1 @@
-export { BOOTSTRAP_CALLS, bootstrapAdmin, region, stsAnswer, type KeyPair } from '../local/awsAdmin';
+export { BOOTSTRAP_CALLS, bootstrapAdmin, region, stsAnswer, type KeyPair } from '../local/awsAdmin.js';

@@ -2,12 +2,12 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { TagResourceCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { StepOutcome } from '../../lambdas/core/engine';
-import { createRotationHandler } from '../../lambdas/core/handler';
-import type { RotationKind } from '../../lambdas/core/types';
-import { SecretsManagerPlayer, type Handler } from '../local/harness';
-import type { PostgresCluster } from '../local/postgres';
-import type { KeyPair } from './aws';
+import type { StepOutcome } from '../../lambdas/core/engine.js';
+import { createRotationHandler } from '../../lambdas/core/handler.js';
+import type { RotationKind } from '../../lambdas/core/types.js';
+import { SecretsManagerPlayer, type Handler } from '../local/harness.js';
+import type { PostgresCluster } from '../local/postgres.js';
+import type { KeyPair } from './aws.js';
 
 /** What every sandbox scenario gets: the emulated AWS account, shared services, a way to print. */
 export interface SandboxContext {

@@ -1,16 +1,16 @@
 import { CreateAccessKeyCommand, CreateUserCommand, ListAccessKeysCommand } from '@aws-sdk/client-iam';
-import { RotorTags } from '../../lambdas/core/types';
-import type { EmergencyResult } from '../../lambdas/emergency/emergency';
-import { createEmergencyHandler, emergencyKinds } from '../../lambdas/emergency/index';
-import { createIamKind } from '../../lambdas/iam/iamKind';
-import { postgresKind } from '../../lambdas/postgres/postgresKind';
-import { captureEvents, eventsClient } from '../local/events';
-import { lambdaContext, playRotations, type Handler } from '../local/harness';
-import { createRotationFunction } from '../local/moto';
-import { adminClient, pgLogin, testPassword, uniqueName } from '../local/postgres';
-import { healthEvent, leakEvent } from '../local/leakEvents';
-import { stsAnswer, type KeyPair } from './aws';
-import { labels, mark, nameOf, quietHandler, quietLogger, sandboxMetrics, short, tagSecret, type SandboxContext } from './common';
+import { RotorTags } from '../../lambdas/core/types.js';
+import type { EmergencyResult } from '../../lambdas/emergency/emergency.js';
+import { createEmergencyHandler, emergencyKinds } from '../../lambdas/emergency/index.js';
+import { createIamKind } from '../../lambdas/iam/iamKind.js';
+import { postgresKind } from '../../lambdas/postgres/postgresKind.js';
+import { captureEvents, eventsClient } from '../local/events.js';
+import { lambdaContext, playRotations, type Handler } from '../local/harness.js';
+import { createRotationFunction } from '../local/moto.js';
+import { adminClient, pgLogin, testPassword, uniqueName } from '../local/postgres.js';
+import { healthEvent, leakEvent } from '../local/leakEvents.js';
+import { stsAnswer, type KeyPair } from './aws.js';
+import { labels, mark, nameOf, quietHandler, quietLogger, sandboxMetrics, short, tagSecret, type SandboxContext } from './common.js';
 
 
 /**

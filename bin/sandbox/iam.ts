@@ -1,10 +1,10 @@
 import { CreateAccessKeyCommand, CreateUserCommand, ListAccessKeysCommand } from '@aws-sdk/client-iam';
-import { RotorTags } from '../../lambdas/core/types';
-import { createIamKind } from '../../lambdas/iam/iamKind';
-import { uniqueName } from '../local/postgres';
-import { stsAnswer, type KeyPair } from './aws';
-import { nameOf, plural, printLabels, quietHandler, short, tagSecret, totals, type SandboxContext } from './common';
-import { describeRetire, pastGraceWindow, resultFor, retireRun } from './retire';
+import { RotorTags } from '../../lambdas/core/types.js';
+import { createIamKind } from '../../lambdas/iam/iamKind.js';
+import { uniqueName } from '../local/postgres.js';
+import { stsAnswer, type KeyPair } from './aws.js';
+import { nameOf, plural, printLabels, quietHandler, short, tagSecret, totals, type SandboxContext } from './common.js';
+import { describeRetire, pastGraceWindow, resultFor, retireRun } from './retire.js';
 
 interface IamValue extends KeyPair {
   username: string;

@@ -1,8 +1,8 @@
 import type mysql from 'mysql2/promise';
-import { createMysqlKind } from '../../lambdas/mysql/mysqlKind';
-import { account, ident, mysqlLogin, mysqlServer, MysqlFixtures, rootConnection } from '../local/mysql';
-import { testPassword, uniqueName } from '../local/postgres';
-import { nameOf, quietHandler, rotateThreeTimes, type SandboxContext } from './common';
+import { createMysqlKind } from '../../lambdas/mysql/mysqlKind.js';
+import { account, ident, mysqlLogin, mysqlServer, MysqlFixtures, rootConnection } from '../local/mysql.js';
+import { testPassword, uniqueName } from '../local/postgres.js';
+import { nameOf, quietHandler, rotateThreeTimes, type SandboxContext } from './common.js';
 
 interface Login {
   username: string;

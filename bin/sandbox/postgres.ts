@@ -1,6 +1,6 @@
-import { postgresKind } from '../../lambdas/postgres/postgresKind';
-import { adminClient, pgLogin, testPassword, uniqueName } from '../local/postgres';
-import { nameOf, quietHandler, rotateThreeTimes, type SandboxContext } from './common';
+import { postgresKind } from '../../lambdas/postgres/postgresKind.js';
+import { adminClient, pgLogin, testPassword, uniqueName } from '../local/postgres.js';
+import { nameOf, quietHandler, rotateThreeTimes, type SandboxContext } from './common.js';
 
 /** Rotates a sample PostgreSQL secret with each strategy against a throwaway scram-auth cluster. */
 export async function postgresSandbox(ctx: SandboxContext): Promise<void> {

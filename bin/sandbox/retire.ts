@@ -1,8 +1,8 @@
-import type { RetireReport, RetireResult } from '../../lambdas/retire/retire';
-import { createRetireHandler } from '../../lambdas/retire/retire';
-import { retireKinds } from '../../lambdas/retire/index';
-import { lambdaContext } from '../local/harness';
-import { nameOf, plural, quietLogger, sandboxMetrics, short, type SandboxContext } from './common';
+import type { RetireReport, RetireResult } from '../../lambdas/retire/retire.js';
+import { createRetireHandler } from '../../lambdas/retire/retire.js';
+import { retireKinds } from '../../lambdas/retire/index.js';
+import { lambdaContext } from '../local/harness.js';
+import { nameOf, plural, quietLogger, sandboxMetrics, short, type SandboxContext } from './common.js';
 
 /**
  * One run of the scheduled retire function with every dual-active kind it deploys with

@@ -1,22 +1,22 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { RotationStateError, RotationStepError, UnsafeRotationError } from '../core/errors';
-import { Redactor } from '../core/redact';
-import { decodeJson } from '../core/secretValue';
+import { RotationStateError, RotationStepError, UnsafeRotationError } from '../core/errors.js';
+import { Redactor } from '../core/redact.js';
+import { decodeJson } from '../core/secretValue.js';
 import {
   type KindContext,
   type RotationKind,
   type SetContext,
   type TestContext,
-} from '../core/types';
-import { ProviderError, ProviderFailures } from './errors';
-import { httpDefaults, ProviderHttp, type HostRule, type HttpOptions } from './http';
-import { IssueJournal } from './journal';
-import { currentValueReader, readManagement, type ManagementCredential, type SecretReader } from './management';
-import type { Issued, ProviderSession, TokenProvider } from './provider';
-import { providerFor } from './providers';
-import { graceMs, parseApiTokenSecret, targetOf, type ApiTokenSecret } from './secret';
-import type { UrlPolicy } from './urls';
-import { KIND_TRAITS, Kinds, loopbackAllowedForTests, RotorMetrics, ServiceNames } from '../contract';
+} from '../core/types.js';
+import { ProviderError, ProviderFailures } from './errors.js';
+import { httpDefaults, ProviderHttp, type HostRule, type HttpOptions } from './http.js';
+import { IssueJournal } from './journal.js';
+import { currentValueReader, readManagement, type ManagementCredential, type SecretReader } from './management.js';
+import type { Issued, ProviderSession, TokenProvider } from './provider.js';
+import { providerFor } from './providers/index.js';
+import { graceMs, parseApiTokenSecret, targetOf, type ApiTokenSecret } from './secret.js';
+import type { UrlPolicy } from './urls.js';
+import { KIND_TRAITS, Kinds, loopbackAllowedForTests, RotorMetrics, ServiceNames } from '../contract/index.js';
 
 export const apiTokenKindDefaults = {
   /** testSecret asks the provider this many times before it calls a new token refused. */

@@ -1,4 +1,4 @@
-import { RotationStepError } from '../core/errors';
+import { RotationStepError } from '../core/errors.js';
 
 /** How a provider request failed. */
 export const ProviderFailures = {

@@ -1,6 +1,6 @@
-import { Redactor, REDACTED } from '../core/redact';
-import { ProviderError, ProviderFailures } from './errors';
-import { describeUrl, hostAllowed, productionUrlPolicy, urlProblem, type UrlPolicy } from './urls';
+import { Redactor, REDACTED } from '../core/redact.js';
+import { ProviderError, ProviderFailures } from './errors.js';
+import { describeUrl, hostAllowed, productionUrlPolicy, urlProblem, type UrlPolicy } from './urls.js';
 
 /** Limits of every provider request. */
 export const httpDefaults = {

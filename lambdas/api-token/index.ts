@@ -1,9 +1,9 @@
-import { createRotationHandler } from '../core/handler';
-import { apiTokenKind, createApiTokenKind } from './apiTokenKind';
+import { createRotationHandler } from '../core/handler.js';
+import { apiTokenKind, createApiTokenKind } from './apiTokenKind.js';
 
 /** The API token rotation function (providers: datadog, cloudflare, http). */
 export const handler = createRotationHandler(apiTokenKind);
 export { apiTokenKind, createApiTokenKind };
-export { providers } from './providers';
-export type { TokenProvider } from './provider';
-export type { ApiTokenSecret } from './secret';
+export { providers } from './providers/index.js';
+export type { TokenProvider } from './provider.js';
+export type { ApiTokenSecret } from './secret.js';

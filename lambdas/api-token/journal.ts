@@ -1,4 +1,4 @@
-import type { Issued } from './provider';
+import type { Issued } from './provider.js';
 
 export const journalDefaults = {
   maxEntries: 16,

@@ -1,8 +1,8 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { RotationStateError, SecretFormatError, UnsafeRotationError } from '../core/errors';
-import { SecretsApi } from '../core/secretsApi';
-import { decodeJson } from '../core/secretValue';
-import { Stages } from '../core/types';
+import { RotationStateError, SecretFormatError, UnsafeRotationError } from '../core/errors.js';
+import { SecretsApi } from '../core/secretsApi.js';
+import { decodeJson } from '../core/secretValue.js';
+import { Stages } from '../core/types.js';
 
 /** Reads another secret's AWSCURRENT value: its ARN and secret string (undefined when it has none). */
 export type SecretReader = (secretId: string) => Promise<{ arn: string; secretString: string | undefined }>;

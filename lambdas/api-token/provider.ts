@@ -1,6 +1,6 @@
-import type { ProviderHttp } from './http';
-import type { UrlPolicy } from './urls';
-import type { ApiTokenSecret } from './secret';
+import type { ProviderHttp } from './http.js';
+import type { UrlPolicy } from './urls.js';
+import type { ApiTokenSecret } from './secret.js';
 
 /** A token the provider issued (or rolled). */
 export interface Issued {

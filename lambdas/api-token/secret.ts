@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import { SecretFormatError } from '../core/errors';
-import { graceHoursField, parseWith } from '../core/secretValue';
-import { urlProblem, type UrlPolicy } from './urls';
+import { SecretFormatError } from '../core/errors.js';
+import { graceHoursField, parseWith } from '../core/secretValue.js';
+import { urlProblem, type UrlPolicy } from './urls.js';
 
 /** Defaults of the api-token secret's optional fields. */
 export const apiTokenDefaults = {

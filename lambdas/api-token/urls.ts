@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { ALLOW_LOOPBACK_FOR_TESTS } from '../contract/testing';
+import { ALLOW_LOOPBACK_FOR_TESTS } from '../contract/testing.js';
 
 /**
  * What the function's environment permits besides https to a public host: with the test opt-in

@@ -1,4 +1,4 @@
 /** The contract between deploy time (lib/) and run time (lambdas/, bin/): no AWS SDK, no CDK. */
-export * from './vocabulary';
-export * from './settings';
-export * from './testing';
+export * from './vocabulary.js';
+export * from './settings.js';
+export * from './testing.js';

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { ALLOW_LOOPBACK_FOR_TESTS } from './testing';
+import { ALLOW_LOOPBACK_FOR_TESTS } from './testing.js';
 import {
   Bounds,
   RETIRE_IN_USE_ACTIONS,
@@ -9,7 +9,7 @@ import {
   ServiceNames,
   STRATEGY_NAMES,
   Strategies,
-} from './vocabulary';
+} from './vocabulary.js';
 
 /**
  * Every environment setting of Rotor's functions, as one record each: the variable's name, a

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { SecretsApi } from './secretsApi';
+import type { SecretsApi } from './secretsApi.js';
 
 /**
  * Claims: "only one of several concurrent callers does this", made with Secrets Manager itself.

@@ -1,15 +1,15 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { CLAIM_STAGE, newClaimOwner, releaseClaim, takeClaim } from './claim';
-import { InvalidEventError, RotationStateError, RotationStepError, RotorError, SecretFormatError } from './errors';
-import { RotorMetrics } from '../contract';
-import { Redactor } from './redact';
-import { RotationCache } from './rotationCache';
-import { readSecretValue } from './secretValue';
-import { SecretsApi, versionWithStage, type SecretDescription } from './secretsApi';
-import type { Settings } from './settings';
-import { fingerprint } from './fingerprint';
+import { CLAIM_STAGE, newClaimOwner, releaseClaim, takeClaim } from './claim.js';
+import { InvalidEventError, RotationStateError, RotationStepError, RotorError, SecretFormatError } from './errors.js';
+import { RotorMetrics } from '../contract/index.js';
+import { Redactor } from './redact.js';
+import { RotationCache } from './rotationCache.js';
+import { readSecretValue } from './secretValue.js';
+import { SecretsApi, versionWithStage, type SecretDescription } from './secretsApi.js';
+import type { Settings } from './settings.js';
+import { fingerprint } from './fingerprint.js';
 import {
   RotorTags,
   Stages,
@@ -19,7 +19,7 @@ import {
   type RotationKind,
   type SecretVersion,
   type Step,
-} from './types';
+} from './types.js';
 
 /** Bounds of the engine's own waiting and retrying (see EngineDeps). */
 export const engineDefaults = {

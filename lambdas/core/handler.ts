@@ -5,11 +5,11 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { RotorMetrics, ServiceNames } from '../contract';
-import { runStep, type EngineDeps, type StepOutcome } from './engine';
-import { cacheDefaults, RotationCache } from './rotationCache';
-import { readSettings, type Settings } from './settings';
-import type { RotationKind } from './types';
+import { RotorMetrics, ServiceNames } from '../contract/index.js';
+import { runStep, type EngineDeps, type StepOutcome } from './engine.js';
+import { cacheDefaults, RotationCache } from './rotationCache.js';
+import { readSettings, type Settings } from './settings.js';
+import type { RotationKind } from './types.js';
 
 export const handlerDefaults = {
   serviceName: ServiceNames.ROTATION,

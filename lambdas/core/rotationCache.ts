@@ -1,4 +1,4 @@
-import type { SecretDescription } from './secretsApi';
+import type { SecretDescription } from './secretsApi.js';
 
 /**
  * What a warm function remembers between the steps of one rotation. Secrets Manager calls

@@ -1,8 +1,8 @@
 import * as z from 'zod';
-import { Bounds } from '../contract';
-import { SecretFormatError } from './errors';
-import type { Redactor } from './redact';
-import type { RotationKind } from './types';
+import { Bounds } from '../contract/index.js';
+import { SecretFormatError } from './errors.js';
+import type { Redactor } from './redact.js';
+import type { RotationKind } from './types.js';
 
 /**
  * Decodes a secret string as JSON. The parser's own message quotes the input, which may hold a

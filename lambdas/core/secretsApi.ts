@@ -16,8 +16,8 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import type { PasswordPolicy, Stage } from './types';
-import { versionHolding } from './labels';
+import type { PasswordPolicy, Stage } from './types.js';
+import { versionHolding } from './labels.js';
 
 /** The parts of DescribeSecret the engine uses. */
 export interface SecretDescription {

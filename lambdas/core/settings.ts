@@ -1,6 +1,6 @@
-import { resolveStrategy, SettingError, settings as contract, type Setting } from '../contract';
-import { ConfigurationError } from './errors';
-import type { PasswordPolicy, Strategy } from './types';
+import { resolveStrategy, SettingError, settings as contract, type Setting } from '../contract/index.js';
+import { ConfigurationError } from './errors.js';
+import type { PasswordPolicy, Strategy } from './types.js';
 
 /** Defaults of the settings the engine reads (the strategy's is the contract's one rule, resolveStrategy). */
 export const defaults = {

@@ -18,8 +18,8 @@ export const Stages = {
 export type Stage = (typeof Stages)[keyof typeof Stages];
 
 /** Rotation strategies: the contract's (lambdas/contract), the one definition both sides use. */
-export { Strategies, type Strategy } from '../contract';
-import type { RotorMetrics, Strategy } from '../contract';
+export { Strategies, type Strategy } from '../contract/index.js';
+import type { RotorMetrics, Strategy } from '../contract/index.js';
 
 /** What Secrets Manager sends to a rotation function. */
 export interface RotationEvent {
@@ -163,4 +163,4 @@ export interface RotationKind<S> {
 }
 
 /** Tags that mark a secret as Rotor-managed: the contract's (lambdas/contract). */
-export { RotorTags } from '../contract';
+export { RotorTags } from '../contract/index.js';

@@ -1,4 +1,4 @@
-import { UnsafeRotationError } from '../core/errors';
+import { UnsafeRotationError } from '../core/errors.js';
 
 /**
  * Naming of the alternating-users strategy, shared by the database kinds: a login `app` and

@@ -1,5 +1,5 @@
-import { KIND_TRAITS } from '../contract';
-import { RotationStepError, SecretFormatError, UnsafeRotationError } from '../core/errors';
+import { KIND_TRAITS } from '../contract/index.js';
+import { RotationStepError, SecretFormatError, UnsafeRotationError } from '../core/errors.js';
 import {
   Strategies,
   type CreateContext,
@@ -9,9 +9,9 @@ import {
   type RotationKind,
   type SetContext,
   type TestContext,
-} from '../core/types';
-import { alternateUsername, baseUsername, checkAlternatePending, CLONE_SUFFIX } from './alternatingUsers';
-import { checkSameLogin, knownPasswords, type KnownPasswordSource } from './singleUser';
+} from '../core/types.js';
+import { alternateUsername, baseUsername, checkAlternatePending, CLONE_SUFFIX } from './alternatingUsers.js';
+import { checkSameLogin, knownPasswords, type KnownPasswordSource } from './singleUser.js';
 
 /** What the shared flows need of a database secret (AWS's rotation template fields). */
 export interface DatabaseSecret {

@@ -1,5 +1,5 @@
-import { UnsafeRotationError } from '../core/errors';
-import type { SetContext } from '../core/types';
+import { UnsafeRotationError } from '../core/errors.js';
+import type { SetContext } from '../core/types.js';
 
 /** How many unlabelled versions single-user setSecret tries, newest first (each try is a login). */
 export const singleUserDefaults = { historyAttempts: 5 } as const;

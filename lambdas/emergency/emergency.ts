@@ -4,17 +4,17 @@ import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { DescribeSecretCommandOutput, RotationRulesType, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { CLAIM_STAGE, newClaimOwner, takeClaim, type ClaimOutcome } from '../core/claim';
-import { InvalidEventError, RotationStateError, RotorError } from '../core/errors';
-import { fingerprint } from '../core/fingerprint';
-import { maskCredentialShapes, Redactor } from '../core/redact';
-import { revokeVersion } from './revoke';
-import { tagMap } from '../core/labels';
-import { readSecretValue } from '../core/secretValue';
-import { SecretsApi, toDescription, versionWithStage, type SecretDescription } from '../core/secretsApi';
-import { resolveStrategy, RotorTags, settings } from '../contract';
-import { Stages, type RotationKind, type Strategy } from '../core/types';
-import { DetailTypes, emergencyDefaults, parseLeakEvent, type EventBridgeEvent, type LeakReport } from './events';
+import { CLAIM_STAGE, newClaimOwner, takeClaim, type ClaimOutcome } from '../core/claim.js';
+import { InvalidEventError, RotationStateError, RotorError } from '../core/errors.js';
+import { fingerprint } from '../core/fingerprint.js';
+import { maskCredentialShapes, Redactor } from '../core/redact.js';
+import { revokeVersion } from './revoke.js';
+import { tagMap } from '../core/labels.js';
+import { readSecretValue } from '../core/secretValue.js';
+import { SecretsApi, toDescription, versionWithStage, type SecretDescription } from '../core/secretsApi.js';
+import { resolveStrategy, RotorTags, settings } from '../contract/index.js';
+import { Stages, type RotationKind, type Strategy } from '../core/types.js';
+import { DetailTypes, emergencyDefaults, parseLeakEvent, type EventBridgeEvent, type LeakReport } from './events.js';
 
 /** Tags the emergency handler keeps on a secret, for idempotency and the audit trail (the contract's RotorTags). */
 export const EmergencyTags = {

@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import { AwsEvents, RotorEvents } from '../contract';
-import { InvalidEventError } from '../core/errors';
+import { AwsEvents, RotorEvents } from '../contract/index.js';
+import { InvalidEventError } from '../core/errors.js';
 
 /**
  * The events of emergency rotation. Inputs: AWS Health credential-exposure events, GuardDuty

@@ -7,11 +7,11 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { RotorMetrics, ServiceNames, settings, type Setting } from '../contract';
-import { readSetting } from '../core/settings';
-import { kinds } from '../kinds';
-import { handleLeakEvent, type EmergencyDeps, type EmergencyKinds, type EmergencyResult } from './emergency';
-import type { EventBridgeEvent } from './events';
+import { RotorMetrics, ServiceNames, settings, type Setting } from '../contract/index.js';
+import { readSetting } from '../core/settings.js';
+import { kinds } from '../kinds.js';
+import { handleLeakEvent, type EmergencyDeps, type EmergencyKinds, type EmergencyResult } from './emergency.js';
+import type { EventBridgeEvent } from './events.js';
 
 /** Every kind the emergency handler can revoke with: the registry (lambdas/kinds.ts), by rotor:kind tag. */
 export const emergencyKinds: EmergencyKinds = kinds;

@@ -1,11 +1,11 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { RotationStateError, UnsafeRotationError } from '../core/errors';
-import { Redactor } from '../core/redact';
-import { readSecretValue, sharesCredential } from '../core/secretValue';
-import { SecretsApi, versionWithStage, type SecretDescription } from '../core/secretsApi';
-import { readSettings } from '../core/settings';
-import { Stages, type RevokeContext, type RotationKind, type Strategy } from '../core/types';
+import { RotationStateError, UnsafeRotationError } from '../core/errors.js';
+import { Redactor } from '../core/redact.js';
+import { readSecretValue, sharesCredential } from '../core/secretValue.js';
+import { SecretsApi, versionWithStage, type SecretDescription } from '../core/secretsApi.js';
+import { readSettings } from '../core/settings.js';
+import { Stages, type RevokeContext, type RotationKind, type Strategy } from '../core/types.js';
 
 export interface RevokeRequest {
   /** The secret (ARN). */

@@ -1,25 +1,25 @@
 import { IAMClient, NoSuchEntityException } from '@aws-sdk/client-iam';
 import * as z from 'zod';
-import { KIND_TRAITS, Kinds, settings } from '../contract';
-import { ConfigurationError, RotationStepError, UnsafeRotationError } from '../core/errors';
-import { readSetting } from '../core/settings';
+import { KIND_TRAITS, Kinds, settings } from '../contract/index.js';
+import { ConfigurationError, RotationStepError, UnsafeRotationError } from '../core/errors.js';
+import { readSetting } from '../core/settings.js';
 import {
   type CreateContext,
   type KindContext,
   type RotationKind,
   type SetContext,
   type TestContext,
-} from '../core/types';
-import { AccessKeys, keyMarker, KeyStatus, type AccessKeyInfo } from './accessKeys';
+} from '../core/types.js';
+import { AccessKeys, keyMarker, KeyStatus, type AccessKeyInfo } from './accessKeys.js';
 import {
   callerIdentity,
   defaultStsClientFactory,
   KeyNotAcceptedError,
   userNameOfArn,
   type StsClientFactory,
-} from './callerIdentity';
-import { parseIamSecret, type IamSecret } from './secret';
-import type { UsageEvidence } from '../retire/evidence';
+} from './callerIdentity.js';
+import { parseIamSecret, type IamSecret } from './secret.js';
+import type { UsageEvidence } from '../retire/evidence.js';
 
 /*
  * How an IAM access key rotates (the user holds at most two keys):

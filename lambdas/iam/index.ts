@@ -1,7 +1,7 @@
-import { createRotationHandler } from '../core/handler';
-import { iamKind } from './iamKind';
+import { createRotationHandler } from '../core/handler.js';
+import { iamKind } from './iamKind.js';
 
 /** The IAM access key rotation function (IAM_TEST_TIMEOUT_MS bounds testSecret's STS retries). */
 export const handler = createRotationHandler(iamKind);
-export { createIamKind, iamDefaults, iamKind, readIamOptions, type IamKindOptions } from './iamKind';
-export type { IamSecret } from './secret';
+export { createIamKind, iamDefaults, iamKind, readIamOptions, type IamKindOptions } from './iamKind.js';
+export type { IamSecret } from './secret.js';

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { graceHoursField, parseWith } from '../core/secretValue';
+import { graceHoursField, parseWith } from '../core/secretValue.js';
 
 /**
  * The secret JSON of an IAM access key: the user, its key, and optionally how many hours the

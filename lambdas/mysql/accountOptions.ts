@@ -1,5 +1,5 @@
-import { tokenize } from './grants';
-import { accountName, hexLiteral } from './sql';
+import { tokenize } from './grants.js';
+import { accountName, hexLiteral } from './sql.js';
 
 /**
  * The account options a clone must share with the user it stands in for, read from what

@@ -1,7 +1,7 @@
 import type mysql from 'mysql2/promise';
-import { mysqlDefaults } from './options';
-import type { MysqlSecret } from './secret';
-import { parseServer, splitAccount, type ServerInfo } from './sql';
+import { mysqlDefaults } from './options.js';
+import type { MysqlSecret } from './secret.js';
+import { parseServer, splitAccount, type ServerInfo } from './sql.js';
 
 /** The server refused the user name or password (ER_ACCESS_DENIED_ERROR). */
 const AUTH_FAILURE_ERRNOS = new Set([1045]);

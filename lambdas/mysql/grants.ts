@@ -1,4 +1,4 @@
-import { accountName } from './sql';
+import { accountName } from './sql.js';
 
 /**
  * Copies one account's privileges to another by reading what the server prints

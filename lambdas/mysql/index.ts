@@ -1,5 +1,5 @@
-import { createRotationHandler } from '../core/handler';
-import { createMysqlKind, mysqlKind } from './mysqlKind';
+import { createRotationHandler } from '../core/handler.js';
+import { createMysqlKind, mysqlKind } from './mysqlKind.js';
 
 /**
  * The MySQL/MariaDB rotation function. Environment: ROTATION_STRATEGY, PASSWORD_LENGTH,
@@ -7,5 +7,5 @@ import { createMysqlKind, mysqlKind } from './mysqlKind';
  */
 export const handler = createRotationHandler(mysqlKind);
 export { createMysqlKind, mysqlKind };
-export { mysqlDefaults, readMysqlOptions, type MysqlOptions } from './options';
-export { parseMysqlSecret, type MysqlSecret } from './secret';
+export { mysqlDefaults, readMysqlOptions, type MysqlOptions } from './options.js';
+export { parseMysqlSecret, type MysqlSecret } from './secret.js';

@@ -3,13 +3,13 @@ import {
   RotationStepError,
   SecretFormatError,
   UnsafeRotationError,
-} from '../core/errors';
-import { Strategies, type KindContext, type RevokeContext, type RotationKind, type TestContext } from '../core/types';
-import { baseUsername, checkPairing, CLONE_SUFFIX, type PairingRecord } from '../database/alternatingUsers';
-import { canLogin, databaseKind, type AlternatePair, type DatabaseEngine } from '../database/databaseKind';
-import type { KnownPasswordSource } from '../database/singleUser';
-import { isAuthFailure, withSession, type Credentials, type Session } from './connection';
-import { RotorMetrics } from '../contract';
+} from '../core/errors.js';
+import { Strategies, type KindContext, type RevokeContext, type RotationKind, type TestContext } from '../core/types.js';
+import { baseUsername, checkPairing, CLONE_SUFFIX, type PairingRecord } from '../database/alternatingUsers.js';
+import { canLogin, databaseKind, type AlternatePair, type DatabaseEngine } from '../database/databaseKind.js';
+import type { KnownPasswordSource } from '../database/singleUser.js';
+import { isAuthFailure, withSession, type Credentials, type Session } from './connection.js';
+import { RotorMetrics } from '../contract/index.js';
 import {
   definerObjectsStatement,
   expiresUnder,
@@ -19,10 +19,10 @@ import {
   passwordAgeStatement,
   sessionCountStatement,
   type ExpiryPolicy,
-} from './accountOptions';
-import { defaultRoleStatement, grantSyncStatements, parseDefaultRoles, parseGrants, parseRequire } from './grants';
-import { readMysqlOptions, type MysqlOptions } from './options';
-import { parseMysqlSecret, type MysqlSecret } from './secret';
+} from './accountOptions.js';
+import { defaultRoleStatement, grantSyncStatements, parseDefaultRoles, parseGrants, parseRequire } from './grants.js';
+import { readMysqlOptions, type MysqlOptions } from './options.js';
+import { parseMysqlSecret, type MysqlSecret } from './secret.js';
 import {
   accountName,
   deletePairingStatement,
@@ -40,7 +40,7 @@ import {
   supportsDualPassword,
   writePairingStatement,
   type ServerInfo,
-} from './sql';
+} from './sql.js';
 
 /** As AWS's MySQL rotation templates: 32 characters, none of these. */
 export const mysqlPasswordPolicy = { length: 32, excludeCharacters: '/@"\'\\' } as const;

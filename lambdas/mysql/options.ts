@@ -1,5 +1,5 @@
-import { settings } from '../contract';
-import { readSetting } from '../core/settings';
+import { settings } from '../contract/index.js';
+import { readSetting } from '../core/settings.js';
 
 /**
  * Defaults of the MySQL kind's own settings. Each can be overridden by the environment

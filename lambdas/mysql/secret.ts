@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import { flagField, portField } from '../database/fields';
-import { parseWith } from '../core/secretValue';
+import { flagField, portField } from '../database/fields.js';
+import { parseWith } from '../core/secretValue.js';
 
 export const mysqlEngines = ['mysql', 'aurora-mysql', 'mariadb'] as const;
 

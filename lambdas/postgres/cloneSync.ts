@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { RotationStepError } from '../core/errors';
-import type { KindContext } from '../core/types';
+import { RotationStepError } from '../core/errors.js';
+import type { KindContext } from '../core/types.js';
 
 /**
  * Making `app_clone` stand in for `app` (alternating users), beyond memberships: the user's

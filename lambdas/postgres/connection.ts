@@ -1,7 +1,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import type pg from 'pg';
-import type { PostgresSecret } from './secret';
+import type { PostgresSecret } from './secret.js';
 
 export const connectionDefaults = {
   /** A host that does not answer fails the step in this time, well inside the Lambda's timeout. */

@@ -1,5 +1,5 @@
-import { createRotationHandler } from '../core/handler';
-import { postgresKind } from './postgresKind';
+import { createRotationHandler } from '../core/handler.js';
+import { postgresKind } from './postgresKind.js';
 
 /** The PostgreSQL rotation function (ROTATION_STRATEGY, PASSWORD_LENGTH, EXCLUDE_CHARACTERS). */
 export const handler = createRotationHandler(postgresKind);

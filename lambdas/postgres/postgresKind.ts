@@ -1,13 +1,13 @@
 import type pg from 'pg';
-import { RotationStepError, SecretFormatError, UnsafeRotationError } from '../core/errors';
-import type { KindContext, RevokeContext, RotationKind, TestContext } from '../core/types';
-import { baseUsername, checkPairing, CLONE_SUFFIX, pairingText, parsePairingText } from '../database/alternatingUsers';
-import { canLogin, databaseKind, type AlternatePair, type DatabaseEngine } from '../database/databaseKind';
-import { emptyReport, ownedObjects, reassignOwned, syncAttributes, syncSettings, type SyncReport } from './cloneSync';
-import { isAuthFailure, passwordLiteral, withConnection } from './connection';
-import { readPostgresOptions, type PostgresOptions } from './options';
-import { MAX_IDENTIFIER_BYTES, parsePostgresSecret, type PostgresSecret } from './secret';
-import { countSessions, reportOldLoginSessions } from './sessions';
+import { RotationStepError, SecretFormatError, UnsafeRotationError } from '../core/errors.js';
+import type { KindContext, RevokeContext, RotationKind, TestContext } from '../core/types.js';
+import { baseUsername, checkPairing, CLONE_SUFFIX, pairingText, parsePairingText } from '../database/alternatingUsers.js';
+import { canLogin, databaseKind, type AlternatePair, type DatabaseEngine } from '../database/databaseKind.js';
+import { emptyReport, ownedObjects, reassignOwned, syncAttributes, syncSettings, type SyncReport } from './cloneSync.js';
+import { isAuthFailure, passwordLiteral, withConnection } from './connection.js';
+import { readPostgresOptions, type PostgresOptions } from './options.js';
+import { MAX_IDENTIFIER_BYTES, parsePostgresSecret, type PostgresSecret } from './secret.js';
+import { countSessions, reportOldLoginSessions } from './sessions.js';
 
 /** As AWS's PostgreSQL rotation templates: 32 characters, none of these. */
 export const postgresPasswordPolicy = { length: 32, excludeCharacters: ':/@"\'\\' } as const;

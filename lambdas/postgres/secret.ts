@@ -1,6 +1,6 @@
 import * as z from 'zod';
-import { flagField, portField } from '../database/fields';
-import { parseWith } from '../core/secretValue';
+import { flagField, portField } from '../database/fields.js';
+import { parseWith } from '../core/secretValue.js';
 
 /** PostgreSQL's identifier limit (NAMEDATALEN - 1 bytes). */
 export const MAX_IDENTIFIER_BYTES = 63;

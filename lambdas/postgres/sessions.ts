@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { RotorMetrics } from '../contract';
-import type { KindContext } from '../core/types';
-import { ROTOR_APPLICATION_NAME } from './connection';
+import { RotorMetrics } from '../contract/index.js';
+import type { KindContext } from '../core/types.js';
+import { ROTOR_APPLICATION_NAME } from './connection.js';
 
 /**
  * Sessions open on `login` (pg_stat_activity.usename is the session user, so a clone's sessions

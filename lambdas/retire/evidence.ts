@@ -1,6 +1,6 @@
-import { RetireEvidence, settings, type RetireInUseAction } from '../contract';
-import { readSetting } from '../core/settings';
-import type { KindContext, RotationKind } from '../core/types';
+import { RetireEvidence, settings, type RetireInUseAction } from '../contract/index.js';
+import { readSetting } from '../core/settings.js';
+import type { KindContext, RotationKind } from '../core/types.js';
 
 /**
  * Retiring on evidence, not only on a timer. A dual-active kind that can tell when its previous

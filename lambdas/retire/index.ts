@@ -1,5 +1,5 @@
-import { kindsWhere } from '../kinds';
-import { createRetireHandler, type RetireKinds } from './retire';
+import { kindsWhere } from '../kinds.js';
+import { createRetireHandler, type RetireKinds } from './retire.js';
 
 /** The dual-active kinds of the registry (lambdas/kinds.ts, KIND_TRAITS.dualActive), by their `rotor:kind` tag. */
 export const retireKinds: RetireKinds = kindsWhere((traits) => traits.dualActive) as RetireKinds;

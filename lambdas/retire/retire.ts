@@ -6,14 +6,14 @@ import { SecretsManagerClient, type SecretListEntry } from '@aws-sdk/client-secr
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { ConfigurationError, RetireError, RotationStateError, UnsafeRotationError } from '../core/errors';
-import { Redactor } from '../core/redact';
-import { readSecretValue, sharesCredential } from '../core/secretValue';
-import { DEFAULT_GRACE_HOURS, resolveStrategy, RetireEvidence, RotorMetrics, ServiceNames, settings } from '../contract';
-import { readSetting } from '../core/settings';
-import { RotorTags, Stages, type KindContext, type RotationKind, type Strategy } from '../core/types';
-import { tagMap, versionHolding } from '../core/labels';
-import { SecretsApi } from '../core/secretsApi';
+import { ConfigurationError, RetireError, RotationStateError, UnsafeRotationError } from '../core/errors.js';
+import { Redactor } from '../core/redact.js';
+import { readSecretValue, sharesCredential } from '../core/secretValue.js';
+import { DEFAULT_GRACE_HOURS, resolveStrategy, RetireEvidence, RotorMetrics, ServiceNames, settings } from '../contract/index.js';
+import { readSetting } from '../core/settings.js';
+import { RotorTags, Stages, type KindContext, type RotationKind, type Strategy } from '../core/types.js';
+import { tagMap, versionHolding } from '../core/labels.js';
+import { SecretsApi } from '../core/secretsApi.js';
 import {
   evidenceDefaults,
   readEvidencePolicy,
@@ -22,7 +22,7 @@ import {
   type LastUse,
   type RetireKind,
   type Verdict,
-} from './evidence';
+} from './evidence.js';
 
 /**
  * The scheduled retire run: for every Rotor-managed secret of a dual-active kind whose

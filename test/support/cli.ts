@@ -8,9 +8,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { Handler } from '../../bin/local/harness';
-import type { LogCapture } from './logCapture';
-import { awsEnvFor } from '../../bin/local/moto';
+import type { Handler } from '../../bin/local/harness.js';
+import type { LogCapture } from './logCapture.js';
+import { awsEnvFor } from '../../bin/local/moto.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -1,13 +1,13 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { CLAIM_STAGE } from '../../lambdas/core/claim';
+import { CLAIM_STAGE } from '../../lambdas/core/claim.js';
 import { expect } from 'vitest';
-import { createEmergencyHandler, emergencyKinds } from '../../lambdas/emergency/index';
-import type { EmergencyDeps, EmergencyResult } from '../../lambdas/emergency/emergency';
-import { eventsClient } from '../../bin/local/events';
-import { lambdaContext, playRotations, type Handler, type SecretsManagerPlayer } from '../../bin/local/harness';
-import { errorText, type LogCapture } from './logCapture';
+import { createEmergencyHandler, emergencyKinds } from '../../lambdas/emergency/index.js';
+import type { EmergencyDeps, EmergencyResult } from '../../lambdas/emergency/emergency.js';
+import { eventsClient } from '../../bin/local/events.js';
+import { lambdaContext, playRotations, type Handler, type SecretsManagerPlayer } from '../../bin/local/harness.js';
+import { errorText, type LogCapture } from './logCapture.js';
 
-export { guardDutyEvent, healthEvent, leakEvent } from '../../bin/local/leakEvents';
+export { guardDutyEvent, healthEvent, leakEvent } from '../../bin/local/leakEvents.js';
 
 export interface EmergencyFixture {
   readonly endpoint: string;

@@ -1,6 +1,6 @@
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
-import { startPostgresCluster, type PostgresCluster } from '../../bin/local/postgres';
+import { startPostgresCluster, type PostgresCluster } from '../../bin/local/postgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -10,15 +10,15 @@ import { SecretsManagerClient, TagResourceCommand } from '@aws-sdk/client-secret
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { randomBytes } from 'node:crypto';
 import { beforeAll } from 'vitest';
-import { createRotationHandler } from '../../lambdas/core/handler';
-import { createRetireHandler, type RetireKinds } from '../../lambdas/retire/retire';
-import { RotorTags } from '../../lambdas/core/types';
-import { createIamKind, type IamKindOptions } from '../../lambdas/iam/iamKind';
-import type { Handler } from '../../bin/local/harness';
-import { errorText } from './logCapture';
-import { useRotationSuite } from './rotationSuite';
+import { createRotationHandler } from '../../lambdas/core/handler.js';
+import { createRetireHandler, type RetireKinds } from '../../lambdas/retire/retire.js';
+import { RotorTags } from '../../lambdas/core/types.js';
+import { createIamKind, type IamKindOptions } from '../../lambdas/iam/iamKind.js';
+import type { Handler } from '../../bin/local/harness.js';
+import { errorText } from './logCapture.js';
+import { useRotationSuite } from './rotationSuite.js';
 
-import { BOOTSTRAP_CALLS, bootstrapAdmin, region, type KeyPair } from '../../bin/local/awsAdmin';
+import { BOOTSTRAP_CALLS, bootstrapAdmin, region, type KeyPair } from '../../bin/local/awsAdmin.js';
 
 export { bootstrapAdmin, type KeyPair };
 /** Calls moto serves before it starts checking signatures: CreateUser, PutUserPolicy, CreateAccessKey. */

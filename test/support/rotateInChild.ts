@@ -8,11 +8,11 @@
  * The handler's logs go to stdout as in Lambda; an error thrown to the runtime goes to stderr.
  * The last stdout line is `RESULT <json>`: the steps' outcomes, or the failed step and error.
  */
-import { postgresKind } from '../../lambdas/postgres/postgresKind';
-import { createRotationHandler } from '../../lambdas/core/handler';
-import type { StepOutcome } from '../../lambdas/core/engine';
-import { lambdaContext, SecretsManagerPlayer, smClient, STEPS } from '../../bin/local/harness';
-import { errorText } from './logCapture';
+import { postgresKind } from '../../lambdas/postgres/postgresKind.js';
+import { createRotationHandler } from '../../lambdas/core/handler.js';
+import type { StepOutcome } from '../../lambdas/core/engine.js';
+import { lambdaContext, SecretsManagerPlayer, smClient, STEPS } from '../../bin/local/harness.js';
+import { errorText } from './logCapture.js';
 
 export interface ChildRequest {
   endpoint: string;

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
-import { createRotationHandler } from '../../lambdas/core/handler';
-import type { RotationKind } from '../../lambdas/core/types';
-import { allSecretStrings, SecretsManagerPlayer, sensitiveValues, smClient, type Handler } from '../../bin/local/harness';
-import { errorText, LogCapture } from './logCapture';
-import { awsEnvFor, startMoto, type MotoServer } from '../../bin/local/moto';
+import { createRotationHandler } from '../../lambdas/core/handler.js';
+import type { RotationKind } from '../../lambdas/core/types.js';
+import { allSecretStrings, SecretsManagerPlayer, sensitiveValues, smClient, type Handler } from '../../bin/local/harness.js';
+import { errorText, LogCapture } from './logCapture.js';
+import { awsEnvFor, startMoto, type MotoServer } from '../../bin/local/moto.js';
 
 /**
  * The per-file fixture every rotation test uses: its own moto server (reset before each case),

@@ -1,5 +1,5 @@
-import { RevokeOutcomes, type ProviderSession, type TokenProvider } from '../provider';
-import { missing, type ApiTokenSecret } from '../secret';
+import { RevokeOutcomes, type ProviderSession, type TokenProvider } from '../provider.js';
+import { missing, type ApiTokenSecret } from '../secret.js';
 
 /**
  * Cloudflare user API tokens, rotated by rolling: `PUT /user/tokens/{id}/value` returns a new

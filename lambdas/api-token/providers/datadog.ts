@@ -1,7 +1,7 @@
-import type { ProviderResponse } from '../http';
-import { RevokeOutcomes, type ProviderSession, type TokenProvider } from '../provider';
-import { apiTokenDefaults, missing, type ApiTokenSecret } from '../secret';
-import { SecretFormatError } from '../../core/errors';
+import type { ProviderResponse } from '../http.js';
+import { RevokeOutcomes, type ProviderSession, type TokenProvider } from '../provider.js';
+import { apiTokenDefaults, missing, type ApiTokenSecret } from '../secret.js';
+import { SecretFormatError } from '../../core/errors.js';
 
 /**
  * Datadog API keys: an organisation may hold many live API keys, so rotation is dual-active.

@@ -1,7 +1,7 @@
-import { SecretFormatError } from '../../core/errors';
-import type { ProviderRequest } from '../http';
-import { RevokeOutcomes, type ProviderSession, type TokenProvider } from '../provider';
-import { checkUrl, missing, type ApiTokenSecret, type HttpProviderConfig, type RequestTemplate } from '../secret';
+import { SecretFormatError } from '../../core/errors.js';
+import type { ProviderRequest } from '../http.js';
+import { RevokeOutcomes, type ProviderSession, type TokenProvider } from '../provider.js';
+import { checkUrl, missing, type ApiTokenSecret, type HttpProviderConfig, type RequestTemplate } from '../secret.js';
 import {
   atJsonPath,
   isKnownPlaceholder,
@@ -13,7 +13,7 @@ import {
   renderUrl,
   TemplateError,
   type TemplateVars,
-} from '../template';
+} from '../template.js';
 
 /**
  * The generic HTTP provider: configured by data in the secret's `http` field, one request

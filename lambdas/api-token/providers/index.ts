@@ -1,10 +1,10 @@
-import { SecretFormatError } from '../../core/errors';
-import type { TokenProvider } from '../provider';
-import type { ApiTokenSecret } from '../secret';
-import type { UrlPolicy } from '../urls';
-import { cloudflareProvider } from './cloudflare';
-import { datadogProvider } from './datadog';
-import { httpProvider } from './http';
+import { SecretFormatError } from '../../core/errors.js';
+import type { TokenProvider } from '../provider.js';
+import type { ApiTokenSecret } from '../secret.js';
+import type { UrlPolicy } from '../urls.js';
+import { cloudflareProvider } from './cloudflare.js';
+import { datadogProvider } from './datadog.js';
+import { httpProvider } from './http.js';
 
 /** The providers a secret's `provider` field may name. */
 export const providers: Readonly<Record<string, TokenProvider>> = {
