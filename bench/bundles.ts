@@ -1,6 +1,6 @@
 /**
  * The bundles part of `npm run bench` (BENCH_ONLY=bundles): every Lambda entry bundled with the
- * constructs' own esbuild options (lib/rotor-function.ts `rotorBundling`), its minified size,
+ * package build's own esbuild options (scripts/lambda-bundles.ts), its minified size,
  * and its cold init: a fresh `node` process `require()`s the bundle, as Lambda's runtime does for
  * CommonJS, timed inside that process; the median of RUNS processes.
  */
@@ -8,10 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { LAMBDA_BUNDLES } from '../lib/lambda-assets.js';
 import { KIND_NAMES } from '../lambdas/contract/index.js';
-import { LambdaEntries } from '../lib/lambda-entries.js';
-import { rotorBundling } from '../lib/rotor-function.js';
+import { bundleLambda, lambdaBundleOptions } from '../scripts/lambda-bundles.js';
 
 /** Fresh processes per bundle. */
 const RUNS = Number(process.env.BENCH_BUNDLE_RUNS ?? 10);
@@ -22,31 +21,6 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** esbuild's `alias` option from the constructs' `--alias:<package>` arguments. */
-function aliasesOf(args: Record<string, string | boolean>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(args).flatMap(([key, value]) => (key.startsWith('--alias:') ? [[key.slice('--alias:'.length), String(value)]] : [])),
-  );
-}
-
-/** Bundles `entry` as the constructs do (same esbuild options) into `outfile`. */
-export async function bundleLikeTheConstructs(entry: string, outfile: string): Promise<void> {
-  await build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: `${rotorBundling.format}`,
-    target: rotorBundling.target,
-    minify: rotorBundling.minify,
-    sourcemap: rotorBundling.sourceMap,
-    mainFields: rotorBundling.mainFields,
-    external: rotorBundling.externalModules,
-    alias: aliasesOf(rotorBundling.esbuildArgs),
-    logLevel: 'warning',
-  });
 }
 
 /** Milliseconds one fresh node process takes to `require()` the bundle. */
@@ -63,16 +37,11 @@ function coldRequireMs(file: string): number {
 
 export async function runBundleBench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rotor-bundles-'));
-  const entries: Array<{ name: string; entry: string; rotation: boolean }> = [
-    ...KIND_NAMES.map((kind) => ({ name: kind, entry: LambdaEntries.rotation(kind), rotation: true })),
-    { name: 'emergency', entry: LambdaEntries.emergency, rotation: false },
-    { name: 'retire', entry: LambdaEntries.retire, rotation: false },
-  ];
   try {
     const built: Array<{ name: string; rotation: boolean; file: string; bytes: number; times: number[] }> = [];
-    for (const { name, entry, rotation } of entries) {
-      const file = join(dir, `${name}.js`);
-      await bundleLikeTheConstructs(entry, file);
+    for (const name of LAMBDA_BUNDLES) {
+      const rotation = (KIND_NAMES as readonly string[]).includes(name);
+      const file = await bundleLambda(name, join(dir, name));
       built.push({ name, rotation, file, bytes: statSync(file).size, times: [] });
     }
     // Round-robin, so that a burst of load on the machine spreads over every bundle.
@@ -86,13 +55,13 @@ export async function runBundleBench(): Promise<void> {
           entry: name,
           bytes,
           kib,
-          source_map: rotorBundling.sourceMap,
+          source_map: Boolean(lambdaBundleOptions().sourcemap),
           cold_require_median_ms: coldMs,
           cold_require_min_ms: Number(Math.min(...times).toFixed(1)),
           runs: RUNS,
           within_size: kib <= bundleLimits.maxKiB,
           ...(rotation ? { within_cold_init: coldMs <= bundleLimits.maxColdInitMs } : {}),
-          conditions: `node ${process.version}, ${cpus().length} cores, esbuild options of lib/rotor-function.ts, require() timed inside a fresh process`,
+          conditions: `node ${process.version}, ${cpus().length} cores, esbuild options of scripts/lambda-bundles.ts, require() timed inside a fresh process`,
         }),
       );
     }

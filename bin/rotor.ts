@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 /**
  * `rotor`: the command line of Rotor (`npm run rotor -- <command>`).
  *

@@ -3,13 +3,12 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { AwsEvents, RotorEvents, ServiceNames, settings } from '../lambdas/contract/index.js';
 import { writeSetting } from './function-settings.js';
 import { healthExposurePattern } from './health-event-forwarder.js';
-import { LambdaEntries } from './lambda-entries.js';
 import { rotationDefaults, type RotationFunctionBase } from './rotation-function-base.js';
 import { addRotorFunction, type RotorFunctionOptions } from './rotor-function.js';
 
@@ -64,7 +63,9 @@ export const emergencyRotationDefaults = {
  * `HealthEventForwarder` (health-event-forwarder.ts) in each of HEALTH_EVENT_REGIONS (RotorStack does it for you).
  */
 export class EmergencyRotation extends Construct {
-  public readonly handler: nodejs.NodejsFunction;
+  public readonly handler: lambda.Function;
+  /** The handler's own role (a permissions boundary or extra grants go here). */
+  public readonly role: iam.Role;
   public readonly healthRule: events.Rule;
   public readonly leakRule: events.Rule;
   public readonly guardDutyRule?: events.Rule;
@@ -84,7 +85,7 @@ export class EmergencyRotation extends Construct {
     const bus = props.eventBus ?? events.EventBus.fromEventBusName(this, 'DefaultBus', RotorEvents.BUS);
 
     const parts = addRotorFunction(this, {
-      entry: LambdaEntries.emergency,
+      bundle: 'emergency',
       description: 'Rotor emergency rotation and revocation',
       serviceName: ServiceNames.EMERGENCY,
       timeout: wait.plus(emergencyRotationDefaults.headroom),
@@ -115,6 +116,7 @@ export class EmergencyRotation extends Construct {
       alarmTopic: props.alarmTopic,
     });
     this.handler = parts.function;
+    this.role = parts.role;
     this.errorAlarm = parts.errorAlarm;
     props.alarmTopic?.grantPublish(this.handler);
 

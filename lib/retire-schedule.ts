@@ -3,14 +3,13 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { RetireEvidence, ServiceNames, settings, TagsWrittenBy, type RetireInUseAction } from '../lambdas/contract/index.js';
 import { writeSetting } from './function-settings.js';
-import { LambdaEntries } from './lambda-entries.js';
 import { addRotorFunction } from './rotor-function.js';
 import { keyViaSecretsManager, secretArnPattern } from './secret-access.js';
 
@@ -92,7 +91,9 @@ export interface RetireScheduleProps {
  * manage the keys of only the IAM users added with them.
  */
 export class RetireSchedule extends Construct {
-  public readonly function: nodejs.NodejsFunction;
+  public readonly function: lambda.Function;
+  /** The function's own role (a permissions boundary or extra grants go here). */
+  public readonly role: iam.Role;
   public readonly rule: events.Rule;
   public readonly errorAlarm: cloudwatch.Alarm;
   private readonly secrets: secretsmanager.ISecret[] = [];
@@ -107,7 +108,7 @@ export class RetireSchedule extends Construct {
     }
     const evidence = validateEvidence(id, props);
     const parts = addRotorFunction(this, {
-      entry: LambdaEntries.retire,
+      bundle: 'retire',
       description: 'Rotor: retire previous values of dual-active secrets after their grace window',
       roleDescription: 'Rotor retire function',
       serviceName: ServiceNames.RETIRE,
@@ -133,6 +134,7 @@ export class RetireSchedule extends Construct {
       alarmTopic: props.alarmTopic,
     });
     this.function = parts.function;
+    this.role = parts.role;
     this.errorAlarm = parts.errorAlarm;
     // In-use findings are announced on the alarm topic: publish there, nowhere else.
     props.alarmTopic?.grantPublish(this.function);

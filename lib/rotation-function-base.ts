@@ -3,7 +3,6 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import type * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -21,7 +20,6 @@ import {
 import { writeSetting } from './function-settings.js';
 import { gracePeriodDefaults, validateGracePeriod } from './grace-period.js';
 import { tagRotorSecret } from './imported-secret-tags.js';
-import { LambdaEntries } from './lambda-entries.js';
 import { PendingStoreAlarm } from './pending-store-alarm.js';
 import { grantRevoke } from './revoke-grants.js';
 import { RotorSchedule } from './rotation-schedule.js';
@@ -82,11 +80,6 @@ export interface RotationFunctionSpec {
   /** The kind (`rotor:kind` tag, function description, entry, traits). */
   readonly kind: KindName;
   /**
-   * Lambda entry file.
-   * @default LambdaEntries.rotation(kind)
-   */
-  readonly entry?: string;
-  /**
    * The strategy the caller stated; the base resolves the default with `resolveStrategy`.
    * @default - resolveStrategy(kind, { masterSecret }): alternating users for a database kind with a master secret, else single-user
    */
@@ -143,7 +136,9 @@ export const rotationDefaults = {
  */
 export abstract class RotationFunctionBase extends Construct {
   /** The rotation function. */
-  public readonly rotationFunction: nodejs.NodejsFunction;
+  public readonly rotationFunction: lambda.Function;
+  /** The rotation function's own role (a permissions boundary or extra grants go here). */
+  public readonly role: iam.Role;
   /** The Secrets Manager rotation schedule. */
   public readonly rotationSchedule: secretsmanager.CfnRotationSchedule;
   /** The secret being rotated. */
@@ -192,7 +187,7 @@ export abstract class RotationFunctionBase extends Construct {
     const stack = Stack.of(this);
 
     const parts = addRotorFunction(this, {
-      entry: spec.entry ?? LambdaEntries.rotation(spec.kind),
+      bundle: spec.kind,
       description: `Rotor ${spec.kind} rotation`,
       roleDescription: `Rotor ${spec.kind} rotation function`,
       serviceName: ServiceNames.ROTATION,
@@ -212,6 +207,7 @@ export abstract class RotationFunctionBase extends Construct {
       alarmTopic: props.alarmTopic,
     });
     this.rotationFunction = parts.function;
+    this.role = parts.role;
     this.errorAlarm = parts.errorAlarm;
     if (traits.issuesCredentials) {
       this.pendingStoreAlarm = new PendingStoreAlarm(this, 'PendingStoreFailedAlarm', {

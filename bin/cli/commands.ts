@@ -80,20 +80,9 @@ export interface StatusCommandOptions {
   readonly failOn?: readonly FailOnCondition[];
 }
 
-export const FAIL_ON_CONDITIONS = ['overdue', 'stuck'] as const;
-export type FailOnCondition = (typeof FAIL_ON_CONDITIONS)[number];
+import { FAIL_ON_CONDITIONS, parseFailOn, type FailOnCondition } from './defaults.js';
 
-/** `overdue,stuck` → the conditions; anything else is a usage error. */
-export function parseFailOn(value: string): FailOnCondition[] {
-  const parts = value.split(',').map((p) => p.trim()).filter((p) => p !== '');
-  if (parts.length === 0) throw new UsageError(`--fail-on: name one or more of ${FAIL_ON_CONDITIONS.join(', ')} (comma-separated)`);
-  for (const p of parts) {
-    if (!(FAIL_ON_CONDITIONS as readonly string[]).includes(p)) {
-      throw new UsageError(`--fail-on: unknown condition '${p}' (choose from ${FAIL_ON_CONDITIONS.join(', ')}, comma-separated)`);
-    }
-  }
-  return [...new Set(parts as FailOnCondition[])];
-}
+export { FAIL_ON_CONDITIONS, parseFailOn, type FailOnCondition };
 
 export async function statusCommand(options: StatusCommandOptions, ctx: CommandContext): Promise<ExitCode> {
   const now = options.at ?? new Date(ctx.now());

@@ -1,24 +1,18 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import { isatty } from 'node:tty';
 import { RotorEvents } from '../../lambdas/contract/index.js';
-import { connect, type AwsClients, type AwsOptions } from './aws.js';
-import {
-  checkRotateOptions,
-  FAIL_ON_CONDITIONS,
-  leakCommand,
-  parseFailOn,
-  rotateCommand,
-  statusCommand,
-  type CommandContext,
-  type FailOnCondition,
-} from './commands.js';
+import { packageVersion } from '../../lib/package-root.js';
+import type { AwsClients, AwsOptions } from './aws.js';
+import type { CommandContext } from './commands.js';
+import { FAIL_ON_CONDITIONS, parseFailOn, statusDefaults, waitDefaults, type FailOnCondition } from './defaults.js';
 import { CliError, EXIT_CODE_HELP, ExitCodes, UsageError, type ExitCode } from './errors.js';
-import { leakDetail, type LeakTarget } from './leak.js';
+import type { LeakTarget } from './leak.js';
 import { OUTPUT_FORMATS, resolveOutputFormat, streamOutput, type Output, type Streams } from './output.js';
-import { statusDefaults } from './status.js';
-import { waitDefaults } from './wait.js';
+
+// The commands, and the AWS SDK they use, load when a command runs: `rotor --help` and a usage
+// error load none of it.
+const commands = () => import('./commands.js');
 
 /** What the CLI runs with: the process's by default; tests of the program replace them. */
 export interface CliIo {
@@ -48,13 +42,13 @@ export const processIo: CliIo = {
   env: process.env,
   now: () => Date.now(),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  connect,
+  connect: async (options, env) => (await import('./aws.js')).connect(options, env),
   confirm: isatty(0) ? askOnTerminal : undefined,
 };
 
 function version(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return packageVersion();
   } catch {
     return 'unknown';
   }
@@ -148,7 +142,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       const json = jsonFor(cmd);
       const failOn: FailOnCondition[] | undefined = opts.failOn === undefined ? undefined : parseFailOn(opts.failOn);
       await run(json, globals(cmd), (ctx) =>
-        statusCommand({ json, at: opts.at, stuckAfterMinutes: opts.stuckAfter, failOn }, ctx),
+        commands().then(({ statusCommand }) => statusCommand({ json, at: opts.at, stuckAfterMinutes: opts.stuckAfter, failOn }, ctx)),
       );
     });
 
@@ -184,6 +178,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       ) => {
         const json = jsonFor(cmd);
         // Checked before connecting: a wrong command line is a usage error whatever the AWS setup.
+        const { checkRotateOptions, rotateCommand } = await commands();
         checkRotateOptions(opts);
         if (!opts.wait) {
           for (const [flag, name] of [['--timeout', 'timeout'], ['--log-group', 'logGroup']] as const) {
@@ -258,6 +253,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
               ? { accessKeyId: opts.accessKeyId }
               : { fingerprint: opts.fingerprint! };
         // The detail is checked before connecting (a malformed key id is a usage error).
+        const [{ leakDetail }, { leakCommand }] = await Promise.all([import('./leak.js'), commands()]);
         leakDetail(target, opts.reason);
         await run(json, globals(cmd), (ctx) =>
           leakCommand({ json, target, reason: opts.reason, source: opts.source, eventBus: opts.eventBus, yes: opts.yes }, ctx),

@@ -1,5 +1,5 @@
 import type { SecretListEntry, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DEFAULT_GRACE_HOURS, KIND_NAMES, KIND_TRAITS, RotorTags } from '../../lambdas/contract/index.js';
+import { RotorTags } from '../../lambdas/contract/index.js';
 import { SecretsApi } from '../../lambdas/core/secretsApi.js';
 import { Stages } from '../../lambdas/core/types.js';
 import { functionNameOf } from './aws.js';
@@ -7,19 +7,9 @@ import { formatDuration, formatTime, shortId, table } from './output.js';
 import { nextRotation, type NextRotation } from './schedule.js';
 import { tagMap, versionHolding } from '../../lambdas/core/labels.js';
 
-export const statusDefaults = {
-  /** An AWSPENDING version older than this, not yet AWSCURRENT, is reported stuck. */
-  stuckAfterMinutes: 60,
-  /** Grace hours of a dual-active kind's previous value when the secret has no `rotor:grace-hours` tag (the retire handler's default). */
-  graceHours: DEFAULT_GRACE_HOURS,
-  /**
-   * Kinds whose previous value stays valid for a grace window, then is retired: the contract's
-   * KIND_TRAITS, as the retire handler's `retireKinds` (a test checks that they agree).
-   */
-  dualActiveKinds: KIND_NAMES.filter((kind) => KIND_TRAITS[kind].dualActive) as readonly string[],
-  /** Secrets looked at in parallel (each may need one ListSecretVersionIds). */
-  concurrency: 8,
-} as const;
+import { statusDefaults } from './defaults.js';
+
+export { statusDefaults };
 
 export interface StatusOptions {
   readonly secrets: SecretsManagerClient;

@@ -10,13 +10,9 @@ import { versionHolding } from '../../lambdas/core/labels.js';
  * depends on injected: clients, clock, sleep, poll interval, bound. Progress is reported as it
  * is seen; the caller decides how to show it.
  */
-export const waitDefaults = {
-  /** Seconds `rotor rotate` waits for a rotation (or a leak response) to finish. */
-  timeoutSeconds: 300,
-  pollIntervalMs: 1000,
-  /** Once the labels show a rotation done, how long to wait for its last step lines to reach the log group. */
-  settleMs: 5000,
-} as const;
+import { waitDefaults } from './defaults.js';
+
+export { waitDefaults };
 
 /** Tag the emergency handler puts on a secret once the leaked (formerly current) version is revoked. */
 export const REVOKED_VERSION_TAG = RotorTags.REVOKED_VERSION;

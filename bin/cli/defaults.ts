@@ -1,0 +1,43 @@
+/**
+ * The CLI's defaults and option vocabularies: what the command definitions (program.ts) need
+ * before any command runs. Nothing here loads the AWS SDK, so `rotor --help` does not either.
+ */
+import { DEFAULT_GRACE_HOURS, KIND_NAMES, KIND_TRAITS } from '../../lambdas/contract/index.js';
+import { UsageError } from './errors.js';
+
+export const statusDefaults = {
+  /** An AWSPENDING version older than this, not yet AWSCURRENT, is reported stuck. */
+  stuckAfterMinutes: 60,
+  /** Grace hours of a dual-active kind's previous value when the secret has no `rotor:grace-hours` tag (the retire handler's default). */
+  graceHours: DEFAULT_GRACE_HOURS,
+  /**
+   * Kinds whose previous value stays valid for a grace window, then is retired: the contract's
+   * KIND_TRAITS, as the retire handler's `retireKinds` (a test checks that they agree).
+   */
+  dualActiveKinds: KIND_NAMES.filter((kind) => KIND_TRAITS[kind].dualActive) as readonly string[],
+  /** Secrets looked at in parallel (each may need one ListSecretVersionIds). */
+  concurrency: 8,
+} as const;
+
+export const waitDefaults = {
+  /** Seconds `rotor rotate` waits for a rotation (or a leak response) to finish. */
+  timeoutSeconds: 300,
+  pollIntervalMs: 1000,
+  /** Once the labels show a rotation done, how long to wait for its last step lines to reach the log group. */
+  settleMs: 5000,
+} as const;
+
+export const FAIL_ON_CONDITIONS = ['overdue', 'stuck'] as const;
+export type FailOnCondition = (typeof FAIL_ON_CONDITIONS)[number];
+
+/** `overdue,stuck` → the conditions; anything else is a usage error. */
+export function parseFailOn(value: string): FailOnCondition[] {
+  const parts = value.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (parts.length === 0) throw new UsageError(`--fail-on: name one or more of ${FAIL_ON_CONDITIONS.join(', ')} (comma-separated)`);
+  for (const p of parts) {
+    if (!(FAIL_ON_CONDITIONS as readonly string[]).includes(p)) {
+      throw new UsageError(`--fail-on: unknown condition '${p}' (choose from ${FAIL_ON_CONDITIONS.join(', ')}, comma-separated)`);
+    }
+  }
+  return [...new Set(parts as FailOnCondition[])];
+}
