@@ -18,10 +18,11 @@ import { awsEnvFor, startMoto } from '../bin/local/moto.js';
 import { account, MysqlFixtures, mysqlServer, rootConnection } from '../bin/local/mysql.js';
 import { startPostgresCluster, testPassword, uniqueName } from '../bin/local/postgres.js';
 import { runBundleBench } from './bundles.js';
+import { runCliBench } from './cli.js';
 import { runLoadBench } from './loadBench.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
-/** BENCH_ONLY=bundles, BENCH_ONLY=rotation or BENCH_ONLY=load runs one part. */
+/** BENCH_ONLY=bundles, cli, rotation or load runs one part. */
 const ONLY = process.env.BENCH_ONLY;
 const STRATEGIES = ['single-user', 'alternating-users'] as const;
 
@@ -148,5 +149,6 @@ async function main(): Promise<void> {
 
 const runs = (part: string) => ONLY === undefined || ONLY === '' || ONLY === part;
 if (runs('bundles')) await runBundleBench();
+if (runs('cli')) await runCliBench();
 if (runs('rotation')) await main();
 if (runs('load')) await runLoadBench();

@@ -4,7 +4,7 @@ import type { RotorSecretConfig } from './kind-registry.js';
 export type { RotorSecretConfig } from './kind-registry.js';
 
 /**
- * The one typed config an infra team writes to deploy Rotor (see bin/rotor.config.ts).
+ * The one typed config an infra team writes to deploy Rotor (see examples/app/rotor.config.ts).
  * Every optional field documents its default.
  */
 export interface RotorConfig {

@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-describe('cdk synth of the example app (bin/app.ts)', () => {
-  it('synthesizes offline, bundling every function with the local esbuild', () => {
+describe('cdk synth of the example app (examples/app/app.ts)', () => {
+  it('synthesizes offline from the built package, deploying its pre-built Lambda bundles', () => {
     const out = mkdtempSync(join(tmpdir(), 'rotor-synth-'));
     try {
       execFileSync('npx', ['cdk', 'synth', '--quiet', '--output', out], {
         cwd: join(__dirname, '..'),
-        // No Docker on these machines: a bundling fallback to Docker would fail here.
+        // No Docker on these machines: a bundling step (or a fallback to Docker) would fail here.
         env: { ...process.env, CDK_DOCKER: 'false-docker-is-not-used' },
         stdio: 'pipe',
         timeout: 120_000,

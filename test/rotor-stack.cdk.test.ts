@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { config as exampleConfig } from '../bin/rotor.config.js';
+import { config as exampleConfig } from '../examples/app/rotor.config.js';
 import { resolveStrategy, RotorTags, settings } from '../lambdas/contract/index.js';
 import { EmergencyRotation } from '../lib/emergency-rotation.js';
 import { HealthEventForwarder } from '../lib/health-event-forwarder.js';
@@ -13,10 +13,10 @@ import type { RotorConfig } from '../lib/rotor-config.js';
 import { RotorStack } from '../lib/rotor-stack.js';
 import { policyStatements, testStack } from './support/cdk.js';
 
-const noBundling = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+const newApp = () => new App();
 
 function exampleStack(config: RotorConfig = exampleConfig) {
-  const app = noBundling();
+  const app = newApp();
   const stack = new RotorStack(app, 'Rotor', { config, env: { account: '123456789012', region: 'eu-west-1' } });
   return { app, stack, template: Template.fromStack(stack) };
 }
@@ -103,7 +103,7 @@ describe('RotorStack (the example config)', () => {
   });
 
   it('needs no Health forwarder when deployed in us-east-1', () => {
-    const app = noBundling();
+    const app = newApp();
     new RotorStack(app, 'Rotor', { config: exampleConfig, env: { account: '123456789012', region: 'us-east-1' } });
     expect(app.node.children.map((c) => c.node.id)).toEqual(['Rotor']);
   });
@@ -181,7 +181,7 @@ describe('RotorStack (issue 10)', () => {
   });
 
   it('creates the Health forwarders in the enclosing Stage (CDK Pipelines), as in an App', () => {
-    const app = noBundling();
+    const app = newApp();
     const stage = new Stage(app, 'Prod', { env: { account: '123456789012', region: 'eu-west-1' } });
     const stack = new RotorStack(stage, 'Rotor', { config: exampleConfig });
     const forwarders = stage.node.children.filter((c) => c instanceof Stack && c !== stack) as Stack[];
@@ -296,16 +296,38 @@ describe('EmergencyRotation', () => {
   });
 });
 
+describe('a permissions boundary applied the CDK way', () => {
+  it('reaches every role of every Rotor stack (rotation, emergency, retire, custom resources, Health forwarders)', () => {
+    const app = newApp();
+    const stack = new RotorStack(app, 'Rotor', { config: exampleConfig, env: { account: '123456789012', region: 'eu-west-1' } });
+    const boundaryArn = 'arn:aws:iam::123456789012:policy/org-boundary';
+    iam.PermissionsBoundary.of(app).apply(iam.ManagedPolicy.fromManagedPolicyArn(stack, 'Boundary', boundaryArn));
+    const stacks = app.node.findAll().filter((c): c is Stack => Stack.isStack(c));
+    expect(stacks.length).toBeGreaterThan(1);
+    let roles = 0;
+    for (const s of stacks) {
+      for (const [id, role] of Object.entries(Template.fromStack(s).findResources('AWS::IAM::Role'))) {
+        roles++;
+        expect({ id, boundary: role.Properties.PermissionsBoundary }).toEqual({ id, boundary: boundaryArn });
+      }
+    }
+    // Each construct exposes its function's role: the rotations, the emergency and the retire handler.
+    const exposed = [...Object.values(stack.rotations).map((r) => r.role), stack.emergency!.role, stack.retireSchedule!.role];
+    expect(roles).toBeGreaterThanOrEqual(exposed.length);
+    for (const role of exposed) expect(role).toBeInstanceOf(iam.Role);
+  });
+});
+
 describe('cdk-nag (AwsSolutions) on every synth', () => {
   it('finds nothing unacknowledged in the example app', () => {
-    const app = noBundling();
+    const app = newApp();
     new RotorStack(app, 'Rotor', { config: exampleConfig, env: { account: '123456789012', region: 'eu-west-1' } });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     expect(() => app.synth()).not.toThrow();
   });
 
   it('catches a deliberately wide policy added to a rotation function', () => {
-    const app = noBundling();
+    const app = newApp();
     const stack = new RotorStack(app, 'Rotor', { config: exampleConfig, env: { account: '123456789012', region: 'eu-west-1' } });
     stack.rotations.OrdersDb!.rotationFunction.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['secretsmanager:*'], resources: ['*'] }),

@@ -1,4 +1,4 @@
-import type { RotorConfig } from '../lib/rotor-config.js';
+import type { RotorConfig } from 'rotor';
 
 /**
  * The example deployment: it synthesizes offline as it is. Replace the ARNs, ids and names with
