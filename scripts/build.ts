@@ -14,9 +14,9 @@
  */
 import { build, type BuildOptions } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../lib/package-root.js';
 import { bundleLambdas } from './lambda-bundles.js';
@@ -46,27 +46,56 @@ function writeJson(file: string, value: unknown): void {
   writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-function declarations(): void {
+function declarations(out: string): void {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  const run = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root });
+  const run = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', join(out, 'types')], { stdio: 'inherit', cwd: root });
   if (run.status !== 0) throw new Error(`tsc (declarations) failed with exit code ${run.status}`);
   // The same declarations for `require`: in a folder that says CommonJS, so a CommonJS app's
   // TypeScript (module NodeNext) reads them as CommonJS, as it loads dist/*.cjs.
-  cpSync(join(dist, 'types'), join(dist, 'types-cjs'), { recursive: true });
-  writeJson(join(dist, 'types-cjs', 'package.json'), { type: 'commonjs' });
+  cpSync(join(out, 'types'), join(out, 'types-cjs'), { recursive: true });
+  writeJson(join(out, 'types-cjs', 'package.json'), { type: 'commonjs' });
+}
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)));
+}
+
+/**
+ * Moves the staged build into dist/ one file at a time (a rename replaces a file atomically),
+ * then removes what the build no longer makes. A process reading dist/ meanwhile (a test run
+ * beside another, `cdk synth` of the example) never sees a missing or half-written file.
+ */
+function publish(staged: string): void {
+  const made = new Set(filesUnder(staged));
+  for (const file of made) {
+    mkdirSync(dirname(join(dist, file)), { recursive: true });
+    renameSync(join(staged, file), join(dist, file));
+  }
+  for (const file of filesUnder(dist)) if (!made.has(file)) rmSync(join(dist, file), { force: true });
 }
 
 export async function buildPackage(options: { types?: boolean } = {}): Promise<void> {
-  rmSync(dist, { recursive: true, force: true });
-  mkdirSync(dist, { recursive: true });
+  const staged = mkdtempSync(join(root, '.dist-staging-'));
+  try {
+    await buildInto(staged, options);
+    publish(staged);
+  } finally {
+    rmSync(staged, { recursive: true, force: true });
+  }
+}
+
+async function buildInto(out: string, options: { types?: boolean }): Promise<void> {
   await Promise.all([
-    bundleLambdas(),
-    build({ ...library, entryPoints: entries, outdir: dist, format: 'esm', splitting: true, chunkNames: 'chunks/[name]-[hash]' }),
-    build({ ...library, ...importMetaUrlInCjs, entryPoints: entries, outdir: dist, format: 'cjs', outExtension: { '.js': '.cjs' } }),
+    bundleLambdas(join(out, 'lambdas')),
+    build({ ...library, entryPoints: entries, outdir: out, format: 'esm', splitting: true, chunkNames: 'chunks/[name]-[hash]' }),
+    build({ ...library, ...importMetaUrlInCjs, entryPoints: entries, outdir: out, format: 'cjs', outExtension: { '.js': '.cjs' } }),
     build({
       ...library,
       entryPoints: { rotor: join(root, 'bin', 'rotor.ts') },
-      outdir: join(dist, 'bin'),
+      outdir: join(out, 'bin'),
       format: 'esm',
       // Each command's code (and its SDK clients) is a chunk loaded when the command runs,
       // so `rotor --help` loads commander and the option definitions only.
@@ -75,8 +104,8 @@ export async function buildPackage(options: { types?: boolean } = {}): Promise<v
       banner: { js: '#!/usr/bin/env node' },
     }),
   ]);
-  chmodSync(join(dist, 'bin', 'rotor.js'), 0o755);
-  if (options.types ?? true) declarations();
+  chmodSync(join(out, 'bin', 'rotor.js'), 0o755);
+  if (options.types ?? true) declarations(out);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
