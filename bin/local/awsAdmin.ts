@@ -1,4 +1,5 @@
 import { CreateAccessKeyCommand, CreateUserCommand, IAMClient, PutUserPolicyCommand } from '@aws-sdk/client-iam';
+import { noteCredential } from './hygiene.js';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { randomBytes } from 'node:crypto';
 
@@ -31,6 +32,7 @@ export async function bootstrapAdmin(endpoint: string): Promise<KeyPair> {
       }),
     );
     const key = (await iam.send(new CreateAccessKeyCommand({ UserName: name }))).AccessKey;
+    noteCredential(key!.SecretAccessKey);
     return { accessKeyId: key!.AccessKeyId!, secretAccessKey: key!.SecretAccessKey! };
   } finally {
     iam.destroy();

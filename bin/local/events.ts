@@ -1,4 +1,5 @@
 import { EventBridgeClient, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
+import { noteOutput } from './hygiene.js';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { randomBytes } from 'node:crypto';
 
@@ -33,7 +34,10 @@ export async function captureEvents(
       for (;;) {
         const got = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
         if (!got.Messages?.length) break;
-        for (const m of got.Messages) out.push(JSON.parse(m.Body!));
+        for (const m of got.Messages) {
+          noteOutput(m.Body);
+          out.push(JSON.parse(m.Body!));
+        }
       }
       return out;
     },

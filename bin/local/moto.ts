@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { HYGIENE_DIR_ENV, noteCredential } from './hygiene.js';
 import { freePort, waitFor } from './ports.js';
 
 export interface MotoServer {
@@ -46,17 +47,40 @@ export async function startMoto(options: MotoOptions = {}): Promise<MotoServer> 
     endpoint,
     port,
     async reset() {
+      await sweepCredentials(endpoint);
       const res = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
       if (!res.ok) throw new Error(`moto reset failed: HTTP ${res.status}`);
     },
     async stop() {
       if (child.exitCode !== null) return;
+      await sweepCredentials(endpoint);
       const gone = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await Promise.race([gone, new Promise((r) => setTimeout(r, 3000))]);
       if (child.exitCode === null) child.kill('SIGKILL');
     },
   };
+}
+
+/**
+ * Before moto forgets its secrets (reset, stop), the suite's hygiene ledger records the
+ * credentials of every version of every secret: whatever a test or Rotor stored is looked for
+ * in every output of the run. Nothing happens outside the test suite, nor when moto refuses
+ * (a file whose moto checks signatures).
+ */
+async function sweepCredentials(endpoint: string): Promise<void> {
+  if (!process.env[HYGIENE_DIR_ENV]) return;
+  try {
+    const { SecretsManagerClient, paginateListSecrets } = await import('@aws-sdk/client-secrets-manager');
+    const { allSecretStrings, sensitiveValues } = await import('./harness.js');
+    const client = new SecretsManagerClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, maxAttempts: 1 });
+    const ids: string[] = [];
+    for await (const page of paginateListSecrets({ client }, { IncludePlannedDeletion: true })) for (const s of page.SecretList ?? []) if (s.ARN) ids.push(s.ARN);
+    noteCredential(...sensitiveValues(await allSecretStrings(client, ids)));
+    client.destroy();
+  } catch {
+    // moto refusing unsigned calls, or gone: the suites' own per-case records remain
+  }
 }
 
 /** Environment that points the AWS SDK at a moto server with dummy credentials. */

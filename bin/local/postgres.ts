@@ -1,4 +1,5 @@
 import { execFileSync, execSync } from 'node:child_process';
+import { noteCredential } from './hygiene.js';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -144,7 +145,9 @@ export async function pgLogin(
 
 /** A password that no rotation produced (tests generate every credential at run time). */
 export function testPassword(): string {
-  return randomBytes(24).toString('base64url');
+  const password = randomBytes(24).toString('base64url');
+  noteCredential(password);
+  return password;
 }
 
 /** A short unique suffix for names a test owns. */

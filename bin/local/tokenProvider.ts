@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { noteCredential } from './hygiene.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -82,8 +83,16 @@ export interface SeededToken {
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
+/** The provider's token table: every value it holds is a credential the suite's hygiene check looks for. */
+class TokenTable<V> extends Map<string, V> {
+  public override set(value: string, token: V): this {
+    noteCredential(value);
+    return super.set(value, token);
+  }
+}
+
 export class TokenProviderServer {
-  private readonly tokens = new Map<string, StoredToken>(); // by value
+  private readonly tokens = new TokenTable<StoredToken>(); // by value
   private readonly faults = new Map<Route, Fault[]>();
   /** Every request that reached a route: its name and the status answered. */
   public readonly requests: Array<{ route: Route; status: number }> = [];

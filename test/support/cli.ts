@@ -1,3 +1,4 @@
+import { noteOutput } from '../../bin/local/hygiene.js';
 import {
   CloudWatchLogsClient,
   CreateLogGroupCommand,
@@ -64,6 +65,8 @@ function collect(child: ChildProcess, timeoutMs: number, onStdout?: (stdout: str
     });
     child.once('close', (code) => {
       clearTimeout(timer);
+      noteOutput(stdout);
+      noteOutput(stderr);
       resolve({ code, stdout, stderr, durationMs: Date.now() - started });
     });
   });

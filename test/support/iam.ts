@@ -1,3 +1,4 @@
+import { noteCredential } from '../../bin/local/hygiene.js';
 import {
   CreateAccessKeyCommand,
   CreateUserCommand,
@@ -142,6 +143,7 @@ export function useIamSuite() {
     async createKey(username: string): Promise<KeyPair> {
       const key = (await state.iam.send(new CreateAccessKeyCommand({ UserName: username }))).AccessKey!;
       suite.sensitive(key.SecretAccessKey!);
+      noteCredential(key.SecretAccessKey);
       return { accessKeyId: key.AccessKeyId!, secretAccessKey: key.SecretAccessKey! };
     },
 

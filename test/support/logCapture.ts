@@ -2,6 +2,8 @@
  * Captures everything written to stdout and stderr (Powertools' logger and metrics write
  * there, as in Lambda) so a test can prove that no secret value was ever printed.
  */
+import { noteOutput } from '../../bin/local/hygiene.js';
+
 export class LogCapture {
   private chunks: string[] = [];
   private restore: Array<() => void> = [];
@@ -10,7 +12,9 @@ export class LogCapture {
     for (const stream of [process.stdout, process.stderr]) {
       const original = stream.write.bind(stream);
       stream.write = ((chunk: unknown, ...rest: unknown[]) => {
-        this.chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString());
+        const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString();
+        this.chunks.push(text);
+        noteOutput(text);
         return process.env.ROTOR_TEST_ECHO_LOGS ? original(chunk as string, ...(rest as [])) : true;
       }) as typeof stream.write;
       this.restore.push(() => {
@@ -31,6 +35,7 @@ export class LogCapture {
   /** Adds text that left the code under test another way (an error thrown to the runtime). */
   public note(text: string): void {
     this.chunks.push(text);
+    noteOutput(text);
   }
 
   /** Parsed JSON log lines (Powertools writes one JSON object per line). */

@@ -3,6 +3,7 @@ import { createRotationHandler } from '../../lambdas/core/handler.js';
 import type { RotationKind } from '../../lambdas/core/types.js';
 import { allSecretStrings, SecretsManagerPlayer, sensitiveValues, smClient, type Handler } from '../../bin/local/harness.js';
 import { errorText, LogCapture } from './logCapture.js';
+import { noteCredential } from '../../bin/local/hygiene.js';
 import { awsEnvFor, startMoto, type MotoServer } from '../../bin/local/moto.js';
 
 /**
@@ -37,6 +38,7 @@ export function useRotationSuite(options: { motoInitialNoAuth?: number } = {}) {
     state.logs.stop();
     const stored = await allSecretStrings(state.player.client, state.secretIds);
     const values = [...sensitiveValues(stored), ...state.extraSensitive];
+    noteCredential(...values);
     expect(values.length, 'the case registered no secret values to look for').toBeGreaterThan(0);
     expect(state.logs.leaks(values), 'secret values found in the captured logs').toEqual([]);
   });
