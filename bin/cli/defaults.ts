@@ -41,3 +41,12 @@ export function parseFailOn(value: string): FailOnCondition[] {
   }
   return [...new Set(parts as FailOnCondition[])];
 }
+
+export const runDefaults = {
+  /** Seconds between two looks at the referenced secrets' AWSCURRENT versions (--watch). */
+  intervalSeconds: 30,
+  /** Seconds a child has to exit after the restart signal before it is killed. */
+  stopTimeoutSeconds: 10,
+  /** The signal that stops the child for a restart. */
+  restartSignal: "SIGTERM" as NodeJS.Signals,
+} as const;

@@ -1,6 +1,7 @@
 /**
  * Errors of the `rotor` CLI. Each carries the exit code it ends the process with; every
- * message names what is wrong and what to do, and never a secret value (the CLI reads none).
+ * message names what is wrong and what to do, and never a secret value (only `rotor run` reads
+ * values, and it names variables, secrets and fields only).
  */
 export const ExitCodes = {
   OK: 0,

@@ -5,8 +5,8 @@ import { RotorEvents } from '../../lambdas/contract/index.js';
 import { packageVersion } from '../../lib/package-root.js';
 import type { AwsClients, AwsOptions } from './aws.js';
 import type { CommandContext } from './commands.js';
-import { FAIL_ON_CONDITIONS, parseFailOn, statusDefaults, waitDefaults, type FailOnCondition } from './defaults.js';
-import { CliError, EXIT_CODE_HELP, ExitCodes, UsageError, type ExitCode } from './errors.js';
+import { FAIL_ON_CONDITIONS, parseFailOn, runDefaults, statusDefaults, waitDefaults, type FailOnCondition } from './defaults.js';
+import { CliError, EXIT_CODE_HELP, ExitCodes, UsageError } from './errors.js';
 import type { LeakTarget } from './leak.js';
 import { OUTPUT_FORMATS, resolveOutputFormat, streamOutput, type Output, type Streams } from './output.js';
 
@@ -80,13 +80,14 @@ const busOption = () => new Option('--event-bus <name>', 'the event bus to send 
  * Runs `rotor` with the given arguments (without `node` and the script) and returns the exit
  * code (ExitCodes: 0 ok, 1 failed, 2 usage, 3 timed out, 4 status --fail-on matched, 5 not confirmed).
  */
-export async function main(argv: readonly string[], io: CliIo = processIo): Promise<ExitCode> {
-  let exitCode: ExitCode = ExitCodes.OK;
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  // An ExitCode, or for `rotor run` the child's own exit code.
+  let exitCode: number = ExitCodes.OK;
   let output: Output = streamOutput(false, io.streams);
   let clients: AwsClients | undefined;
 
   /** Connects (profile, region and credentials checked first), then runs the command. */
-  const run = async (json: boolean, global: AwsOptions, command: (ctx: CommandContext) => Promise<ExitCode>) => {
+  const run = async (json: boolean, global: AwsOptions, command: (ctx: CommandContext) => Promise<number>) => {
     output = streamOutput(json, io.streams);
     clients = await io.connect(global, io.env);
     exitCode = await command({ clients, out: output, now: io.now, sleep: io.sleep, confirm: io.confirm });
@@ -116,6 +117,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       ),
     )
     .configureHelp({ showGlobalOptions: true })
+    // `rotor run [options] -- cmd args...`: what follows the command is the child's, not rotor's.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.streams.out.write(s),
@@ -258,6 +261,44 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         await run(json, globals(cmd), (ctx) =>
           leakCommand({ json, target, reason: opts.reason, source: opts.source, eventBus: opts.eventBus, yes: opts.yes }, ctx),
         );
+      },
+    );
+
+  program
+    .command('run')
+    .description(
+      'run a command with secrets in its environment: values of the form rotor://<secret-id>#<field> (or rotor://<secret-id> for the whole ' +
+        'secret string), in --env-file or in the environment, become the secret\'s AWSCURRENT values in the child\'s environment only; ' +
+        'signals pass through and rotor exits with the command\'s exit code',
+    )
+    .argument('<command...>', 'the command and its arguments, after --')
+    .option('--env-file <file>', 'a dotenv template (KEY=value lines) whose values may hold references')
+    .option('--watch', "follow rotations: look at the referenced secrets' AWSCURRENT versions and restart the command when one moves", false)
+    .option('--interval <seconds>', 'with --watch: seconds between two looks', positiveSeconds, runDefaults.intervalSeconds)
+    .option('--reload-signal <signal>', 'with --watch: send this signal (e.g. SIGHUP) instead of restarting; the command re-reads by itself')
+    .option('--restart-signal <signal>', 'with --watch: the signal that stops the command for a restart', runDefaults.restartSignal)
+    .option('--stop-timeout <seconds>', 'with --watch: seconds the command has to exit after the restart signal before it is killed', positiveSeconds, runDefaults.stopTimeoutSeconds)
+    .passThroughOptions()
+    .addHelpText('after', `\nExit code: the command's own (128 + the signal's number when a signal ended it); 1 or 2 when rotor could not start it.\nExample: rotor run --env-file .env.tpl --watch -- node server.js\n  .env.tpl: DATABASE_URL=postgres://rotor://prod/orders/app#username:rotor://prod/orders/app#password@db.internal/orders`)
+    .action(
+      async (
+        command: string[],
+        opts: { envFile?: string; watch: boolean; interval: number; reloadSignal?: string; restartSignal: string; stopTimeout: number },
+        cmd: Command,
+      ) => {
+        const { parseSignal, runCommand } = await import('./run.js');
+        for (const [flag, name] of [['--interval', 'interval'], ['--reload-signal', 'reloadSignal'], ['--restart-signal', 'restartSignal'], ['--stop-timeout', 'stopTimeout']] as const) {
+          if (!opts.watch && cmd.getOptionValueSource(name) === 'cli') throw new UsageError(`${flag} applies only with --watch`);
+        }
+        const options = {
+          envFile: opts.envFile,
+          watch: opts.watch,
+          intervalSeconds: opts.interval,
+          reloadSignal: opts.reloadSignal === undefined ? undefined : parseSignal(opts.reloadSignal),
+          restartSignal: parseSignal(opts.restartSignal),
+          stopTimeoutSeconds: opts.stopTimeout,
+        };
+        await run(false, globals(cmd), (ctx) => runCommand(command, options, { client: ctx.clients.secrets, env: io.env, out: ctx.out, sleep: ctx.sleep }));
       },
     );
 
