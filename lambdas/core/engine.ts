@@ -76,21 +76,43 @@ export interface StepOutcome {
 
 const STEP_NAMES: readonly string[] = Object.values(Steps);
 
-/** Checks the shape of the event Secrets Manager sent before anything else is done. */
+/**
+ * Longest value of each event field: Secrets Manager's own limits (a secret ARN or name is at most
+ * 2048 characters, a ClientRequestToken 64), and the longest step name, with room.
+ */
+const EVENT_FIELD_LIMITS = { SecretId: 2048, ClientRequestToken: 64, Step: 64 } as const;
+
+/** What kind of value was found, in words (an error names the kind, never the value). */
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+/**
+ * Checks the shape of the event Secrets Manager sent before anything else is done. Errors name the
+ * field and the kind of value found; an unknown step is quoted only when it is a plain word (a
+ * manual invocation may put anything there).
+ */
 export function validateEvent(event: unknown): RotationEvent {
-  if (event === null || typeof event !== 'object') {
-    throw new InvalidEventError('rotation event must be an object with SecretId, ClientRequestToken and Step');
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+    throw new InvalidEventError(`rotation event must be an object with SecretId, ClientRequestToken and Step, got ${kindOf(event)}`);
   }
   const e = event as Record<string, unknown>;
   for (const field of ['SecretId', 'ClientRequestToken', 'Step'] as const) {
-    if (typeof e[field] !== 'string' || e[field] === '') {
-      throw new InvalidEventError(`rotation event: field '${field}' is missing`);
+    const value = e[field];
+    if (value === undefined || value === null) throw new InvalidEventError(`rotation event: field '${field}' is missing`);
+    if (typeof value !== 'string') {
+      throw new InvalidEventError(`rotation event: field '${field}' must be a string, got ${kindOf(value)}`);
+    }
+    if (value === '') throw new InvalidEventError(`rotation event: field '${field}' is empty`);
+    if (value.length > EVENT_FIELD_LIMITS[field]) {
+      throw new InvalidEventError(`rotation event: field '${field}' is longer than ${EVENT_FIELD_LIMITS[field]} characters`);
     }
   }
   if (!STEP_NAMES.includes(e.Step as string)) {
-    throw new InvalidEventError(
-      `rotation event: unknown step '${String(e.Step).slice(0, 40)}' (expected one of ${STEP_NAMES.join(', ')})`,
-    );
+    const shown = /^[A-Za-z]{1,32}$/.test(e.Step as string) ? ` '${e.Step as string}'` : '';
+    throw new InvalidEventError(`rotation event: unknown step${shown} (expected one of ${STEP_NAMES.join(', ')})`);
   }
   return e as unknown as RotationEvent;
 }

@@ -4,8 +4,28 @@ import * as z from 'zod';
 
 /** A TCP port, as a number or a numeric string. */
 export const portField = z
-  .union([z.number(), z.string().regex(/^\d+$/, 'must be a number').transform(Number)])
+  .union([z.number(), z.string().regex(/^\d+$/, 'must be a number').transform(Number)], {
+    error: 'must be a port number (1 to 65535), as a number or a numeric string',
+  })
   .pipe(z.number().int().min(1).max(65535));
 
 /** A flag, as a boolean or the strings 'true' / 'false'. */
 export const flagField = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+
+/** The longest DNS name (RFC 1035: 253 characters as written). */
+export const MAX_HOST_CHARACTERS = 253;
+
+/**
+ * The database server's host name or IP address. A driver hands the field to the resolver as it
+ * is, so anything that is no host name (quotes, spaces, NUL, newlines, a socket path, non-ASCII)
+ * is refused here, before any lookup or connection: letters, digits and `. - _ : % [ ]` only
+ * (IPv6 literals and zone ids included; an internationalised name in its `xn--` form).
+ */
+export const hostField = z
+  .string()
+  .min(1)
+  .max(MAX_HOST_CHARACTERS, `must be at most ${MAX_HOST_CHARACTERS} characters`)
+  .regex(/^[A-Za-z0-9._:%[\]-]+$/, "must be a host name or an IP address (letters, digits and . - _ : only; an internationalised name in its xn-- form)");
+
+/** The refinement every name sent in a driver's login packet needs: a NUL would end it early. */
+export const noNul = (s: string): boolean => !s.includes('\u0000');

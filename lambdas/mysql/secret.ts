@@ -1,11 +1,14 @@
 import * as z from 'zod';
-import { flagField, portField } from '../database/fields.js';
+import { flagField, hostField, noNul, portField } from '../database/fields.js';
 import { parseWith } from '../core/secretValue.js';
 
 export const mysqlEngines = ['mysql', 'aurora-mysql', 'mariadb'] as const;
 
 /** Longest user name any supported server accepts (MariaDB's column holds 128 characters). */
 export const MAX_USERNAME_CHARACTERS = 128;
+
+/** Longest database name MySQL and MariaDB accept. */
+export const MAX_DATABASE_NAME_CHARACTERS = 64;
 
 
 /**
@@ -14,15 +17,20 @@ export const MAX_USERNAME_CHARACTERS = 128;
  */
 export const mysqlSecretSchema = z.looseObject({
   engine: z.enum(mysqlEngines),
-  host: z.string().min(1),
+  host: hostField,
   port: portField.default(3306),
   username: z
     .string()
     .min(1)
     .refine((u) => [...u].length <= MAX_USERNAME_CHARACTERS, `must be at most ${MAX_USERNAME_CHARACTERS} characters`)
-    .refine((u) => !u.includes('\u0000'), 'must not contain NUL'),
+    .refine(noNul, 'must not contain NUL'),
   password: z.string().min(1),
-  dbname: z.string().min(1).optional(),
+  dbname: z
+    .string()
+    .min(1)
+    .refine((d) => [...d].length <= MAX_DATABASE_NAME_CHARACTERS, `must be at most ${MAX_DATABASE_NAME_CHARACTERS} characters`)
+    .refine(noNul, 'must not contain NUL')
+    .optional(),
   ssl: flagField.optional(),
   masterarn: z.string().min(1).optional(),
 });

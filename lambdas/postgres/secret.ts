@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { flagField, portField } from '../database/fields.js';
+import { flagField, hostField, noNul, portField } from '../database/fields.js';
 import { parseWith } from '../core/secretValue.js';
 
 /** PostgreSQL's identifier limit (NAMEDATALEN - 1 bytes). */
@@ -14,15 +14,20 @@ export const postgresEngines = ['postgres', 'aurora-postgresql'] as const;
  */
 export const postgresSecretSchema = z.looseObject({
   engine: z.enum(postgresEngines),
-  host: z.string().min(1),
+  host: hostField,
   port: portField.default(5432),
   username: z
     .string()
     .min(1)
     .refine((u) => Buffer.byteLength(u) <= MAX_IDENTIFIER_BYTES, `must be at most ${MAX_IDENTIFIER_BYTES} bytes`)
-    .refine((u) => !u.includes('\u0000'), 'must not contain NUL'),
+    .refine(noNul, 'must not contain NUL'),
   password: z.string().min(1),
-  dbname: z.string().min(1).default('postgres'),
+  dbname: z
+    .string()
+    .min(1)
+    .refine((d) => Buffer.byteLength(d) <= MAX_IDENTIFIER_BYTES, `must be at most ${MAX_IDENTIFIER_BYTES} bytes`)
+    .refine(noNul, 'must not contain NUL')
+    .default('postgres'),
   ssl: flagField.optional(),
   masterarn: z.string().min(1).optional(),
 });
