@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../contract/zodMessages.js';
 import { SecretFormatError } from '../core/errors.js';
 import { graceHoursField, parseWith } from '../core/secretValue.js';
 import { urlProblem, type UrlPolicy } from './urls.js';
@@ -11,11 +12,16 @@ export const apiTokenDefaults = {
 
 const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
+/** A non-empty string. */
+const text = () => z.string().check(z.minLength(1));
+/** HTTP error statuses (400 to 599). */
+const errorStatuses = () => z.array(z.int().check(z.gte(400), z.lte(599)));
+
 const requestTemplate = z.object({
   method: z.enum(HTTP_METHODS),
-  url: z.string().min(1),
-  headers: z.record(z.string(), z.string()).optional(),
-  body: z.unknown().optional(),
+  url: text(),
+  headers: z.optional(z.record(z.string(), z.string())),
+  body: z.optional(z.unknown()),
 });
 
 /**
@@ -25,22 +31,22 @@ const requestTemplate = z.object({
 export const httpProviderSchema = z.object({
   /** true: the provider allows two live tokens (issue new, revoke old after the grace window); false: issuing rolls the token in place. */
   dualActive: z.boolean(),
-  issue: requestTemplate.extend({
-    tokenPath: z.string().min(1),
-    tokenIdPath: z.string().min(1).optional(),
+  issue: z.extend(requestTemplate, {
+    tokenPath: text(),
+    tokenIdPath: z.optional(text()),
   }),
-  verify: requestTemplate.extend({
+  verify: z.extend(requestTemplate, {
     /** Statuses that mean "this token is not accepted". @default [401, 403] */
-    refusedStatus: z.array(z.number().int().min(400).max(599)).optional(),
+    refusedStatus: z.optional(errorStatuses()),
     /** Where the verified token's id is, to check it is the expected one. */
-    tokenIdPath: z.string().min(1).optional(),
+    tokenIdPath: z.optional(text()),
   }),
-  revoke: requestTemplate
-    .extend({
+  revoke: z.optional(
+    z.extend(requestTemplate, {
       /** Statuses that mean "already revoked or unknown". @default [404] */
-      goneStatus: z.array(z.number().int().min(400).max(599)).optional(),
-    })
-    .optional(),
+      goneStatus: z.optional(errorStatuses()),
+    }),
+  ),
 });
 export type HttpProviderConfig = z.output<typeof httpProviderSchema>;
 export type RequestTemplate = z.output<typeof requestTemplate>;
@@ -51,38 +57,35 @@ export type RequestTemplate = z.output<typeof requestTemplate>;
  * rotation. `issuedAt`, `previousTokenId` and `revokeQueue` are written by Rotor.
  */
 export const apiTokenSecretSchema = z.looseObject({
-  provider: z.string().min(1),
-  token: z.string().min(1),
-  tokenId: z.string().min(1).optional(),
+  provider: text(),
+  token: text(),
+  tokenId: z.optional(text()),
   /** ARN of the secret holding the credential that manages tokens (never the token being rotated). */
-  managementSecretArn: z.string().min(1).optional(),
+  managementSecretArn: z.optional(text()),
   /** Explicit opt-in for roll-only providers that only let a token roll itself. */
-  selfRotation: z.boolean().optional(),
+  selfRotation: z.optional(z.boolean()),
   /**
    * Hours the previous token of a dual-active provider keeps working after a rotation.
    * @default - the secret's rotor:grace-hours tag, else the retire handler's default (24)
    */
-  graceperiod: graceHoursField.optional(),
-  baseUrl: z.string().min(1).optional(),
+  graceperiod: z.optional(graceHoursField),
+  baseUrl: z.optional(text()),
   /**
    * With `selfRotation` only (there is no management secret): hosts (`host`, `host:port`,
    * `*.domain`) the token may be sent to.
    * @default - the provider's official API hosts (provider 'http' has none: list them)
    */
-  allowedHosts: z.array(z.string().min(1).max(253)).min(1).max(50).optional(),
-  keyName: z
-    .string()
-    .min(1)
-    .max(100)
-    .regex(/^[\w .:-]+$/, 'may hold letters, digits, space and _ . : - only')
-    .optional(),
-  http: httpProviderSchema.optional(),
+  allowedHosts: z.optional(z.array(z.string().check(z.minLength(1), z.maxLength(253))).check(z.minLength(1), z.maxLength(50))),
+  keyName: z.optional(
+    z.string().check(z.minLength(1), z.maxLength(100), z.regex(/^[\w .:-]+$/, 'may hold letters, digits, space and _ . : - only')),
+  ),
+  http: z.optional(httpProviderSchema),
   /** When Rotor issued this token (ISO 8601): the previous token's grace window starts here. */
-  issuedAt: z.iso.datetime().optional(),
+  issuedAt: z.optional(z.iso.datetime()),
   /** Dual-active: the id of the token this one replaced (revoked by the retire hook with AWSPREVIOUS). */
-  previousTokenId: z.string().min(1).optional(),
+  previousTokenId: z.optional(text()),
   /** Ids of older tokens whose revocation failed; retried by the retire hook and the next rotation. */
-  revokeQueue: z.array(z.string().min(1)).max(50).optional(),
+  revokeQueue: z.optional(z.array(text()).check(z.maxLength(50))),
 });
 
 export type ApiTokenSecret = z.output<typeof apiTokenSecretSchema>;

@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import './zodMessages.js';
 import { ALLOW_LOOPBACK_FOR_TESTS } from './testing.js';
 import {
   Bounds,
@@ -40,7 +41,7 @@ export interface Setting<T> {
 function setting<T>(
   name: string,
   description: string,
-  schema: z.ZodType<T>,
+  schema: z.ZodMiniType<T>,
   defaultValue: T | undefined,
   fromText: (raw: string) => unknown,
   toText: (value: T) => string = String,
@@ -72,7 +73,7 @@ function setting<T>(
 const wholeNumber = (raw: string): unknown => (/^\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw);
 const boolean = (raw: string): unknown => (raw === 'true' ? true : raw === 'false' ? false : raw);
 const text = (raw: string): unknown => raw;
-const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const int = (min: number, max: number) => z.int().check(z.gte(min), z.lte(max));
 
 export const settings = {
   strategy: setting(
@@ -126,9 +127,9 @@ export const settings = {
     60_000,
     wholeNumber,
   ),
-  eventSource: setting('ROTOR_EVENT_SOURCE', "`source` of Rotor's events", z.string().min(1).max(256), RotorEvents.SOURCE, text),
-  eventBus: setting('ROTOR_EVENT_BUS', 'event bus the emergency handler emits on', z.string().min(1).max(1600), RotorEvents.BUS, text),
-  alarmTopicArn: setting('ALARM_TOPIC_ARN', 'SNS topic of the audit summary', z.string().startsWith('arn:'), undefined, text),
+  eventSource: setting('ROTOR_EVENT_SOURCE', "`source` of Rotor's events", z.string().check(z.minLength(1), z.maxLength(256)), RotorEvents.SOURCE, text),
+  eventBus: setting('ROTOR_EVENT_BUS', 'event bus the emergency handler emits on', z.string().check(z.minLength(1), z.maxLength(1600)), RotorEvents.BUS, text),
+  alarmTopicArn: setting('ALARM_TOPIC_ARN', 'SNS topic of the audit summary', z.string().check(z.startsWith('arn:')), undefined, text),
   waitTimeoutMs: setting(
     'WAIT_TIMEOUT_MS',
     'how long the emergency handler waits for a rotation to finish, ms',

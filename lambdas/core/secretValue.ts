@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../contract/zodMessages.js';
 import { Bounds } from '../contract/index.js';
 import { SecretFormatError } from './errors.js';
 import type { Redactor } from './redact.js';
@@ -26,19 +27,20 @@ export function decodeJson(secretString: string | undefined, where: string): unk
  * The `graceperiod` field of a dual-active kind's value (IAM keys, API tokens): hours, as a
  * number or a numeric string, within the contract's grace bounds.
  */
-export const graceHoursField = z
-  .union([z.number(), z.string().regex(/^\d+(\.\d+)?$/, 'must be a number of hours').transform(Number)])
-  .pipe(z.number().min(Bounds.graceHours.min).max(Bounds.graceHours.max));
+export const graceHoursField = z.pipe(
+  z.union([z.number(), z.pipe(z.string().check(z.regex(/^\d+(\.\d+)?$/, 'must be a number of hours')), z.transform(Number))]),
+  z.number().check(z.gte(Bounds.graceHours.min), z.lte(Bounds.graceHours.max)),
+);
 
 /**
  * Validates a decoded secret against a zod schema and turns the first problem into an error
  * naming the field, never its value (zod issues carry the input, which is not used here).
  */
-export function parseWith<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
+export function parseWith<T extends z.core.$ZodType>(schema: T, value: unknown, where: string): z.output<T> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new SecretFormatError(`${where}: value must be a JSON object`);
   }
-  const result = schema.safeParse(value);
+  const result = z.safeParse(schema, value);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const field = issue.path.join('.') || '(value)';

@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../contract/zodMessages.js';
 import { AwsEvents, RotorEvents } from '../contract/index.js';
 import { InvalidEventError } from '../core/errors.js';
 
@@ -47,19 +48,21 @@ const LEAK_TARGETS = ['secretId', 'accessKeyId', 'fingerprint'] as const;
 export const leakDetailSchema = z
   .object({
     /** Secret name or ARN. */
-    secretId: z.string().min(1).max(leakDetailLimits.secretId).optional(),
+    secretId: z.optional(z.string().check(z.minLength(1), z.maxLength(leakDetailLimits.secretId))),
     /** An IAM access key id (AKIA… / ASIA…). */
-    accessKeyId: z.string().regex(ACCESS_KEY_ID, 'must be an access key id').optional(),
+    accessKeyId: z.optional(z.string().check(z.regex(ACCESS_KEY_ID, 'must be an access key id'))),
     /** `fingerprint()` of the leaked value's identity (a token): 32 hex digits. */
-    fingerprint: z.string().regex(/^[0-9a-f]{32}$/, 'must be 32 lowercase hex digits').optional(),
+    fingerprint: z.optional(z.string().check(z.regex(/^[0-9a-f]{32}$/, 'must be 32 lowercase hex digits'))),
     /** Why: the scanner's finding, a ticket, an operator's words. Masked before Rotor echoes it. */
-    reason: z.string().max(leakDetailLimits.reason).default('no reason given'),
+    reason: z._default(z.string().check(z.maxLength(leakDetailLimits.reason)), 'no reason given'),
     /** Who reported it (scanner, person). */
-    reporter: z.string().max(leakDetailLimits.reporter).optional(),
+    reporter: z.optional(z.string().check(z.maxLength(leakDetailLimits.reporter))),
   })
-  .refine((d) => LEAK_TARGETS.filter((k) => d[k] !== undefined).length === 1, {
-    message: `name exactly one of ${LEAK_TARGETS.join(', ')}`,
-  });
+  .check(
+    z.refine((d) => LEAK_TARGETS.filter((k) => d[k] !== undefined).length === 1, {
+      message: `name exactly one of ${LEAK_TARGETS.join(', ')}`,
+    }),
+  );
 export type LeakDetail = z.output<typeof leakDetailSchema>;
 
 /** What any input event says leaked, and why. */

@@ -1,5 +1,6 @@
 import { IAMClient, NoSuchEntityException } from '@aws-sdk/client-iam';
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../contract/zodMessages.js';
 import { KIND_TRAITS, Kinds, settings } from '../contract/index.js';
 import { ConfigurationError, RotationStepError, UnsafeRotationError } from '../core/errors.js';
 import { readSetting } from '../core/settings.js';
@@ -83,19 +84,21 @@ export interface IamKindOptions {
   readonly testMaxDelayMs?: number;
 }
 
-const ms = (max: number) => z.number().int().min(0).max(max);
+const ms = (max: number) => z.int().check(z.gte(0), z.lte(max));
 const optionsSchema = z
   .strictObject({
-    iam: z.custom<IAMClient | (() => IAMClient)>((v) => v instanceof IAMClient || typeof v === 'function').optional(),
-    stsClient: z.custom<StsClientFactory>((v) => typeof v === 'function').optional(),
+    iam: z.optional(z.custom<IAMClient | (() => IAMClient)>((v) => v instanceof IAMClient || typeof v === 'function')),
+    stsClient: z.optional(z.custom<StsClientFactory>((v) => typeof v === 'function')),
     // A Lambda runs for at most 15 minutes.
-    testTimeoutMs: ms(900_000).optional(),
-    testFirstDelayMs: ms(60_000).min(1).optional(),
-    testMaxDelayMs: ms(300_000).min(1).optional(),
+    testTimeoutMs: z.optional(ms(900_000)),
+    testFirstDelayMs: z.optional(ms(60_000).check(z.gte(1))),
+    testMaxDelayMs: z.optional(ms(300_000).check(z.gte(1))),
   })
-  .refine(
-    (o) => (o.testFirstDelayMs ?? iamDefaults.testFirstDelayMs) <= (o.testMaxDelayMs ?? iamDefaults.testMaxDelayMs),
-    { message: 'must not be above testMaxDelayMs', path: ['testFirstDelayMs'] },
+  .check(
+    z.refine(
+      (o) => (o.testFirstDelayMs ?? iamDefaults.testFirstDelayMs) <= (o.testMaxDelayMs ?? iamDefaults.testMaxDelayMs),
+      { message: 'must not be above testMaxDelayMs', path: ['testFirstDelayMs'] },
+    ),
   );
 
 function validateOptions(options: IamKindOptions): IamKindOptions {

@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../contract/zodMessages.js';
 import { graceHoursField, parseWith } from '../core/secretValue.js';
 
 /**
@@ -9,16 +10,10 @@ export const iamSecretSchema = z.looseObject({
   /** The IAM user name (not its ARN): 1-64 characters of [\w+=,.@-]. */
   username: z
     .string()
-    .min(1)
-    .max(64)
-    .regex(/^[\w+=,.@-]+$/, 'must be an IAM user name (letters, digits and +=,.@_-)'),
-  accessKeyId: z
-    .string()
-    .min(16)
-    .max(128)
-    .regex(/^\w+$/, 'must be an access key id'),
-  secretAccessKey: z.string().min(1),
-  graceperiod: graceHoursField.optional(),
+    .check(z.minLength(1), z.maxLength(64), z.regex(/^[\w+=,.@-]+$/, 'must be an IAM user name (letters, digits and +=,.@_-)')),
+  accessKeyId: z.string().check(z.minLength(16), z.maxLength(128), z.regex(/^\w+$/, 'must be an access key id')),
+  secretAccessKey: z.string().check(z.minLength(1)),
+  graceperiod: z.optional(graceHoursField),
 });
 
 export type IamSecret = z.output<typeof iamSecretSchema>;
