@@ -1,16 +1,18 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../contract/zodMessages.js';
 
 /** Fields the database secrets of AWS's rotation templates share, as zod schemas. */
 
 /** A TCP port, as a number or a numeric string. */
-export const portField = z
-  .union([z.number(), z.string().regex(/^\d+$/, 'must be a number').transform(Number)], {
+export const portField = z.pipe(
+  z.union([z.number(), z.pipe(z.string().check(z.regex(/^\d+$/, 'must be a number')), z.transform(Number))], {
     error: 'must be a port number (1 to 65535), as a number or a numeric string',
-  })
-  .pipe(z.number().int().min(1).max(65535));
+  }),
+  z.int().check(z.gte(1), z.lte(65535)),
+);
 
 /** A flag, as a boolean or the strings 'true' / 'false'. */
-export const flagField = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+export const flagField = z.union([z.boolean(), z.pipe(z.enum(['true', 'false']), z.transform((v) => v === 'true'))]);
 
 /** The longest DNS name (RFC 1035: 253 characters as written). */
 export const MAX_HOST_CHARACTERS = 253;
@@ -23,9 +25,11 @@ export const MAX_HOST_CHARACTERS = 253;
  */
 export const hostField = z
   .string()
-  .min(1)
-  .max(MAX_HOST_CHARACTERS, `must be at most ${MAX_HOST_CHARACTERS} characters`)
-  .regex(/^[A-Za-z0-9._:%[\]-]+$/, "must be a host name or an IP address (letters, digits and . - _ : only; an internationalised name in its xn-- form)");
+  .check(
+    z.minLength(1),
+    z.maxLength(MAX_HOST_CHARACTERS, `must be at most ${MAX_HOST_CHARACTERS} characters`),
+    z.regex(/^[A-Za-z0-9._:%[\]-]+$/, "must be a host name or an IP address (letters, digits and . - _ : only; an internationalised name in its xn-- form)"),
+  );
 
 /** The refinement every name sent in a driver's login packet needs: a NUL would end it early. */
 export const noNul = (s: string): boolean => !s.includes('\u0000');

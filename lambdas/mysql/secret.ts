@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../contract/zodMessages.js';
 import { flagField, hostField, noNul, portField } from '../database/fields.js';
 import { parseWith } from '../core/secretValue.js';
 
@@ -18,21 +19,26 @@ export const MAX_DATABASE_NAME_CHARACTERS = 64;
 export const mysqlSecretSchema = z.looseObject({
   engine: z.enum(mysqlEngines),
   host: hostField,
-  port: portField.default(3306),
+  port: z._default(portField, 3306),
   username: z
     .string()
-    .min(1)
-    .refine((u) => [...u].length <= MAX_USERNAME_CHARACTERS, `must be at most ${MAX_USERNAME_CHARACTERS} characters`)
-    .refine(noNul, 'must not contain NUL'),
-  password: z.string().min(1),
-  dbname: z
-    .string()
-    .min(1)
-    .refine((d) => [...d].length <= MAX_DATABASE_NAME_CHARACTERS, `must be at most ${MAX_DATABASE_NAME_CHARACTERS} characters`)
-    .refine(noNul, 'must not contain NUL')
-    .optional(),
-  ssl: flagField.optional(),
-  masterarn: z.string().min(1).optional(),
+    .check(
+      z.minLength(1),
+      z.refine((u) => [...u].length <= MAX_USERNAME_CHARACTERS, `must be at most ${MAX_USERNAME_CHARACTERS} characters`),
+      z.refine(noNul, 'must not contain NUL'),
+    ),
+  password: z.string().check(z.minLength(1)),
+  dbname: z.optional(
+    z
+      .string()
+      .check(
+        z.minLength(1),
+        z.refine((d) => [...d].length <= MAX_DATABASE_NAME_CHARACTERS, `must be at most ${MAX_DATABASE_NAME_CHARACTERS} characters`),
+        z.refine(noNul, 'must not contain NUL'),
+      ),
+  ),
+  ssl: z.optional(flagField),
+  masterarn: z.optional(z.string().check(z.minLength(1))),
 });
 
 export type MysqlSecret = z.output<typeof mysqlSecretSchema>;

@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import '../contract/zodMessages.js';
 import { flagField, hostField, noNul, portField } from '../database/fields.js';
 import { parseWith } from '../core/secretValue.js';
 
@@ -15,21 +16,27 @@ export const postgresEngines = ['postgres', 'aurora-postgresql'] as const;
 export const postgresSecretSchema = z.looseObject({
   engine: z.enum(postgresEngines),
   host: hostField,
-  port: portField.default(5432),
+  port: z._default(portField, 5432),
   username: z
     .string()
-    .min(1)
-    .refine((u) => Buffer.byteLength(u) <= MAX_IDENTIFIER_BYTES, `must be at most ${MAX_IDENTIFIER_BYTES} bytes`)
-    .refine(noNul, 'must not contain NUL'),
-  password: z.string().min(1),
-  dbname: z
-    .string()
-    .min(1)
-    .refine((d) => Buffer.byteLength(d) <= MAX_IDENTIFIER_BYTES, `must be at most ${MAX_IDENTIFIER_BYTES} bytes`)
-    .refine(noNul, 'must not contain NUL')
-    .default('postgres'),
-  ssl: flagField.optional(),
-  masterarn: z.string().min(1).optional(),
+    .check(
+      z.minLength(1),
+      z.refine((u) => Buffer.byteLength(u) <= MAX_IDENTIFIER_BYTES, `must be at most ${MAX_IDENTIFIER_BYTES} bytes`),
+      z.refine(noNul, 'must not contain NUL'),
+    ),
+  password: z.string().check(z.minLength(1)),
+  dbname: z._default(
+    z
+      .string()
+      .check(
+        z.minLength(1),
+        z.refine((d) => Buffer.byteLength(d) <= MAX_IDENTIFIER_BYTES, `must be at most ${MAX_IDENTIFIER_BYTES} bytes`),
+        z.refine(noNul, 'must not contain NUL'),
+      ),
+    'postgres',
+  ),
+  ssl: z.optional(flagField),
+  masterarn: z.optional(z.string().check(z.minLength(1))),
 });
 
 export type PostgresSecret = z.output<typeof postgresSecretSchema>;
