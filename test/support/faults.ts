@@ -588,7 +588,15 @@ class CaseRun {
    * finds it) or a documented gap; anything else is broken.
    */
   private async observe(at: string, quiet = false): Promise<void> {
-    const found = await this.look(at);
+    let found: Observation | undefined;
+    for (let attempt = 1; !found; attempt++) {
+      try {
+        found = await this.look(at);
+      } catch (err) {
+        // A label moved between DescribeSecret and GetSecretValue (a step ran meanwhile): look again.
+        if (!['InvalidRequestException', 'SecretReadError'].includes(errorName(err)) || attempt >= 5) throw err;
+      }
+    }
     if (quiet && found.state === 'current') return;
     if (quiet && this.observations.some((o) => o.at === at && o.state === found.state && o.note === found.note)) return;
     this.observations.push(found);
