@@ -8,6 +8,8 @@
  * the constructs) is left alone, as `zod` itself does.
  */
 import { config } from 'zod/mini';
-import en from 'zod/v4/locales/en.js';
+// The locales' index, not the en module's own path: that path is ES modules only, and the
+// library's CommonJS build (dist/index.cjs) requires this file. A bundler keeps `en` alone.
+import { en } from 'zod/locales';
 
 if (!config().localeError) config(en());
