@@ -3,6 +3,7 @@ import { RotationStateError, SecretFormatError, UnsafeRotationError } from '../c
 import { SecretsApi } from '../core/secretsApi.js';
 import { decodeJson } from '../core/secretValue.js';
 import { Stages } from '../core/types.js';
+import { PRINTABLE_ASCII, PRINTABLE_ASCII_RULE } from './secret.js';
 
 /** Reads another secret's AWSCURRENT value: its ARN and secret string (undefined when it has none). */
 export type SecretReader = (secretId: string) => Promise<{ arn: string; secretString: string | undefined }>;
@@ -69,6 +70,7 @@ export async function readManagement(
   }
   for (const field of required) {
     if (!fields[field]) throw new SecretFormatError(`${where}: field '${field}' is missing (required by provider '${provider}')`);
+    if (!PRINTABLE_ASCII.test(fields[field])) throw new SecretFormatError(`${where}: field '${field}' is invalid: ${PRINTABLE_ASCII_RULE}`);
   }
   const hosts = (raw as Record<string, unknown>).allowedHosts;
   if (hosts !== undefined && (!Array.isArray(hosts) || !hosts.every((h) => typeof h === 'string' && h.length > 0))) {

@@ -14,13 +14,24 @@ const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 /** A non-empty string. */
 const text = () => z.string().check(z.minLength(1));
+
+/**
+ * Printable ASCII: what an HTTP header value can carry. A token, its id and a template's header
+ * values go into headers; a control character (CR LF: a header injection; NUL) or a character
+ * beyond ASCII would make the request fail half-built, so they are refused here, by field.
+ */
+export const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+export const PRINTABLE_ASCII_RULE = 'must be printable ASCII (it is sent in HTTP headers)';
+const headerText = () => z.string().check(z.regex(PRINTABLE_ASCII, PRINTABLE_ASCII_RULE));
+/** An HTTP header name (RFC 9110 token characters). */
+const headerName = () => z.string().check(z.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name'));
 /** HTTP error statuses (400 to 599). */
 const errorStatuses = () => z.array(z.int().check(z.gte(400), z.lte(599)));
 
 const requestTemplate = z.object({
   method: z.enum(HTTP_METHODS),
   url: text(),
-  headers: z.optional(z.record(z.string(), z.string())),
+  headers: z.optional(z.record(headerName(), headerText())),
   body: z.optional(z.unknown()),
 });
 
@@ -58,8 +69,8 @@ export type RequestTemplate = z.output<typeof requestTemplate>;
  */
 export const apiTokenSecretSchema = z.looseObject({
   provider: text(),
-  token: text(),
-  tokenId: z.optional(text()),
+  token: text().check(z.regex(PRINTABLE_ASCII, PRINTABLE_ASCII_RULE)),
+  tokenId: z.optional(text().check(z.regex(PRINTABLE_ASCII, PRINTABLE_ASCII_RULE))),
   /** ARN of the secret holding the credential that manages tokens (never the token being rotated). */
   managementSecretArn: z.optional(text()),
   /** Explicit opt-in for roll-only providers that only let a token roll itself. */
