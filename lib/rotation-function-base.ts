@@ -239,16 +239,16 @@ export abstract class RotationFunctionBase extends Construct {
         new iam.PolicyStatement({ actions: ['secretsmanager:GetRandomPassword'], resources: ['*'] }),
       );
     }
-    if (spec.fingerprintTags) {
-      // Only the two fingerprint tags: the function cannot change the tags that mark a secret as Rotor's.
-      this.rotationFunction.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['secretsmanager:TagResource'],
-          resources: [secretArnPattern(props.secret)],
-          conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [...TagsWrittenBy.rotation] } },
-        }),
-      );
-    }
+    // Only its own tags (the last failure; the fingerprints for kinds with a leak identity): the
+    // function cannot change the tags that mark a secret as Rotor's.
+    const ownTags = spec.fingerprintTags ? [...TagsWrittenBy.rotation] : [RotorTags.LAST_FAILURE];
+    this.rotationFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:TagResource', 'secretsmanager:UntagResource'],
+        resources: [secretArnPattern(props.secret)],
+        conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ownTags } },
+      }),
+    );
     for (const other of this.readOnlySecrets) {
       this.rotationFunction.addToRolePolicy(
         new iam.PolicyStatement({

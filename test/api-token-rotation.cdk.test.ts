@@ -54,7 +54,7 @@ describe('ApiTokenRotation', () => {
     expect(wildcard.flatMap(actions)).toEqual([]);
   });
 
-  it('may tag its secret with the token fingerprints only', () => {
+  it('may tag its secret with the token fingerprints and the last failure only', () => {
     const { stack, secret, management } = arrange();
     new ApiTokenRotation(stack, 'Rotation', { secret, managementSecret: management });
     const statements = statementsOf(Template.fromStack(stack), 'RotationRole');
@@ -62,9 +62,9 @@ describe('ApiTokenRotation', () => {
     expect(tagging).toEqual([
       {
         Effect: 'Allow',
-        Action: 'secretsmanager:TagResource',
+        Action: ['secretsmanager:TagResource', 'secretsmanager:UntagResource'],
         Resource: ref(stack, secret),
-        Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rotor:fp-current', 'rotor:fp-previous'] } },
+        Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rotor:fp-current', 'rotor:fp-previous', 'rotor:last-failure'] } },
       },
     ]);
   });

@@ -55,15 +55,15 @@ describe('IamAccessKeyRotation', () => {
     });
   });
 
-  it('may write only the fingerprint tags on its secret, and has no wildcard resource', () => {
+  it('may write only its own tags on its secret (fingerprints, last failure), and has no wildcard resource', () => {
     const { stack, secret, user } = arrange();
     new IamAccessKeyRotation(stack, 'Rotation', { secret, user });
     const statements = statementsOf(Template.fromStack(stack), 'RotationRole');
     expect(statements).toContainEqual({
       Effect: 'Allow',
-      Action: 'secretsmanager:TagResource',
+      Action: ['secretsmanager:TagResource', 'secretsmanager:UntagResource'],
       Resource: { Ref: logicalId(stack, secret) },
-      Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rotor:fp-current', 'rotor:fp-previous'] } },
+      Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['rotor:fp-current', 'rotor:fp-previous', 'rotor:last-failure'] } },
     });
     expect(statements.filter((s) => s.Resource === '*')).toEqual([]);
   });

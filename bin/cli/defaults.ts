@@ -32,14 +32,7 @@ export type FailOnCondition = (typeof FAIL_ON_CONDITIONS)[number];
 
 /** `overdue,stuck` → the conditions; anything else is a usage error. */
 export function parseFailOn(value: string): FailOnCondition[] {
-  const parts = value.split(',').map((p) => p.trim()).filter((p) => p !== '');
-  if (parts.length === 0) throw new UsageError(`--fail-on: name one or more of ${FAIL_ON_CONDITIONS.join(', ')} (comma-separated)`);
-  for (const p of parts) {
-    if (!(FAIL_ON_CONDITIONS as readonly string[]).includes(p)) {
-      throw new UsageError(`--fail-on: unknown condition '${p}' (choose from ${FAIL_ON_CONDITIONS.join(', ')}, comma-separated)`);
-    }
-  }
-  return [...new Set(parts as FailOnCondition[])];
+  return parseConditions(value, FAIL_ON_CONDITIONS);
 }
 
 export const runDefaults = {
@@ -50,3 +43,38 @@ export const runDefaults = {
   /** The signal that stops the child for a restart. */
   restartSignal: "SIGTERM" as NodeJS.Signals,
 } as const;
+
+/** What `rotor audit` reports, and `--fail-on` takes. */
+export const AUDIT_CONDITIONS = [
+  'rotation-off',
+  'never-rotated',
+  'overdue',
+  'last-rotation-failed',
+  'stuck',
+  'function-missing',
+  'function-not-rotor',
+  'replica-out-of-sync',
+  'old-unmanaged-key',
+] as const;
+export type AuditCondition = (typeof AUDIT_CONDITIONS)[number];
+
+export const auditDefaults = {
+  /** An AWSPENDING version older than this, not yet AWSCURRENT, is reported stuck (as `status`). */
+  stuckAfterMinutes: 60,
+  /** IAM access keys older than this many days that no secret holds are reported. */
+  keyMaxAgeDays: 90,
+  /** Secrets judged in parallel per region. */
+  concurrency: 8,
+} as const;
+
+/** `a,b` → the conditions of `vocabulary`; anything else is a usage error naming the choices. */
+export function parseConditions<T extends string>(value: string, vocabulary: readonly T[]): T[] {
+  const parts = value.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  if (parts.length === 0) throw new UsageError(`--fail-on: name one or more of ${vocabulary.join(', ')} (comma-separated)`);
+  for (const p of parts) {
+    if (!(vocabulary as readonly string[]).includes(p)) {
+      throw new UsageError(`--fail-on: unknown condition '${p}' (choose from ${vocabulary.join(', ')}, comma-separated)`);
+    }
+  }
+  return [...new Set(parts as T[])];
+}

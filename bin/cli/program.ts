@@ -5,7 +5,17 @@ import { RotorEvents } from '../../lambdas/contract/index.js';
 import { packageVersion } from '../../lib/package-root.js';
 import type { AwsClients, AwsOptions } from './aws.js';
 import type { CommandContext } from './commands.js';
-import { FAIL_ON_CONDITIONS, parseFailOn, runDefaults, statusDefaults, waitDefaults, type FailOnCondition } from './defaults.js';
+import {
+  AUDIT_CONDITIONS,
+  auditDefaults,
+  FAIL_ON_CONDITIONS,
+  parseConditions,
+  parseFailOn,
+  runDefaults,
+  statusDefaults,
+  waitDefaults,
+  type FailOnCondition,
+} from './defaults.js';
 import { CliError, EXIT_CODE_HELP, ExitCodes, UsageError } from './errors.js';
 import type { LeakTarget } from './leak.js';
 import { OUTPUT_FORMATS, resolveOutputFormat, streamOutput, type Output, type Streams } from './output.js';
@@ -117,8 +127,6 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       ),
     )
     .configureHelp({ showGlobalOptions: true })
-    // `rotor run [options] -- cmd args...`: what follows the command is the child's, not rotor's.
-    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.streams.out.write(s),
@@ -265,20 +273,68 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     );
 
   program
+    .command('audit')
+    .description(
+      'every secret of the account and region (not only Rotor\'s; --all-regions: every enabled region) and the IAM users\' access keys: ' +
+        'rotation off, never rotated, overdue against its own schedule, last rotation failed, stuck AWSPENDING, rotation function missing or not ' +
+        'Rotor\'s, replicas out of sync, access keys older than --key-max-age days that no secret holds; reads no secret value',
+    )
+    .option('--json', 'print JSON instead of a table (same as --output json)', false)
+    .option('--all-regions', 'every region enabled in the account (EC2 DescribeRegions), not only --region', false)
+    .option('--regions <list>', 'these regions, comma-separated, instead of --region')
+    .option('--at <time>', 'judge overdue and stuck at this time instead of now (ISO 8601)', time)
+    .option('--stuck-after <minutes>', 'an AWSPENDING version older than this is stuck', minutes, auditDefaults.stuckAfterMinutes)
+    .option('--key-max-age <days>', 'report IAM access keys older than this that no secret holds', minutes, auditDefaults.keyMaxAgeDays)
+    .option('--no-iam', 'skip the IAM access keys')
+    .option('--fail-on <conditions>', `exit ${ExitCodes.ATTENTION} when anything is in one of these conditions, comma-separated: ${AUDIT_CONDITIONS.join(', ')} (for cron and CI)`)
+    .addHelpText('after', exitCodesHelp)
+    .action(
+      async (
+        opts: { json: boolean; allRegions: boolean; regions?: string; at?: Date; stuckAfter: number; keyMaxAge: number; iam: boolean; failOn?: string },
+        cmd: Command,
+      ) => {
+        const json = jsonFor(cmd);
+        if (opts.allRegions && opts.regions !== undefined) throw new UsageError('--all-regions and --regions: pass one of them');
+        const failOn = opts.failOn === undefined ? undefined : parseConditions(opts.failOn, AUDIT_CONDITIONS);
+        const regions = opts.regions?.split(',').map((r) => r.trim()).filter(Boolean);
+        if (regions && regions.length === 0) throw new UsageError('--regions: name at least one region');
+        const global = globals(cmd);
+        const { auditCommand } = await import('./audit.js');
+        await run(json, global, (ctx) =>
+          auditCommand(
+            {
+              json,
+              allRegions: opts.allRegions,
+              regions,
+              at: opts.at,
+              stuckAfterMinutes: opts.stuckAfter,
+              keyMaxAgeDays: opts.keyMaxAge,
+              iam: opts.iam,
+              failOn,
+              // Progress for a person watching a terminal; none in JSON mode or in a pipe.
+              progress: !json && io.streams.err === process.stderr && process.stderr.isTTY === true,
+              profile: global.profile,
+            },
+            { region: ctx.clients.region, out: ctx.out, now: ctx.now, endpoint: ctx.clients.endpoint },
+          ),
+        );
+      },
+    );
+
+  program
     .command('run')
     .description(
       'run a command with secrets in its environment: values of the form rotor://<secret-id>#<field> (or rotor://<secret-id> for the whole ' +
         'secret string), in --env-file or in the environment, become the secret\'s AWSCURRENT values in the child\'s environment only; ' +
         'signals pass through and rotor exits with the command\'s exit code',
     )
-    .argument('<command...>', 'the command and its arguments, after --')
+    .argument('<command...>', 'the command and its arguments, after -- (everything after -- is the command\'s)')
     .option('--env-file <file>', 'a dotenv template (KEY=value lines) whose values may hold references')
     .option('--watch', "follow rotations: look at the referenced secrets' AWSCURRENT versions and restart the command when one moves", false)
     .option('--interval <seconds>', 'with --watch: seconds between two looks', positiveSeconds, runDefaults.intervalSeconds)
     .option('--reload-signal <signal>', 'with --watch: send this signal (e.g. SIGHUP) instead of restarting; the command re-reads by itself')
     .option('--restart-signal <signal>', 'with --watch: the signal that stops the command for a restart', runDefaults.restartSignal)
     .option('--stop-timeout <seconds>', 'with --watch: seconds the command has to exit after the restart signal before it is killed', positiveSeconds, runDefaults.stopTimeoutSeconds)
-    .passThroughOptions()
     .addHelpText('after', `\nExit code: the command's own (128 + the signal's number when a signal ended it); 1 or 2 when rotor could not start it.\nExample: rotor run --env-file .env.tpl --watch -- node server.js\n  .env.tpl: DATABASE_URL=postgres://rotor://prod/orders/app#username:rotor://prod/orders/app#password@db.internal/orders`)
     .action(
       async (

@@ -87,11 +87,16 @@ export const RotorTags = {
   REVOKED_VERSION: 'rotor:revoked-version',
   /** The last leak event handled for this secret (duplicates of it are skipped). */
   LEAK_EVENT: 'rotor:leak-event',
+  /**
+   * The last failed rotation step, `<step> <ISO time> <error name>` (written by the rotation
+   * function when a step fails, removed when a rotation finishes): `rotor audit` reads it.
+   */
+  LAST_FAILURE: 'rotor:last-failure',
 } as const;
 
 /** The tags each function may write: their IAM grants are conditioned on exactly these keys. */
 export const TagsWrittenBy = {
-  rotation: [RotorTags.FINGERPRINT_CURRENT, RotorTags.FINGERPRINT_PREVIOUS],
+  rotation: [RotorTags.FINGERPRINT_CURRENT, RotorTags.FINGERPRINT_PREVIOUS, RotorTags.LAST_FAILURE],
   retire: [RotorTags.RETIRED_VERSION],
   emergency: [RotorTags.REVOKED_VERSION, RotorTags.LEAK_EVENT],
 } as const;

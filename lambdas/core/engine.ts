@@ -159,6 +159,7 @@ export async function runStep<S>(
     return result;
   } catch (err) {
     const safe = toSafeError(err, redactor, event, kind.name);
+    if (event) await recordFailure(api, event, safe, deps);
     deps.logger.error('rotation step failed', {
       error: safe,
       secretsManagerCalls: api.calls,
@@ -173,6 +174,21 @@ export async function runStep<S>(
     throw safe;
   } finally {
     deps.logger.removeKeys(['step', 'secretId', 'token', 'kind']);
+  }
+}
+
+/**
+ * Marks the secret with the failed step (RotorTags.LAST_FAILURE: step, time, error name; never
+ * a message, which might quote the target's answer), so that `rotor audit` finds failed
+ * rotations without searching logs. Best effort: a failure to tag is logged, never thrown over
+ * the step's own error.
+ */
+async function recordFailure(api: SecretsApi, event: RotationEvent, error: RotorError, deps: EngineDeps): Promise<void> {
+  const value = `${event.Step} ${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')} ${error.name}`.slice(0, 256);
+  try {
+    await api.tag(event.SecretId, { [RotorTags.LAST_FAILURE]: value });
+  } catch (err) {
+    deps.logger.warn('could not record the failure on the secret', { tag: RotorTags.LAST_FAILURE, error: (err as Error).name });
   }
 }
 
@@ -533,6 +549,12 @@ class StepRun<S> {
         }
       }
       await this.api.tag(this.event.SecretId, tags);
+    }
+    if (description.tags[RotorTags.LAST_FAILURE] !== undefined) {
+      // The rotation finished: an earlier failure is history (its log lines keep it).
+      await this.api.untag(this.event.SecretId, [RotorTags.LAST_FAILURE]).catch((err: unknown) =>
+        this.deps.logger.warn('could not clear the recorded failure', { tag: RotorTags.LAST_FAILURE, error: (err as Error).name }),
+      );
     }
     this.deps.cache.forget(this.event.SecretId, token);
     return 'done';

@@ -8,6 +8,7 @@ import {
   ResourceNotFoundException,
   RotateSecretCommand,
   TagResourceCommand,
+  UntagResourceCommand,
   type DescribeSecretCommandOutput,
   type Filter,
   type RotateSecretCommandInput,
@@ -25,6 +26,8 @@ export interface SecretDescription {
   readonly name: string;
   readonly rotationEnabled: boolean;
   readonly versions: Readonly<Record<string, readonly string[]>>;
+  /** The secret's tags, by key. */
+  readonly tags: Readonly<Record<string, string>>;
 }
 
 /** One version's value as GetSecretValue answers it (the value is a secret: never log it). */
@@ -127,6 +130,11 @@ export class SecretsApi {
     );
   }
 
+  public async untag(secretId: string, keys: readonly string[]): Promise<void> {
+    this.calls++;
+    await this.client.send(new UntagResourceCommand({ SecretId: secretId, TagKeys: [...keys] }));
+  }
+
   /** RotateSecret: starts a rotation (RotateImmediately, a token, the function and rules to use). */
   public async rotate(input: RotateSecretCommandInput): Promise<RotateSecretCommandOutput> {
     this.calls++;
@@ -184,7 +192,7 @@ export class SecretsApi {
 
 /** The parts of a DescribeSecret answer the engine uses. */
 export function toDescription(
-  out: Pick<DescribeSecretCommandOutput, 'ARN' | 'Name' | 'RotationEnabled' | 'VersionIdsToStages'>,
+  out: Pick<DescribeSecretCommandOutput, 'ARN' | 'Name' | 'RotationEnabled' | 'VersionIdsToStages' | 'Tags'>,
   secretId = '',
 ): SecretDescription {
   return {
@@ -192,6 +200,7 @@ export function toDescription(
     name: out.Name ?? secretId,
     rotationEnabled: out.RotationEnabled === true,
     versions: out.VersionIdsToStages ?? {},
+    tags: Object.fromEntries((out.Tags ?? []).flatMap((t) => (t.Key === undefined ? [] : [[t.Key, t.Value ?? '']]))),
   };
 }
 

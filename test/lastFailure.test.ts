@@ -1,0 +1,50 @@
+/**
+ * The rotation function records a failed step on the secret (RotorTags.LAST_FAILURE: step,
+ * time, error name), which `rotor audit` reports without a log search, and clears it when a
+ * rotation finishes. Real PostgreSQL; the failure is a real one (the secret points at a closed port).
+ */
+import { DescribeSecretCommand, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { RotorTags } from '../lambdas/contract/index.js';
+import { postgresKind } from '../lambdas/postgres/postgresKind.js';
+import { freePort } from '../bin/local/ports.js';
+import { adminClient, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
+import { useRotationSuite } from './support/rotationSuite.js';
+
+const cluster = inject('postgres') as unknown as PostgresCluster;
+const suite = useRotationSuite();
+let admin: pg.Client;
+beforeAll(async () => {
+  admin = await adminClient(cluster);
+});
+afterAll(async () => {
+  await admin?.end();
+});
+
+const tagsOf = async (arn: string) =>
+  Object.fromEntries(((await suite.player.client.send(new DescribeSecretCommand({ SecretId: arn }))).Tags ?? []).map((t) => [t.Key, t.Value]));
+
+describe('the last failed step, recorded on the secret', () => {
+  it('is written when a step fails, naming the step, the time and the error, never a value', async () => {
+    const password = testPassword();
+    const arn = await suite.secret(uniqueName('lf'), { engine: 'postgres', host: '127.0.0.1', port: await freePort(), username: uniqueName('app'), password });
+    const handler = suite.handler(postgresKind, { ROTATION_STRATEGY: 'single-user' });
+    const token = await suite.player.startRotation(arn);
+    await handler(suite.player.event(arn, token, 'createSecret'), {} as never);
+    await expect(handler(suite.player.event(arn, token, 'setSecret'), {} as never)).rejects.toThrow();
+    const tag = (await tagsOf(arn))[RotorTags.LAST_FAILURE];
+    expect(tag).toMatch(/^setSecret \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ [A-Za-z]+Error$/);
+    expect(tag).not.toContain(password);
+  });
+
+  it('is cleared when a rotation finishes', async () => {
+    const username = uniqueName('app');
+    const password = testPassword();
+    await admin.query(`CREATE ROLE ${admin.escapeIdentifier(username)} LOGIN PASSWORD ${admin.escapeLiteral(password)}`);
+    const arn = await suite.secret(uniqueName('lf'), { engine: 'postgres', host: cluster.host, port: cluster.port, username, password, dbname: 'postgres' });
+    await suite.player.client.send(new TagResourceCommand({ SecretId: arn, Tags: [{ Key: RotorTags.LAST_FAILURE, Value: 'setSecret 2026-11-30T03:00:00Z DatabaseUnreachable' }] }));
+    await suite.player.rotate(suite.handler(postgresKind, { ROTATION_STRATEGY: 'single-user' }), arn);
+    expect(await tagsOf(arn)).not.toHaveProperty(RotorTags.LAST_FAILURE);
+  });
+});
