@@ -445,6 +445,20 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
           `secret ${ctx.secretArn}: the leaked token has no id or the id of the current token; refusing to revoke by id`,
         );
       }
+      // Revoking is by id, and the leaked value is a version that can be written by hand: a token
+      // and the id of another token would revoke that other one. Ask the provider first: a leaked
+      // token it refuses needs nothing revoked, and one it reports under another id is refused.
+      const before = await provider.verify(target, await session.plain());
+      if (!before.accepted) {
+        ctx.logger.info('the leaked token is already refused: nothing to revoke', { provider: provider.name, tokenId: leaked.tokenId });
+        return;
+      }
+      if (before.tokenId !== undefined && before.tokenId !== leaked.tokenId) {
+        throw new UnsafeRotationError(
+          `secret ${ctx.secretArn}: the provider reports the leaked token as token ${before.tokenId}, not ${leaked.tokenId}; ` +
+            'refusing to revoke by id',
+        );
+      }
       const failed = await revokeAll([leaked.tokenId], current, session, await session.managed(), ctx);
       if (failed.length > 0) {
         throw new RotationStepError(`secret ${ctx.secretArn}: revoking the leaked token ${leaked.tokenId} failed`);

@@ -7,6 +7,7 @@ import { readSetting } from '../core/settings.js';
 import {
   type CreateContext,
   type KindContext,
+  type RevokeContext,
   type RotationKind,
   type SetContext,
   type TestContext,
@@ -342,7 +343,17 @@ export function createIamKind(
       ctx.logger.info('deactivated the previous access key', { accessKeyId: previous.accessKeyId });
     },
 
-    async revoke(leaked: IamSecret, ctx: KindContext): Promise<void> {
+    async revoke(leaked: IamSecret, ctx: RevokeContext<IamSecret>): Promise<void> {
+      // The leaked value is a version of this secret, and a version can be written by hand: it
+      // must not lead the emergency function (which may revoke the keys of every Rotor-managed
+      // user) to another user's key.
+      const owner = ctx.current?.value.username;
+      if (owner !== undefined && leaked.username !== owner) {
+        throw new UnsafeRotationError(
+          `${where(ctx)}: the leaked value names IAM user ${JSON.stringify(leaked.username)}, not the secret's user ` +
+            `${JSON.stringify(owner)}; refusing to touch another user's key`,
+        );
+      }
       const keys = new AccessKeys(iam(), leaked.username);
       // Deactivate first: a key that cannot sign is harmless even if the delete fails.
       const existed = await keys.setStatus(leaked.accessKeyId, KeyStatus.INACTIVE);
