@@ -21,6 +21,7 @@ export * from './rotation-function-base.js';
 export * from './rotation-schedule.js';
 export * from './rotation-shortcuts.js';
 export * from './rotor-config.js';
+export * from './rotor-dashboard.js';
 export * from './rotor-function.js';
 export * from './rotor-stack.js';
 export * from './secret-access.js';

@@ -11,6 +11,7 @@ import { EmergencyRotation } from './emergency-rotation.js';
 import { HEALTH_EVENT_REGIONS, HealthEventForwarder } from './health-event-forwarder.js';
 import { rotationFromConfig, type KindContext } from './kind-registry.js';
 import { RetireSchedule } from './retire-schedule.js';
+import { RotorDashboard } from './rotor-dashboard.js';
 import { RotationFailureAlarms } from './rotation-alarms.js';
 import type { RotationFunctionBase } from './rotation-function-base.js';
 import { RotorSchedule } from './rotation-schedule.js';
@@ -37,6 +38,8 @@ export class RotorStack extends Stack {
   public readonly rotations: Record<string, RotationFunctionBase> = {};
   public readonly retireSchedule?: RetireSchedule;
   public readonly emergency?: EmergencyRotation;
+  /** The rotation-health dashboard (config `dashboard`, on by default). */
+  public readonly dashboard?: RotorDashboard;
 
   public constructor(scope: Construct, id: string, props: RotorStackProps) {
     super(scope, id, props);
@@ -73,6 +76,8 @@ export class RotorStack extends Stack {
     for (const secretConfig of config.secrets) {
       this.rotations[secretConfig.id] = this.addSecret(secretConfig, config, vpc);
     }
+
+    if (config.dashboard?.enabled ?? true) this.dashboard = new RotorDashboard(this, 'Dashboard', { dashboardName: config.dashboard?.name });
 
     if (config.emergency?.enabled ?? true) {
       this.emergency = new EmergencyRotation(this, 'Emergency', {

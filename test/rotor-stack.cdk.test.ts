@@ -11,6 +11,7 @@ import { HealthEventForwarder } from '../lib/health-event-forwarder.js';
 import { PostgresRotation } from '../lib/postgres-rotation.js';
 import type { RotorConfig } from '../lib/rotor-config.js';
 import { RotorStack } from '../lib/rotor-stack.js';
+import { RotorDashboard } from '../lib/rotor-dashboard.js';
 import { policyStatements, testStack } from './support/cdk.js';
 
 const newApp = () => new App();
@@ -294,6 +295,17 @@ describe('EmergencyRotation', () => {
       /must be deployed in us-east-1 or us-west-2, got eu-west-1/,
     );
   });
+});
+
+describe('the rotation-health dashboard', () => {
+  it('is part of RotorStack by default, and can be turned off', () => {
+    const on = new RotorStack(newApp(), 'Rotor', { config: exampleConfig, env: { account: '123456789012', region: 'eu-west-1' } });
+    expect(on.dashboard).toBeInstanceOf(RotorDashboard);
+    Template.fromStack(on).resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const off = new RotorStack(newApp(), 'Rotor', { config: { ...exampleConfig, dashboard: { enabled: false } }, env: { account: '123456789012', region: 'eu-west-1' } });
+    Template.fromStack(off).resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+  });
+
 });
 
 describe('a permissions boundary applied the CDK way', () => {

@@ -139,6 +139,40 @@ export const RotorMetrics = {
   PREVIOUS_CREDENTIAL_IN_USE: 'PreviousCredentialInUse',
   /** Revoking an old or leaked API token failed (retried by the retire run). Dimensions: service, kind, provider. */
   TOKEN_REVOKE_FAILED: 'TokenRevokeFailed',
+  /** Every rotation step (STEP_DIMENSIONS): it succeeded, or failed. */
+  STEP_SUCCEEDED: 'StepSucceeded',
+  STEP_FAILED: 'StepFailed',
+  /** Per step (STEP_DIMENSIONS): Secrets Manager calls, target logins, and how long it took. */
+  SECRETS_MANAGER_CALLS: 'SecretsManagerCalls',
+  LOGINS: 'Logins',
+  STEP_DURATION: 'StepDuration',
+  /** Per secret (SECRET_DIMENSIONS): a rotation finished (finishSecret moved AWSCURRENT), or one of its steps failed. */
+  ROTATION_FINISHED: 'RotationFinished',
+  ROTATION_STEP_FAILED: 'RotationStepFailed',
+  /** The emergency handler (service only): a leaked value revoked, the time from the leak event to that, failures, refused events. */
+  LEAK_REVOKED: 'LeakRevoked',
+  LEAK_TO_REVOKED_DURATION: 'LeakToRevokedDuration',
+  LEAK_FAILED: 'LeakFailed',
+  LEAK_EVENT_INVALID: 'LeakEventInvalid',
+  /** The retire run (service only): secrets looked at, previous values retired, failures. */
+  SECRETS_CHECKED: 'SecretsChecked',
+  SECRETS_RETIRED: 'SecretsRetired',
+  RETIRE_FAILED: 'RetireFailed',
+} as const;
+
+/**
+ * The dimension sets Rotor's metrics carry (`service` is Powertools' default dimension, the
+ * function's ServiceNames value). The dashboard reads these; the handlers emit them.
+ */
+export const MetricDimensions = {
+  /** Per-step metrics of rotation functions. */
+  STEP: ['kind', 'service', 'step'],
+  /** Per-secret rotation metrics: the secret's name. */
+  SECRET: ['kind', 'secret', 'service'],
+  /** Per-kind metrics (PendingStoreFailed, OldLoginSessions, PreviousCredentialInUse). */
+  KIND: ['kind', 'service'],
+  /** Run-level metrics of the emergency and retire handlers. */
+  SERVICE: ['service'],
 } as const;
 
 /** Bounds both sides check. */

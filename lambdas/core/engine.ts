@@ -155,7 +155,8 @@ export async function runStep<S>(
       logins,
       durationMs: result.durationMs,
     });
-    record(deps.metrics, kind.name, event.Step, 'StepSucceeded', result);
+    record(deps.metrics, kind.name, event.Step, RotorMetrics.STEP_SUCCEEDED, result);
+    if (event.Step === Steps.FINISH && outcome === 'done') perSecret(deps.metrics, kind.name, run.secretArn, RotorMetrics.ROTATION_FINISHED);
     return result;
   } catch (err) {
     const safe = toSafeError(err, redactor, event, kind.name);
@@ -166,7 +167,8 @@ export async function runStep<S>(
       logins,
       durationMs: Date.now() - started,
     });
-    record(deps.metrics, kind.name, event?.Step ?? 'unknown', 'StepFailed', {
+    if (event) perSecret(deps.metrics, kind.name, event.SecretId, RotorMetrics.ROTATION_STEP_FAILED);
+    record(deps.metrics, kind.name, event?.Step ?? 'unknown', RotorMetrics.STEP_FAILED, {
       secretsManagerCalls: api.calls,
       logins,
       durationMs: Date.now() - started,
@@ -196,14 +198,27 @@ function record(
   metrics: Metrics,
   kind: string,
   step: string,
-  name: 'StepSucceeded' | 'StepFailed',
+  name: typeof RotorMetrics.STEP_SUCCEEDED | typeof RotorMetrics.STEP_FAILED,
   figures: { secretsManagerCalls: number; logins: number; durationMs: number },
 ): void {
   metrics.addDimensions({ kind, step });
   metrics.addMetric(name, MetricUnit.Count, 1);
-  metrics.addMetric('SecretsManagerCalls', MetricUnit.Count, figures.secretsManagerCalls);
-  metrics.addMetric('Logins', MetricUnit.Count, figures.logins);
-  metrics.addMetric('StepDuration', MetricUnit.Milliseconds, figures.durationMs);
+  metrics.addMetric(RotorMetrics.SECRETS_MANAGER_CALLS, MetricUnit.Count, figures.secretsManagerCalls);
+  metrics.addMetric(RotorMetrics.LOGINS, MetricUnit.Count, figures.logins);
+  metrics.addMetric(RotorMetrics.STEP_DURATION, MetricUnit.Milliseconds, figures.durationMs);
+}
+
+/** A per-secret count (MetricDimensions.SECRET), in a record of its own: the step's record keeps its dimensions. */
+function perSecret(metrics: Metrics, kind: string, secretId: string, name: typeof RotorMetrics.ROTATION_FINISHED | typeof RotorMetrics.ROTATION_STEP_FAILED): void {
+  const single = metrics.singleMetric();
+  single.addDimensions({ kind, secret: secretNameOf(secretId) });
+  single.addMetric(name, MetricUnit.Count, 1);
+}
+
+/** `prod/orders/app` from its ARN (without the 6-character suffix) or its name. */
+function secretNameOf(secretId: string): string {
+  const arn = /^arn:[^:]+:secretsmanager:[^:]*:\d*:secret:(.+)-[A-Za-z0-9]{6}$/.exec(secretId);
+  return arn ? arn[1]! : secretId;
 }
 
 /** Errors leave the engine as RotorErrors whose message and cause chain hold no secret value. */

@@ -9,10 +9,11 @@ import { InvalidEventError, RotationStateError, RotorError } from '../core/error
 import { fingerprint } from '../core/fingerprint.js';
 import { maskCredentialShapes, Redactor } from '../core/redact.js';
 import { revokeVersion } from './revoke.js';
+import { throttleTolerant } from './throttling.js';
 import { tagMap } from '../core/labels.js';
 import { readSecretValue } from '../core/secretValue.js';
 import { SecretsApi, toDescription, versionWithStage, type SecretDescription } from '../core/secretsApi.js';
-import { resolveStrategy, RotorTags, settings } from '../contract/index.js';
+import { resolveStrategy, RotorMetrics, RotorTags, settings } from '../contract/index.js';
 import { Stages, type RotationKind, type Strategy } from '../core/types.js';
 import { DetailTypes, emergencyDefaults, parseLeakEvent, type EventBridgeEvent, type LeakReport } from './events.js';
 
@@ -105,19 +106,21 @@ export async function handleLeakEvent(event: EventBridgeEvent | unknown, deps: E
     // The message names fields and kinds of values only (never a value): safe to log.
     if (err instanceof InvalidEventError) {
       deps.logger.error('event refused', { error: err });
-      deps.metrics?.addMetric('LeakEventInvalid', MetricUnit.Count, 1);
+      deps.metrics?.addMetric(RotorMetrics.LEAK_EVENT_INVALID, MetricUnit.Count, 1);
     }
     throw err;
   }
   const results: EmergencyResult[] = [];
   const failures: string[] = [];
+  // Many leaks at once meet Secrets Manager's rate quotas: throttled calls are retried with backoff (throttling.ts).
+  const calls: EmergencyDeps = { ...deps, sm: throttleTolerant(deps.sm, { sleep: deps.sleep }) };
   for (const report of reports) {
     try {
-      results.push(await handleLeak(report, deps));
+      results.push(await handleLeak(report, calls));
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       deps.logger.error('leak not handled', { error: err as Error, via: report.via, eventId: report.eventId });
-      deps.metrics?.addMetric('LeakFailed', MetricUnit.Count, 1);
+      deps.metrics?.addMetric(RotorMetrics.LEAK_FAILED, MetricUnit.Count, 1);
       failures.push(message);
       if (reports.length === 1) throw err;
     }
@@ -192,8 +195,8 @@ async function handleLeak(report: LeakReport, deps: EmergencyDeps): Promise<Emer
   const result = done(rotated ? 'rotated-and-revoked' : 'revoked', leakedVersionId, description);
   logger.info('leaked value revoked', { ...result });
   await announce(result, found, deps);
-  deps.metrics?.addMetric('LeakRevoked', MetricUnit.Count, 1);
-  deps.metrics?.addMetric('LeakToRevokedDuration', MetricUnit.Milliseconds, result.durationMs);
+  deps.metrics?.addMetric(RotorMetrics.LEAK_REVOKED, MetricUnit.Count, 1);
+  deps.metrics?.addMetric(RotorMetrics.LEAK_TO_REVOKED_DURATION, MetricUnit.Milliseconds, result.durationMs);
   return result;
 
   function done(outcome: EmergencyResult['outcome'], leaked: string, d: SecretDescription): EmergencyResult {
@@ -218,7 +221,12 @@ async function locate(report: LeakReport, api: SecretsApi): Promise<Located> {
       }
       throw err;
     });
-    return located(out, Stages.CURRENT);
+    // A redelivery of this event after the rotation it started has finished (the delivery that
+    // started it failed before recording the event): what leaked is the value that rotation
+    // replaced, now AWSPREVIOUS. Taking AWSCURRENT would rotate the new value away with the
+    // event's token again, and never revoke the leaked one.
+    const ownRotation = report.eventId ? out.VersionIdsToStages?.[rotationTokenFor(out.ARN ?? report.secretId, report.eventId)] : undefined;
+    return located(out, ownRotation?.includes(Stages.CURRENT) ? Stages.PREVIOUS : Stages.CURRENT);
   }
   const fp = report.fingerprint ?? fingerprint(report.accessKeyId!);
   const what = report.accessKeyId ? `access key ${report.accessKeyId}` : `fingerprint ${fp}`;

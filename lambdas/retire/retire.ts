@@ -384,9 +384,9 @@ export function createRetireHandler(
   };
   return middy(async () => {
     const report = await runRetire(kinds, deps);
-    metrics.addMetric('SecretsChecked', MetricUnit.Count, report.checked);
-    metrics.addMetric('SecretsRetired', MetricUnit.Count, report.retired.length);
-    metrics.addMetric('RetireFailed', MetricUnit.Count, report.failed.length);
+    metrics.addMetric(RotorMetrics.SECRETS_CHECKED, MetricUnit.Count, report.checked);
+    metrics.addMetric(RotorMetrics.SECRETS_RETIRED, MetricUnit.Count, report.retired.length);
+    metrics.addMetric(RotorMetrics.RETIRE_FAILED, MetricUnit.Count, report.failed.length);
     logger.info('retire run finished', {
       checked: report.checked,
       retired: report.retired.map((r) => r.secretArn),
