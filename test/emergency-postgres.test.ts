@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { PutSecretValueCommand, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
+import { PutSecretValueCommand, SecretsManagerClient, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type pg from 'pg';
@@ -13,6 +13,7 @@ import { credentialVersions } from './support/emergency.js';
 import { captureEvents, eventsClient } from '../bin/local/events.js';
 import { lambdaContext, playRotations, smClient } from '../bin/local/harness.js';
 import { createRotationFunction } from '../bin/local/moto.js';
+import { startRefusingProxy } from '../bin/local/refusingProxy.js';
 import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
 import { useRotationSuite } from './support/rotationSuite.js';
 import { errorText } from './support/logCapture.js';
@@ -178,6 +179,85 @@ describe('emergency rotation and revocation: PostgreSQL', () => {
     expect(result!.outcome).toBe('rotated-and-revoked');
     expect(Object.keys(await credentialVersions(suite.player, arn)).length).toBe(before + 1);
     expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(false);
+  });
+
+  it('a redelivery after a delivery that failed past the rotation revokes the leaked login and rotates nothing more', async () => {
+    // Prepare: the first delivery's function dies after the rotation finished, before it revokes
+    // (its GetRandomPassword, which only the revocation asks for, fails as a stopped function would).
+    const { arn, rotation, leaked, leakedVersionId } = await arrange('alternating-users');
+    const before = Object.keys(await credentialVersions(suite.player, arn)).length;
+    const event = leakEvent({ secretId: arn, reason: 'redelivered' });
+    const dying = smClient(suite.moto.endpoint);
+    dying.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'GetRandomPasswordCommand') {
+          throw Object.assign(new Error('injected failure: the function stopped'), { name: 'InjectedFailure', $fault: 'client' });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'dieBeforeRevoking' },
+    );
+    const first = createEmergencyHandler({ sm: dying, events: eventsClient(suite.moto.endpoint), pollIntervalMs: 50, waitTimeoutMs: 20_000 });
+    const service = playRotations(suite.player, rotation, arn);
+    try {
+      await expect(
+        first(event as never, lambdaContext('rotor-emergency')).catch((err: unknown) => {
+          suite.logs.note(errorText(err));
+          throw err;
+        }),
+      ).rejects.toThrow(/injected failure/);
+    } finally {
+      await service.stop();
+    }
+    expect(await suite.player.versionOf(arn, 'AWSPREVIOUS')).toBe(leakedVersionId);
+    expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(true);
+    const rotatedTo = await suite.player.value<{ username: string; password: string }>(arn);
+
+    // Act: Lambda delivers the same event again.
+    const [[again]] = await deliver(arn, rotation, event);
+
+    // Assess: the value that leaked is revoked; the new one is left alone.
+    expect(again).toMatchObject({ outcome: 'revoked', leakedVersionId });
+    expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(false);
+    expect(await suite.player.value<{ username: string; password: string }>(arn)).toEqual(rotatedTo);
+    expect(await pgLogin(cluster, rotatedTo.username, rotatedTo.password)).toBe(true);
+    expect(Object.keys(await credentialVersions(suite.player, arn)).length).toBe(before + 1);
+    expect(Object.values(await suite.player.versions(arn)).flat()).not.toContain('AWSPREVIOUS');
+  });
+
+  it('absorbs Secrets Manager throttling (RotateSecret, label moves, tags) with backoff instead of failing the leak', async () => {
+    // Prepare: a stand-in that answers ThrottlingException to the first three calls of each
+    // quota-limited operation, and a client that does not retry by itself (the SDK's own attempts spent).
+    const { arn, rotation, leaked } = await arrange('alternating-users');
+    const proxy = await startRefusingProxy(suite.moto.endpoint);
+    const limited = ['RotateSecret', 'UpdateSecretVersionStage', 'TagResource'];
+    const throttled: Record<string, number> = {};
+    proxy.intercept((operation) => {
+      if (!limited.includes(operation) || (throttled[operation] ?? 0) >= 3) return undefined;
+      throttled[operation] = (throttled[operation] ?? 0) + 1;
+      return 'ThrottlingException';
+    });
+    const sm = new SecretsManagerClient({ endpoint: proxy.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, maxAttempts: 1 });
+    const handler = createEmergencyHandler({ sm, events: eventsClient(suite.moto.endpoint), pollIntervalMs: 50, waitTimeoutMs: 20_000 });
+    const service = playRotations(suite.player, rotation, arn);
+    let result;
+    try {
+      // Act
+      [result] = await handler(leakEvent({ secretId: arn, reason: 'mass leak' }) as never, lambdaContext('rotor-emergency')).catch((err: unknown) => {
+        suite.logs.note(errorText(err));
+        throw err;
+      });
+    } finally {
+      await service.stop();
+      await proxy.close();
+    }
+    // Assess
+    expect(throttled).toEqual({ RotateSecret: 3, UpdateSecretVersionStage: 3, TagResource: 3 });
+    expect(result).toMatchObject({ outcome: 'rotated-and-revoked' });
+    expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(false);
+    const now = await suite.player.value<{ username: string; password: string }>(arn);
+    expect(await pgLogin(cluster, now.username, now.password)).toBe(true);
+    expect(Object.values(await suite.player.versions(arn)).flat()).not.toContain('AWSPREVIOUS');
   });
 
   it('refuses a secret Rotor does not manage and touches nothing', async () => {
