@@ -279,6 +279,14 @@ class StepRun<S> {
         // A finishSecret that stopped between its two label moves: finish tidying.
         await this.api.moveStage(this.event.SecretId, Stages.PENDING, { from: token });
       }
+      if (step === Steps.FINISH && this.kind.leakIdentity) {
+        // One that stopped after moving AWSCURRENT may not have tagged: the emergency handler
+        // finds the secret by the fingerprints of this rotation's values.
+        const raw = await this.read(token, Stages.CURRENT);
+        if (raw !== undefined) {
+          await this.tagFingerprints(description, this.parse(raw, Stages.CURRENT), versionWithStage(description, Stages.PREVIOUS), true);
+        }
+      }
       this.deps.logger.info('token is already AWSCURRENT: nothing to do');
       this.deps.cache.forget(this.event.SecretId, token);
       return 'already-current';
@@ -554,17 +562,7 @@ class StepRun<S> {
     await this.api.moveStage(this.event.SecretId, Stages.CURRENT, { to: token, from: currentId });
     await this.api.moveStage(this.event.SecretId, Stages.PENDING, { from: token });
     this.deps.logger.info('AWSCURRENT moved to the new version', { previousVersionId: currentId });
-    if (this.kind.leakIdentity && pending !== undefined) {
-      // Values are read from this rotation's cache where the earlier steps ran here.
-      const tags: Record<string, string> = { [RotorTags.FINGERPRINT_CURRENT]: fingerprint(this.kind.leakIdentity(pending)) };
-      if (currentId) {
-        const old = await this.read(currentId, Stages.PREVIOUS).catch(() => undefined);
-        if (old !== undefined) {
-          tags[RotorTags.FINGERPRINT_PREVIOUS] = fingerprint(this.kind.leakIdentity(this.parse(old, Stages.PREVIOUS)));
-        }
-      }
-      await this.api.tag(this.event.SecretId, tags);
-    }
+    if (pending !== undefined) await this.tagFingerprints(description, pending, currentId, false);
     if (description.tags[RotorTags.LAST_FAILURE] !== undefined) {
       // The rotation finished: an earlier failure is history (its log lines keep it).
       await this.api.untag(this.event.SecretId, [RotorTags.LAST_FAILURE]).catch((err: unknown) =>
@@ -573,6 +571,24 @@ class StepRun<S> {
     }
     this.deps.cache.forget(this.event.SecretId, token);
     return 'done';
+  }
+
+  /**
+   * Tags the secret with the fingerprints of the leak identities of AWSCURRENT (`current`) and
+   * AWSPREVIOUS (the version `previousId`), read from this rotation's cache where the earlier
+   * steps ran here. `unlessTagged`: only when the tags DescribeSecret answered say otherwise.
+   */
+  private async tagFingerprints(description: SecretDescription, current: S, previousId: string | undefined, unlessTagged: boolean): Promise<void> {
+    const identity = this.kind.leakIdentity;
+    if (!identity) return;
+    const tags: Record<string, string> = { [RotorTags.FINGERPRINT_CURRENT]: fingerprint(identity(current)) };
+    if (previousId) {
+      const old = await this.read(previousId, Stages.PREVIOUS).catch(() => undefined);
+      if (old !== undefined) tags[RotorTags.FINGERPRINT_PREVIOUS] = fingerprint(identity(this.parse(old, Stages.PREVIOUS)));
+    }
+    if (unlessTagged && Object.entries(tags).every(([key, value]) => description.tags[key] === value)) return;
+    await this.api.tag(this.event.SecretId, tags);
+    if (unlessTagged) this.deps.logger.info('fingerprint tags written: an earlier finishSecret stopped before tagging');
   }
 
   /**

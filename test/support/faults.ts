@@ -97,8 +97,6 @@ export interface FaultTarget {
   readonly inPlace: boolean;
   /** createSecret issues a credential outside Secrets Manager before storing it (IAM keys, API tokens). */
   readonly issues: boolean;
-  /** The `rotor:strategy` tag the construct writes (emergency cases). */
-  readonly strategyTag?: string;
   arrange(): Promise<Subject>;
   /** A new function instance (cold), talking to Secrets Manager through the fault proxy. */
   instance(): Handler;
@@ -110,7 +108,7 @@ export interface FaultTarget {
    * Where no staged value logs in (in-place strategies): the documented gap this is, or
    * undefined. The matrix itself recognises "the working password is in an unlabelled version".
    */
-  gap?(subject: Subject): Promise<string | undefined>;
+  gap?(subject: Subject, situation: { readonly step: string; readonly fault: string }): Promise<string | undefined>;
   /** The value's leak identity (kinds whose finishSecret fingerprints AWSCURRENT in the tags). */
   leakIdentity?(value: Record<string, unknown>): string;
   /** Credentials left live that no labelled version holds, as text (reported, not failed). */
@@ -128,7 +126,7 @@ export interface MatrixBench {
 /** Bounds of the service's retries, as the matrix plays them. */
 export const matrixDefaults = {
   /** Deliveries of one step in all (the first and the service's retries) before the rotation is given up. */
-  deliveriesPerStep: 4,
+  deliveriesPerStep: 5,
   /** How many times the stand-in refuses the step's key call (the SDK tries a call 3 times). */
   burst: 3,
   /** The deadline of a normal delivery (its claim lease). */
@@ -245,7 +243,7 @@ class CaseRun {
     try {
       this.subject = await this.target.arrange();
       outcome = await body(this);
-      await this.checkFingerprints();
+      await this.checkFingerprints('at the end');
       for (const left of (await this.target.leftovers?.(this.subject)) ?? []) this.notes.push(`left behind: ${left}`);
       if (this.broken) outcome = 'failed';
     } catch (err) {
@@ -390,6 +388,7 @@ class CaseRun {
           await this.observe('new rotation started');
           const ok = (await this.steps(a, next, STEPS)) && (await this.finished(next));
           await this.observe('end');
+          if (ok) await this.checkFingerprints('when the new rotation converged');
           if (!ok) {
             this.notes.push('the new rotation did not converge');
             return 'stayed pending';
@@ -430,6 +429,7 @@ class CaseRun {
     const ok = (await this.deliverWithRetries(a, token, step, first)) && (await this.steps(a, token, STEPS.slice(index + 1)));
     const converged = ok && (await this.finished(token));
     await this.observe('end');
+    if (converged) await this.checkFingerprints('when the rotation converged');
     await this.nextRotation();
     return converged ? 'converged' : 'stayed pending';
   }
@@ -627,11 +627,12 @@ class CaseRun {
         at,
         state: 'gap',
         note:
-          `only the unlabelled version ${unlabelled} logs in (README, single-user: a rotation cancelled or abandoned after ` +
-          'its setSecret; the next setSecret finds it in the history)',
+          `only the unlabelled version ${unlabelled} logs in: a rotation that had changed the credential in place was ` +
+          "cancelled or abandoned (README, single-user: the next setSecret finds it in the secret's history; " +
+          'roll-only tokens: the next createSecret rolls again by token id)',
       };
     }
-    const gap = await this.target.gap?.(this.subject);
+    const gap = await this.target.gap?.(this.subject, { step: this.step, fault: this.fault });
     if (gap) return { at, state: 'gap', note: gap };
     return { at, state: 'broken', note: 'no version logs in' };
   }
@@ -668,7 +669,7 @@ class CaseRun {
   }
 
   /** Kinds that fingerprint their values: the tags name AWSCURRENT's (and AWSPREVIOUS's) identity. */
-  private async checkFingerprints(): Promise<void> {
+  private async checkFingerprints(when: string): Promise<void> {
     const identity = this.target.leakIdentity;
     if (!identity) return;
     const described = await this.player.client.send(new DescribeSecretCommand({ SecretId: this.subject.arn }));
@@ -683,7 +684,7 @@ class CaseRun {
       if (!value) continue;
       if (tags.get(tag) !== fingerprint(identity(value))) {
         this.broken = true;
-        this.notes.push(`tag ${tag} does not fingerprint ${stage} (an emergency lookup by the leaked value would miss or mislabel it)`);
+        this.notes.push(`${when}, tag ${tag} does not fingerprint ${stage} (an emergency lookup by the leaked value would miss or mislabel it)`);
       }
     }
   }
