@@ -591,13 +591,13 @@ async function measure(b: Bench, s: Subject, mode: Mode, conditions: string): Pr
 function printTable(figures: RotationFigure[]): void {
   const rows = [
     `rotation: ${ROUNDS} rotations per row and side (p50 / p95 ms; per rotation: Secrets Manager calls on the wire, logins, other calls)`,
-    'kind / strategy              | fn   | Rotor p50 / p95 | floor p50 / p95 | ratio p50 | SM calls Rotor / floor | logins Rotor / floor | other Rotor / floor',
+    'kind / strategy                    | fn   | Rotor p50 / p95 | floor p50 / p95 | ratio p50 | SM calls Rotor / floor | logins Rotor / floor | other Rotor / floor',
   ];
   const other = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${k} ${v}`).join(', ') || '-';
   for (const f of figures) {
     rows.push(
       [
-        `${f.kind} ${f.strategy}`.padEnd(28),
+        `${f.kind} ${f.strategy}`.padEnd(34),
         f.function.padEnd(4),
         `${f.rotor.p50_ms} / ${f.rotor.p95_ms}`.padStart(15),
         `${f.floor.p50_ms} / ${f.floor.p95_ms}`.padStart(15),
