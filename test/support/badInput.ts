@@ -187,6 +187,3 @@ export class TcpTrap {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
-
-/** Values planted in a case that the error and the logs must not echo: long enough to be unmistakable. */
-export const PLANTED_PREFIX = 'Planted';
