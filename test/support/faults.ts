@@ -45,8 +45,12 @@ export const Faults = {
 export type Fault = (typeof Faults)[keyof typeof Faults];
 export const FAULTS: readonly Fault[] = Object.values(Faults);
 
+/** The per-kind cases, as columns of the table: the row's step is the one they come after. */
+export const CANCELLED_AFTER = 'CancelRotateSecret after it';
+export const EMERGENCY_AFTER = 'emergency race after it';
+
 /** What the faults mean, for the table's legend. */
-export const FAULT_LEGEND: Readonly<Record<Fault, string>> = {
+export const FAULT_LEGEND: Readonly<Record<string, string>> = {
   [Faults.UNREACHABLE]: 'the target refuses TCP connections for the step (forwarder closed; IAM/STS/provider endpoints likewise)',
   [Faults.REFUSING]: "the target refuses the secret's credentials for the step (passwords changed out of band and restored; IAM signature refused; provider 401/403)",
   [Faults.THROTTLED]: "Secrets Manager answers ThrottlingException to the step's key call, as often as the SDK tries it (3)",
@@ -55,6 +59,9 @@ export const FAULT_LEGEND: Readonly<Record<Fault, string>> = {
   [Faults.DIED_NEW_TOKEN]: 'as above, then the service starts a new rotation (new token) instead of retrying',
   [Faults.TWICE_SEQUENTIAL]: 'the step is delivered twice, one after the other, to two instances',
   [Faults.TWICE_CONCURRENT]: 'the step is delivered twice at once to two instances (held at a barrier in front of Secrets Manager)',
+  [CANCELLED_AFTER]:
+    'the rotation is cancelled after the step (CancelRotateSecret, AWSPENDING taken off as AWS documents), a late delivery of the next step arrives, then a new rotation',
+  [EMERGENCY_AFTER]: 'a leak of AWSCURRENT is reported while a scheduled rotation is in flight after the step; both run to the end',
 };
 
 export type Outcome = 'converged' | 'stayed pending' | 'failed';
@@ -204,7 +211,7 @@ export function useFaultMatrix(part: string, bench: () => Omit<MatrixBench, 'pro
       return row;
     },
     async runCancel(target: FaultTarget, after: Step): Promise<MatrixRow> {
-      const row = await new CaseRun(b(), target, `after ${after}`, 'CancelRotateSecret').run((run) => run.cancelled(after));
+      const row = await new CaseRun(b(), target, after, CANCELLED_AFTER).run((run) => run.cancelled(after));
       rows.push(row);
       return row;
     },
@@ -213,7 +220,7 @@ export function useFaultMatrix(part: string, bench: () => Omit<MatrixBench, 'pro
       emergency: () => (event: unknown, context: Context) => Promise<EmergencyResult[]>,
       after: Step,
     ): Promise<MatrixRow> {
-      const row = await new CaseRun(b(), target, `after ${after}`, 'emergency race').run((run) => run.emergencyRace(emergency, after));
+      const row = await new CaseRun(b(), target, after, EMERGENCY_AFTER).run((run) => run.emergencyRace(emergency, after));
       rows.push(row);
       return row;
     },
@@ -366,6 +373,12 @@ class CaseRun {
       case Faults.THROTTLED:
       case Faults.SERVER_ERROR: {
         const answer = fault === Faults.THROTTLED ? 'ThrottlingException' : 'InternalServiceError';
+        if (step === Steps.TEST) {
+          // A warm instance's testSecret makes no Secrets Manager call (it reuses setSecret's
+          // DescribeSecret and the pending value): the service's delivery goes to a new one here.
+          a = this.target.instance();
+          this.notes.push('delivered to a new instance (a warm one makes no Secrets Manager call in testSecret)');
+        }
         const matches = keyCall(step);
         let refused = 0;
         proxy.intercept((operation, body) => (refused < matrixDefaults.burst && matches(operation, body) ? (refused++, answer) : undefined));
@@ -737,6 +750,10 @@ function report(part: string, rows: readonly MatrixRow[]): void {
       table(rows),
       `legend: C converged, P stayed pending, F failed; marks: w the documented single-user window was observed ` +
         '(AWSCURRENT refused, AWSPENDING logs in, rotor/client reads it), g a documented gap, ! AWSCURRENT broken',
+      'the single-user window (README, "single-user"): from the in-place change (setSecret\'s ALTER ROLE / SET PASSWORD; ' +
+        "a roll-only provider's roll in createSecret) until finishSecret moves AWSCURRENT, AWSCURRENT is refused and " +
+        'AWSPENDING logs in; rotor/client (getSecret with failedVersionId, pgPool) reads AWSPENDING there',
+      'cases with a gap, another outcome than converged, or credentials left behind:',
       ...notable(rows),
       `JSON of this part: ${paths.part}`,
       `JSON of all parts (${parts.map((p) => p.part).join(', ')}): ${paths.merged} — all parts: ${JSON.stringify(summary(all))}`,
@@ -757,26 +774,41 @@ export function summary(rows: readonly MatrixRow[]) {
 }
 
 function table(rows: readonly MatrixRow[]): string {
-  const columns = [...new Set(rows.map((r) => r.fault))];
-  const lines = [...new Set(rows.map((r) => `${r.kind} | ${r.strategy} | ${r.step}`))];
-  const width = Math.max(...lines.map((l) => l.length));
-  const head = `${'kind | strategy | step'.padEnd(width)} | ${columns.map((c) => c.padEnd(Math.max(c.length, 3))).join(' | ')}`;
-  const body = lines.map((line) => {
-    const cells = columns.map((c) => {
-      const r = rows.find((x) => `${x.kind} | ${x.strategy} | ${x.step}` === line && x.fault === c);
-      const text = r ? `${CELL[r.outcome]}${MARK[r.observed]}` : '';
-      return text.padEnd(Math.max(c.length, 3));
-    });
-    return `${line.padEnd(width)} | ${cells.join(' | ')}`;
-  });
+  const columns = [...FAULTS, CANCELLED_AFTER, EMERGENCY_AFTER].filter((c) => rows.some((r) => r.fault === c));
+  const order = (r: MatrixRow) => `${r.kind}\u0000${r.strategy}\u0000${STEPS.indexOf(r.step as Step)}`;
+  const keys = [...new Map(rows.map((r) => [`${r.kind}\u0000${r.strategy}\u0000${r.step}`, r])).values()].sort((x, y) =>
+    order(x) < order(y) ? -1 : order(x) > order(y) ? 1 : 0,
+  );
+  const kindWidth = Math.max(4, ...keys.map((r) => r.kind.length));
+  const strategyWidth = Math.max(8, ...keys.map((r) => r.strategy.length));
+  const stepWidth = Math.max(4, ...keys.map((r) => r.step.length));
+  const widths = columns.map((c) => Math.max(c.length, 3));
+  const line = (cells: string[]) => cells.join(' | ');
+  const head = line(['kind'.padEnd(kindWidth), 'strategy'.padEnd(strategyWidth), 'step'.padEnd(stepWidth), ...columns.map((c, i) => c.padEnd(widths[i]!))]);
+  const body = keys.map((key) =>
+    line([
+      key.kind.padEnd(kindWidth),
+      key.strategy.padEnd(strategyWidth),
+      key.step.padEnd(stepWidth),
+      ...columns.map((c, i) => {
+        const r = rows.find((x) => x.kind === key.kind && x.strategy === key.strategy && x.step === key.step && x.fault === c);
+        return (r ? `${CELL[r.outcome]}${MARK[r.observed]}` : '').padEnd(widths[i]!);
+      }),
+    ]),
+  );
   return [head, head.replace(/[^|]/g, '-'), ...body].join('\n');
 }
 
 function notable(rows: readonly MatrixRow[]): string[] {
   return rows
-    .filter((r) => r.outcome !== 'converged' || r.observed !== 'current' || r.notes.some((n) => n.startsWith('left behind')))
+    .filter((r) => r.outcome !== 'converged' || RANK[r.observed] > RANK.window || r.notes.some((n) => n.startsWith('left behind')))
     .map((r) => {
-      const where = [...new Set(r.observations.filter((o) => o.state !== 'current').map((o) => `${o.state} ${o.at}: ${o.note ?? ''}`))];
+      const seen = new Map<string, string[]>();
+      for (const o of r.observations.filter((x) => x.state !== 'current')) {
+        const key = `${o.state}: ${o.note ?? ''}`;
+        seen.set(key, [...(seen.get(key) ?? []), o.at]);
+      }
+      const where = [...seen].map(([what, at]) => `${what.split(':')[0]} (${[...new Set(at)].join(', ')}):${what.slice(what.indexOf(':') + 1)}`);
       return `  ${r.kind}/${r.strategy} ${r.step} × ${r.fault}: ${r.outcome}; ${[...where, ...r.notes].join('; ')}`;
     });
 }
