@@ -319,6 +319,8 @@ interface FanoutFigure {
     /** Calls through the stand-in per second during the run, and what moto served at most when calibrated. */
     readonly calls_per_second: number;
     readonly capacity_calls_per_second: number;
+    /** calls_per_second / capacity_calls_per_second. */
+    readonly utilization: number;
   };
   readonly verified: { leaked_refused: number; current_accepted: number };
   readonly limited_by: string;
@@ -576,11 +578,17 @@ export async function runFanoutBench(): Promise<void> {
       const pollMs = POLL_MS ?? emergencyHandlerDefaults.pollIntervalMs;
       const motoCalls = Object.values(counts.calls).reduce((a, b) => a + b, 0);
       const motoRate = motoCalls / seconds;
+      // The quota model binds when the achieved rate is at least 80 % of what its tightest quota
+      // allows; moto is the bottleneck when it served at least 70 % of its calibrated capacity
+      // (whichever is nearer its limit is named when both are); otherwise the invocations are.
+      const emulatorUse = motoRate / motoCapacity;
+      const quotaText = `the quota model (${binding.quota}: ${binding.per_second}/s at ${binding.calls_per_leak} calls per leak; ${Math.round(overLimit * 100)} % of its limit)`;
+      const emulatorText = `the local emulator (moto served ${Math.round(motoRate)} calls/s, ${Math.round(emulatorUse * 100)} % of the ${Math.round(motoCapacity)}/s it manages; answers ${r2(upstream.p50)} ms p50, ${r2(idleP50)} ms idle)`;
       const limitedBy =
-        overLimit >= 0.8
-          ? `the quota model (${binding.quota}: ${binding.per_second}/s at ${binding.calls_per_leak} calls per leak)`
-          : motoRate >= 0.7 * motoCapacity
-            ? `the local emulator (moto served ${Math.round(motoRate)} calls/s of the ${Math.round(motoCapacity)}/s it manages; answers ${r2(upstream.p50)} ms p50, ${r2(idleP50)} ms idle)`
+        overLimit >= 0.8 && (emulatorUse < 0.7 || overLimit >= emulatorUse)
+          ? quotaText + (emulatorUse >= 0.7 ? `, with moto near its capacity too (${Math.round(emulatorUse * 100)} %)` : '')
+          : emulatorUse >= 0.7
+            ? emulatorText + (overLimit >= 0.7 ? `, with the quota model near its limit too (${Math.round(overLimit * 100)} %)` : '')
             : N <= concurrency
               ? `one leak's latency (all ${N} in flight at once; handler p95 ${r2(quantile(handlerTimes, 0.95) / 1000)} s, polling every ${pollMs} ms for the rotation)`
               : `Rotor: ${concurrency} emergency invocations at once × ${r2(meanHandlerS)} s each (the function's reserved concurrency; the handler polls every ${pollMs} ms for the rotation)`;
@@ -619,6 +627,7 @@ export async function runFanoutBench(): Promise<void> {
           max_in_flight: upstream.maxInFlight,
           calls_per_second: Math.round(motoRate),
           capacity_calls_per_second: Math.round(motoCapacity),
+          utilization: r2(emulatorUse),
         },
         verified: { leaked_refused: refused.filter(Boolean).length, current_accepted: accepted.filter(Boolean).length },
         limited_by: limitedBy,
@@ -667,7 +676,8 @@ function printTable(figures: FanoutFigure[]): void {
     );
     rows.push(
       `         verified: ${f.verified.leaked_refused}/${f.secrets} leaked values refused, ${f.verified.current_accepted}/${f.secrets} current accepted; ` +
-        `handler p50 ${f.handler_p50_s} s; moto ${f.emulator.calls_per_second} calls/s (capacity ${f.emulator.capacity_calls_per_second}), p50 ${f.emulator.moto_p50_ms} ms (idle ${f.emulator.moto_idle_p50_ms})`,
+        `handler p50 ${f.handler_p50_s} s; moto ${f.emulator.calls_per_second} calls/s of ${f.emulator.capacity_calls_per_second} (utilization ${f.emulator.utilization}), ` +
+        `answers p50 ${f.emulator.moto_p50_ms} ms (idle ${f.emulator.moto_idle_p50_ms})`,
     );
   }
   console.error(rows.join('\n'));
