@@ -5,11 +5,10 @@ import {
   TagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import type pg from 'pg';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { StepRecord } from '../bin/cli/rotationLog.js';
 import { nextRotation, rateInterval } from '../bin/cli/schedule.js';
@@ -22,8 +21,9 @@ import { cliEnv, FunctionLogs, loggingToCloudWatch, runCli, runCliOnTerminal, sc
 import { captureEvents, eventsClient } from '../bin/local/events.js';
 import { lambdaContext, playRotations, smClient } from '../bin/local/harness.js';
 import { createRotationFunction } from '../bin/local/moto.js';
-import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
+import { pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
 import { useRotationSuite } from './support/rotationSuite.js';
+import { usePostgresAdmin } from './support/pgAdmin.js';
 import { fakeAccessKeyId } from '../bin/local/awsAdmin.js';
 
 const exampleKeyId = fakeAccessKeyId();
@@ -35,13 +35,7 @@ const LEAK_PATTERN = { source: ['rotor'], 'detail-type': ['Secret Leak Detected'
 
 describe('rotor CLI (the real binary against moto)', () => {
   const suite = useRotationSuite();
-  let admin: pg.Client;
-  beforeAll(async () => {
-    admin = await adminClient(cluster);
-  });
-  afterAll(async () => {
-    await admin?.end();
-  });
+  const { admin } = usePostgresAdmin();
 
   /** Runs `rotor`; whatever it prints goes through the suite's leak check. */
   async function rotor(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {

@@ -2,25 +2,19 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import middy from '@middy/core';
 import secretsManager from '@middy/secrets-manager';
 import { clearCache } from '@middy/util';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { invalidateOnRotorEvent, refreshOnAuthFailure, SecretCache, SecretReadError } from '../client/index.js';
 import { postgresKind } from '../lambdas/postgres/postgresKind.js';
 import { lambdaContext, smClient, STEPS } from '../bin/local/harness.js';
-import { adminClient, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
+import { testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
 import { errorText } from './support/logCapture.js';
 import { useRotationSuite } from './support/rotationSuite.js';
+import { usePostgresAdmin } from './support/pgAdmin.js';
 import pgModule from 'pg';
 
 const cluster = inject('postgres') as unknown as PostgresCluster;
 const suite = useRotationSuite();
-let admin: pg.Client;
-beforeAll(async () => {
-  admin = await adminClient(cluster);
-});
-afterAll(async () => {
-  await admin?.end();
-});
+const { admin } = usePostgresAdmin();
 
 async function pgSecret() {
   const username = uniqueName('cli');

@@ -3,8 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { PutSecretValueCommand, SecretsManagerClient, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { revokeVersion } from '../lambdas/emergency/revoke.js';
 import { SecretsApi } from '../lambdas/core/secretsApi.js';
 import { createEmergencyHandler } from '../lambdas/emergency/index.js';
@@ -14,20 +13,15 @@ import { captureEvents, eventsClient } from '../bin/local/events.js';
 import { lambdaContext, playRotations, smClient } from '../bin/local/harness.js';
 import { createRotationFunction } from '../bin/local/moto.js';
 import { startRefusingProxy } from '../bin/local/refusingProxy.js';
-import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
+import { pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
 import { useRotationSuite } from './support/rotationSuite.js';
+import { usePostgresAdmin } from './support/pgAdmin.js';
 import { errorText } from './support/logCapture.js';
 import { fakeAccessKeyId } from '../bin/local/awsAdmin.js';
 
 const cluster = inject('postgres') as unknown as PostgresCluster;
 const suite = useRotationSuite();
-let admin: pg.Client;
-beforeAll(async () => {
-  admin = await adminClient(cluster);
-});
-afterAll(async () => {
-  await admin?.end();
-});
+const { admin } = usePostgresAdmin();
 
 type Strategy = 'single-user' | 'alternating-users';
 

@@ -1,21 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { postgresKind } from '../lambdas/postgres/postgresKind.js';
 import { lambdaContext } from '../bin/local/harness.js';
-import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
+import { pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
 import { useRotationSuite } from './support/rotationSuite.js';
+import { usePostgresAdmin } from './support/pgAdmin.js';
 
 const cluster = inject('postgres') as unknown as PostgresCluster;
 const suite = useRotationSuite();
-let admin: pg.Client;
-beforeAll(async () => {
-  admin = await adminClient(cluster);
-});
-afterAll(async () => {
-  await admin?.end();
-});
+const { admin } = usePostgresAdmin();
 
 async function arrange(overrides: Record<string, unknown> = {}, raw?: string) {
   const username = uniqueName('eng');

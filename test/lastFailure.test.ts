@@ -4,23 +4,17 @@
  * rotation finishes. Real PostgreSQL; the failure is a real one (the secret points at a closed port).
  */
 import { DescribeSecretCommand, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { RotorTags } from '../lambdas/contract/index.js';
 import { postgresKind } from '../lambdas/postgres/postgresKind.js';
 import { freePort } from '../bin/local/ports.js';
-import { adminClient, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
+import { testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
 import { useRotationSuite } from './support/rotationSuite.js';
+import { usePostgresAdmin } from './support/pgAdmin.js';
 
 const cluster = inject('postgres') as unknown as PostgresCluster;
 const suite = useRotationSuite();
-let admin: pg.Client;
-beforeAll(async () => {
-  admin = await adminClient(cluster);
-});
-afterAll(async () => {
-  await admin?.end();
-});
+const { admin } = usePostgresAdmin();
 
 const tagsOf = async (arn: string) =>
   Object.fromEntries(((await suite.player.client.send(new DescribeSecretCommand({ SecretId: arn }))).Tags ?? []).map((t) => [t.Key, t.Value]));

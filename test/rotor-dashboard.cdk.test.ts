@@ -6,25 +6,19 @@
  */
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { config as exampleConfig } from '../examples/app/rotor.config.js';
 import { MetricDimensions, RotorMetrics, ServiceNames } from '../lambdas/contract/index.js';
 import { postgresKind } from '../lambdas/postgres/postgresKind.js';
 import { RotorStack } from '../lib/rotor-stack.js';
 import { freePort } from '../bin/local/ports.js';
-import { adminClient, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
+import { testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
 import { useRotationSuite } from './support/rotationSuite.js';
+import { usePostgresAdmin } from './support/pgAdmin.js';
 
 const cluster = inject('postgres') as unknown as PostgresCluster;
 const suite = useRotationSuite();
-let admin: pg.Client;
-beforeAll(async () => {
-  admin = await adminClient(cluster);
-});
-afterAll(async () => {
-  await admin?.end();
-});
+const { admin } = usePostgresAdmin();
 
 interface MetricRef {
   readonly name: string;
