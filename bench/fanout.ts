@@ -464,7 +464,15 @@ export async function runFanoutBench(): Promise<void> {
     await mapLimit(secrets, SETUP_CONCURRENCY, async (s) => {
       const done = service.finished(s.arn);
       await sm.send(new RotateSecretCommand({ SecretId: s.arn, RotationLambdaARN: functionArn, RotationRules: { AutomaticallyAfterDays: 30 }, RotateImmediately: true }));
-      await Promise.race([done, sleep(60_000).then(() => Promise.reject(new Error(`setup: the first rotation of ${s.label} did not finish`)))]);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`setup: the first rotation of ${s.label} did not finish within 60 s`)), 60_000);
+      });
+      try {
+        await Promise.race([done, late]);
+      } finally {
+        clearTimeout(timer);
+      }
     });
     await service.drain();
     // moto's answer time when idle, and how many calls a second it serves at most (cheap reads,

@@ -79,9 +79,10 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-/** What a floor step may use: a Secrets Manager client (a cold step gets a new one) and a login counter. */
+/** What a floor step may use: SDK clients (a cold step gets new ones) and a login counter. */
 interface FloorContext {
   readonly sm: SecretsManagerClient;
+  readonly iam: IAMClient;
   login(): void;
 }
 type FloorStep = (ctx: FloorContext, secretId: string, token: string) => Promise<void>;
@@ -313,8 +314,8 @@ interface IamValue {
  * the checks that the key is Active (ListAccessKeys in setSecret and testSecret: moto lets an
  * inactive key sign), the fingerprint tags the emergency handler finds leaked keys by.
  */
-function iamFloor(iam: IAMClient, stsEndpoint: string): Floor {
-  const makeRoomAndCreate = async (current: IamValue) => {
+function iamFloor(stsEndpoint: string): Floor {
+  const makeRoomAndCreate = async ({ iam }: FloorContext, current: IamValue) => {
     const keys = (await iam.send(new ListAccessKeysCommand({ UserName: current.username }))).AccessKeyMetadata ?? [];
     if (keys.length >= 2) {
       const other = keys.find((k) => k.AccessKeyId !== current.accessKeyId)!;
@@ -335,7 +336,7 @@ function iamFloor(iam: IAMClient, stsEndpoint: string): Floor {
   return {
     async warm(ctx, id, token) {
       const current = await read<IamValue>(ctx.sm, id, 'AWSCURRENT');
-      const pending = await makeRoomAndCreate(current.value);
+      const pending = await makeRoomAndCreate(ctx, current.value);
       await putPending(ctx.sm, id, token, pending);
       await prove(ctx, pending);
       await promote(ctx.sm, id, token, current.versionId);
@@ -343,7 +344,7 @@ function iamFloor(iam: IAMClient, stsEndpoint: string): Floor {
     cold: [
       async (ctx, id, token) => {
         const current = await read<IamValue>(ctx.sm, id, 'AWSCURRENT');
-        await putPending(ctx.sm, id, token, await makeRoomAndCreate(current.value));
+        await putPending(ctx.sm, id, token, await makeRoomAndCreate(ctx, current.value));
       },
       async () => undefined,
       async (ctx, id, token) => prove(ctx, (await read<IamValue>(ctx.sm, id, 'AWSPENDING', token)).value),
@@ -490,8 +491,9 @@ interface Bench {
   readonly provider: TokenProviderServer;
   readonly player: SecretsManagerPlayer;
   readonly aws: { endpoint: string; region: string; credentials: KeyPair };
-  /** The warm side's client (one per function instance / script, kept). */
+  /** The warm side's clients (one per function instance / script, kept). */
   readonly sm: SecretsManagerClient;
+  readonly iam: IAMClient;
 }
 
 /** Runs `fn` and adds what went over the wire meanwhile to the tally. */
@@ -544,13 +546,15 @@ async function measure(b: Bench, s: Subject, mode: Mode, conditions: string): Pr
     let logins = 0;
     const login = () => void logins++;
     const run = async () => {
-      if (mode === 'warm') return s.floor.warm({ sm: b.sm, login }, floorArn, token);
+      if (mode === 'warm') return s.floor.warm({ sm: b.sm, iam: b.iam, login }, floorArn, token);
       for (const step of s.floor.cold) {
         const sm = new SecretsManagerClient(b.aws);
+        const iam = new IAMClient(b.aws);
         try {
-          await step({ sm, login }, floorArn, token);
+          await step({ sm, iam, login }, floorArn, token);
         } finally {
           sm.destroy();
+          iam.destroy();
         }
       }
     };
@@ -629,7 +633,7 @@ export async function runRotationBench(): Promise<void> {
   const root = await rootConnection();
   const fixtures = new MysqlFixtures(() => root);
   const provider = await TokenProviderServer.start();
-  const b: Bench = { proxy, provider, player, aws, sm };
+  const b: Bench = { proxy, provider, player, aws, sm, iam };
   const figures: RotationFigure[] = [];
   try {
     const [rows] = await root.query('SELECT VERSION() AS v');
@@ -722,7 +726,7 @@ export async function runRotationBench(): Promise<void> {
         rotorSecret: iamSecret, floorSecret: iamSecret,
         // The deployed kind's options (IAM_TEST_TIMEOUT_MS from the environment); its IAM client is its own.
         instance: handlerFor(() => createIamKind(() => readIamOptions(process.env))),
-        floor: iamFloor(iam, proxy.endpoint),
+        floor: iamFloor(proxy.endpoint),
       },
       {
         kind: 'api-token', strategy: 'datadog (dual-active)',
