@@ -16,6 +16,7 @@ import type { Issued, ProviderSession, TokenProvider } from './provider.js';
 import { providerFor } from './providers/index.js';
 import { graceMs, parseApiTokenSecret, targetOf, type ApiTokenSecret } from './secret.js';
 import type { UrlPolicy } from './urls.js';
+import type { RetireContext } from '../retire/context.js';
 import { KIND_TRAITS, Kinds, loopbackAllowedForTests, RotorMetrics, ServiceNames } from '../contract/index.js';
 
 export const apiTokenKindDefaults = {
@@ -241,6 +242,36 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
   }
 
   /**
+   * Before an old value's token is revoked by its id: an old value (the leaked one an emergency
+   * revokes, the AWSPREVIOUS one the retire run retires) is a version of the secret, which can be
+   * written by hand, and a token with the id of another token would have that other one revoked.
+   * Asks the provider about the token itself, sent with AWSCURRENT's provider settings:
+   * - 'refused': the provider refuses it, nothing to revoke for it;
+   * - 'confirmed': accepted, and the provider reports it under the value's own id;
+   * - 'unconfirmed': accepted, and the provider reports no id (Datadog; a template without
+   *   verify.tokenIdPath), so whose id the value names is the caller's to judge.
+   * A token the provider reports under another id is refused (UnsafeRotationError), naming ids only.
+   */
+  async function askAboutOldToken(
+    old: ApiTokenSecret & { tokenId: string },
+    what: 'leaked' | 'AWSPREVIOUS',
+    current: ApiTokenSecret,
+    session: Session,
+    ctx: KindContext,
+  ): Promise<'refused' | 'confirmed' | 'unconfirmed'> {
+    const verdict = await session.provider.verify({ ...current, token: old.token, tokenId: old.tokenId }, await session.plain());
+    if (!verdict.accepted) return 'refused';
+    if (verdict.tokenId === undefined) return 'unconfirmed';
+    if (verdict.tokenId !== old.tokenId) {
+      throw new UnsafeRotationError(
+        `secret ${ctx.secretArn}: the provider reports the ${what} token as token ${verdict.tokenId}, not ${old.tokenId}; ` +
+          'refusing to revoke by id',
+      );
+    }
+    return 'confirmed';
+  }
+
+  /**
    * Dual-active createSecret. Older tokens that may still be live:
    * - ids in AWSCURRENT's revokeQueue, revocations that failed after their grace window: retried now;
    * - the token AWSPREVIOUS holds (AWSCURRENT's previousTokenId), about to lose its last label.
@@ -379,8 +410,24 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
       );
     },
 
-    async retire(previous, ctx) {
-      const current = await readCurrent(ctx);
+    /**
+     * Revokes what the previous value leaves live once its grace window is over: AWSCURRENT's
+     * revokeQueue (revocations that failed before) and previousTokenId, the AWSPREVIOUS token, and
+     * the older token that one replaced (its previousTokenId; live when rotations came faster than
+     * retire runs). Revoking an id already gone is a no-op.
+     *
+     * AWSCURRENT is the reference; AWSPREVIOUS can be written by hand, and every revocation is by
+     * id. So the AWSPREVIOUS token's id is revoked only when AWSCURRENT does not name another token
+     * as the one it replaced, the provider, asked about the token, does not report it under
+     * another id (askAboutOldToken) and, for a provider that reports no ids, AWSCURRENT names that
+     * id as the token it replaced. The older id AWSPREVIOUS names is revoked only when AWSPREVIOUS
+     * is the value AWSCURRENT replaced and its token is proven to be its id: the provider reports
+     * it so, or stops accepting the token once that id is revoked. Anything else is refused
+     * (UnsafeRotationError, naming ids, never a token): the run reports this secret failed, and no
+     * token of anybody else's is revoked.
+     */
+    async retire(previous, ctx: RetireContext<ApiTokenSecret>) {
+      const current = ctx.current?.value ?? (await readCurrent(ctx));
       const provider = providerOf(current, `secret ${ctx.secretArn} (AWSCURRENT)`);
       const session = open(current, provider, ctx);
       session.redact(previous.token);
@@ -390,31 +437,89 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
         });
         return;
       }
-      const retiringPrevious =
-        previous.tokenId !== undefined && previous.tokenId !== current.tokenId && previous.token !== current.token;
-      // The previous token, the one it replaced (live if rotations came faster than retire runs),
-      // and revocations that failed before. Revoking an id already gone is a no-op.
-      const ids = new Set(current.revokeQueue ?? []);
-      if (retiringPrevious) ids.add(previous.tokenId!);
-      if (previous.previousTokenId) ids.add(previous.previousTokenId);
-      if (current.tokenId) ids.delete(current.tokenId);
-      if (ids.size === 0) {
-        ctx.logger.info('nothing to retire: AWSPREVIOUS holds the current token', { provider: provider.name });
-        return;
-      }
-      const failed = await revokeAll([...ids], current, session, await session.managed(), ctx);
-      if (failed.length > 0) {
-        throw new RotationStepError(
-          `secret ${ctx.secretArn}: revoking ${failed.length} old token(s) failed (ids ${failed.join(', ')}); the next retire run retries`,
+      const where = `secret ${ctx.secretArn}`;
+      const previousId =
+        previous.tokenId !== undefined && previous.tokenId !== current.tokenId && previous.token !== current.token
+          ? previous.tokenId
+          : undefined;
+      // createSecret records the id of the token a value replaced as the new value's previousTokenId.
+      const replacedByCurrent = previousId !== undefined && previousId === current.previousTokenId;
+      if (previousId !== undefined && current.previousTokenId !== undefined && !replacedByCurrent) {
+        throw new UnsafeRotationError(
+          `${where}: AWSPREVIOUS holds token id ${previousId}, but AWSCURRENT names token ${current.previousTokenId} ` +
+            'as the one it replaced; refusing to revoke by id',
         );
       }
-      if (retiringPrevious) {
-        const verdict = await provider.verify({ ...current, token: previous.token, tokenId: previous.tokenId }, await session.plain());
-        if (verdict.accepted) {
-          throw new RotationStepError(`secret ${ctx.secretArn}: ${provider.name} still accepts the previous token after revoking it`);
+
+      let previousLive: 'confirmed' | 'unconfirmed' | undefined;
+      if (previousId !== undefined) {
+        const verdict = await askAboutOldToken({ ...previous, tokenId: previousId }, 'AWSPREVIOUS', current, session, ctx);
+        if (verdict === 'refused') {
+          ctx.logger.info('the previous token is already refused: nothing to revoke for it', { provider: provider.name, tokenId: previousId });
+        } else if (verdict === 'unconfirmed' && !replacedByCurrent) {
+          // AWSCURRENT names no replaced token (it was put by hand): only the provider could vouch.
+          throw new UnsafeRotationError(
+            `${where}: AWSPREVIOUS holds token id ${previousId}, AWSCURRENT names no token as the one it replaced, ` +
+              `and ${provider.name} reports no token ids to confirm whose it is; refusing to revoke by id`,
+          );
+        } else {
+          previousLive = verdict;
         }
       }
-      ctx.logger.info('previous tokens retired', { provider: provider.name, tokenIds: [...ids] });
+      const older = previous.previousTokenId;
+      // The ids AWSCURRENT vouches for: its revokeQueue and the token it replaced.
+      const trusted = new Set(current.revokeQueue ?? []);
+      if (current.previousTokenId) trusted.add(current.previousTokenId);
+      if (current.tokenId) trusted.delete(current.tokenId);
+      if (previousLive !== undefined) trusted.delete(previousId!);
+      const olderDue = older !== undefined && older !== current.tokenId && older !== previousId && !trusted.has(older);
+      const olderVouched = olderDue && replacedByCurrent && previousLive === 'confirmed';
+
+      const revoked: string[] = [];
+      const failed: string[] = [];
+      const revoke = async (ids: readonly string[]) => {
+        if (ids.length === 0) return;
+        const notRevoked = await revokeAll(ids, current, session, await session.managed(), ctx);
+        failed.push(...notRevoked);
+        revoked.push(...ids.filter((id) => !notRevoked.includes(id)));
+      };
+      const failure = () =>
+        new RotationStepError(
+          `${where}: revoking ${failed.length} old token(s) failed (ids ${failed.join(', ')}); the next retire run retries`,
+        );
+      // 1. AWSCURRENT's ids, and an older id vouched for by the provider, before the AWSPREVIOUS
+      //    token: if the older one fails, the AWSPREVIOUS token stays live to vouch for it next run.
+      await revoke([...trusted, ...(olderVouched ? [older!] : [])]);
+      if (olderVouched && failed.includes(older!)) throw failure();
+      // 2. The AWSPREVIOUS token, which must be refused afterwards.
+      if (previousLive !== undefined) await revoke([previousId!]);
+      if (failed.length > 0) throw failure();
+      if (previousLive !== undefined) {
+        const verdict = await provider.verify({ ...current, token: previous.token, tokenId: previousId }, await session.plain());
+        if (verdict.accepted) {
+          throw new RotationStepError(`${where}: ${provider.name} still accepts the previous token after revoking it`);
+        }
+      }
+      // 3. Without ids from the provider, the older id only now: the AWSPREVIOUS token stopped
+      //    working when its id was revoked, so AWSPREVIOUS held that id's token.
+      if (olderDue && !olderVouched) {
+        if (!(replacedByCurrent && previousLive === 'unconfirmed')) {
+          throw new UnsafeRotationError(
+            `${where}: AWSPREVIOUS names token ${older} as the one it replaced, but ` +
+              (replacedByCurrent
+                ? 'its own token is already refused, so nothing proves that it is the value AWSCURRENT replaced'
+                : 'it is not the value AWSCURRENT replaced') +
+              `; refusing to revoke token ${older} by id (revoke it with the provider by hand if it is this secret's)`,
+          );
+        }
+        await revoke([older!]);
+        if (failed.length > 0) throw failure();
+      }
+      if (revoked.length === 0) {
+        ctx.logger.info('nothing to retire: no old token is left to revoke', { provider: provider.name });
+        return;
+      }
+      ctx.logger.info('previous tokens retired', { provider: provider.name, tokenIds: revoked });
     },
 
     async revoke(leaked, ctx) {
@@ -445,19 +550,12 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
           `secret ${ctx.secretArn}: the leaked token has no id or the id of the current token; refusing to revoke by id`,
         );
       }
-      // Revoking is by id, and the leaked value is a version that can be written by hand: a token
-      // and the id of another token would revoke that other one. Ask the provider first: a leaked
-      // token it refuses needs nothing revoked, and one it reports under another id is refused.
-      const before = await provider.verify(target, await session.plain());
-      if (!before.accepted) {
+      // Revoking is by id: ask the provider about the leaked token first (askAboutOldToken). An
+      // 'unconfirmed' answer (the provider reports no ids) is revoked as before; the retire hook,
+      // which has AWSCURRENT's record of the token it replaced, is stricter.
+      if ((await askAboutOldToken({ ...leaked, tokenId: leaked.tokenId }, 'leaked', current, session, ctx)) === 'refused') {
         ctx.logger.info('the leaked token is already refused: nothing to revoke', { provider: provider.name, tokenId: leaked.tokenId });
         return;
-      }
-      if (before.tokenId !== undefined && before.tokenId !== leaked.tokenId) {
-        throw new UnsafeRotationError(
-          `secret ${ctx.secretArn}: the provider reports the leaked token as token ${before.tokenId}, not ${leaked.tokenId}; ` +
-            'refusing to revoke by id',
-        );
       }
       const failed = await revokeAll([leaked.tokenId], current, session, await session.managed(), ctx);
       if (failed.length > 0) {

@@ -21,6 +21,7 @@ import {
   type StsClientFactory,
 } from './callerIdentity.js';
 import { parseIamSecret, type IamSecret } from './secret.js';
+import type { RetireContext } from '../retire/context.js';
 import type { UsageEvidence } from '../retire/evidence.js';
 
 /*
@@ -48,6 +49,8 @@ import type { UsageEvidence } from '../retire/evidence.js';
  * retire        (the scheduled retire handler, after the grace window, unless a consumer still
  *               uses the key) deactivates the previous key; the next createSecret deletes it.
  * revoke        (emergencies) deactivates, then deletes, the leaked key.
+ *               lastUse, retire and revoke refuse an old value for another user than AWSCURRENT's
+ *               (refuseAnotherUser): a hand-written version must not reach another user's key.
  */
 
 /** IAM allows a user two access keys. */
@@ -134,6 +137,22 @@ async function listKeys(keys: AccessKeys, ctx: KindContext): Promise<AccessKeyIn
 }
 
 const date = (d: Date | undefined) => d?.toISOString() ?? 'an unknown time';
+
+/**
+ * An old value (the leaked one an emergency revokes, the AWSPREVIOUS one the retire run retires)
+ * is a version of the secret, and a version can be written by hand: it must not lead the
+ * emergency or retire function (either may act on the keys of every Rotor-managed user) to
+ * another user's key. Refuses a value for another user than AWSCURRENT's. `what` names the
+ * value in the message; the message names users and never a key's secret.
+ */
+function refuseAnotherUser(old: IamSecret, current: IamSecret, what: 'leaked value' | 'AWSPREVIOUS value', ctx: KindContext): void {
+  if (old.username !== current.username) {
+    throw new UnsafeRotationError(
+      `${where(ctx)}: the ${what} names IAM user ${JSON.stringify(old.username)}, not the secret's user ` +
+        `${JSON.stringify(current.username)}; refusing to touch another user's key`,
+    );
+  }
+}
 
 /**
  * Makes room for the new key. Keeps the AWSCURRENT key whatever happens; deletes keys Rotor
@@ -313,7 +332,9 @@ export function createIamKind(
     // The retire run's evidence: an active previous key IAM saw used after the new key took over
     // is still held by a consumer (lambdas/retire/evidence.ts weighs it). Nothing to weigh for a
     // key already deleted or inactive.
-    async lastUse(previous: IamSecret, ctx: KindContext) {
+    async lastUse(previous: IamSecret, ctx: RetireContext<IamSecret>) {
+      // Checked before asking IAM anything about the key (an in-use verdict would announce it).
+      if (ctx.current) refuseAnotherUser(previous, ctx.current.value, 'AWSPREVIOUS value', ctx);
       const keys = new AccessKeys(iam(), previous.username);
       const found = (await keys.listOrNone()).find((k) => k.accessKeyId === previous.accessKeyId);
       if (found?.status !== KeyStatus.ACTIVE) return undefined;
@@ -328,11 +349,18 @@ export function createIamKind(
       return { credentialId: previous.accessKeyId, ...used };
     },
 
-    async retire(previous: IamSecret, ctx: KindContext): Promise<void> {
+    async retire(previous: IamSecret, ctx: RetireContext<IamSecret>): Promise<void> {
+      if (!ctx.current) {
+        throw new UnsafeRotationError(
+          `${where(ctx)}: no AWSCURRENT to check the AWSPREVIOUS value against; refusing to touch its key`,
+        );
+      }
+      refuseAnotherUser(previous, ctx.current.value, 'AWSPREVIOUS value', ctx);
+      // Listed on AWSCURRENT's user: a key id of another user's is not found there, and nothing is done to it.
       const keys = new AccessKeys(iam(), previous.username);
       const found = (await keys.listOrNone()).find((k) => k.accessKeyId === previous.accessKeyId);
       if (!found) {
-        ctx.logger.info('the previous access key is already deleted', { accessKeyId: previous.accessKeyId });
+        ctx.logger.info('the previous access key is not on the user (already deleted): nothing to retire', { accessKeyId: previous.accessKeyId });
         return;
       }
       if (found.status !== KeyStatus.ACTIVE) {
@@ -344,16 +372,8 @@ export function createIamKind(
     },
 
     async revoke(leaked: IamSecret, ctx: RevokeContext<IamSecret>): Promise<void> {
-      // The leaked value is a version of this secret, and a version can be written by hand: it
-      // must not lead the emergency function (which may revoke the keys of every Rotor-managed
-      // user) to another user's key.
-      const owner = ctx.current?.value.username;
-      if (owner !== undefined && leaked.username !== owner) {
-        throw new UnsafeRotationError(
-          `${where(ctx)}: the leaked value names IAM user ${JSON.stringify(leaked.username)}, not the secret's user ` +
-            `${JSON.stringify(owner)}; refusing to touch another user's key`,
-        );
-      }
+      // The leaked value must not lead the emergency function to another user's key.
+      if (ctx.current) refuseAnotherUser(leaked, ctx.current.value, 'leaked value', ctx);
       const keys = new AccessKeys(iam(), leaked.username);
       // Deactivate first: a key that cannot sign is harmless even if the delete fails.
       const existed = await keys.setStatus(leaked.accessKeyId, KeyStatus.INACTIVE);

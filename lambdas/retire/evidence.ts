@@ -1,6 +1,7 @@
 import { RetireEvidence, settings, type RetireInUseAction } from '../contract/index.js';
 import { readSetting } from '../core/settings.js';
-import type { KindContext, RotationKind } from '../core/types.js';
+import type { RotationKind } from '../core/types.js';
+import type { RetireContext } from './context.js';
 
 /**
  * Retiring on evidence, not only on a timer. A dual-active kind that can tell when its previous
@@ -21,7 +22,8 @@ export interface LastUse {
 
 /** What a kind adds to take part: the last use of a previous value, or undefined when there is nothing to weigh (already gone or inactive). */
 export interface UsageEvidence<S> {
-  lastUse(previous: S, ctx: KindContext): Promise<LastUse | undefined>;
+  /** Called before `retire`, with the same context (AWSCURRENT as the reference). */
+  lastUse(previous: S, ctx: RetireContext<S>): Promise<LastUse | undefined>;
 }
 
 // `any`: each kind has its own value type; the run only passes a kind's values back to it.

@@ -11,9 +11,10 @@ import { Redactor } from '../core/redact.js';
 import { readSecretValue, sharesCredential } from '../core/secretValue.js';
 import { DEFAULT_GRACE_HOURS, resolveStrategy, RetireEvidence, RotorMetrics, ServiceNames, settings } from '../contract/index.js';
 import { readSetting } from '../core/settings.js';
-import { RotorTags, Stages, type KindContext, type RotationKind, type Strategy } from '../core/types.js';
+import { RotorTags, Stages, type RotationKind, type Strategy } from '../core/types.js';
 import { tagMap, versionHolding } from '../core/labels.js';
 import { SecretsApi } from '../core/secretsApi.js';
+import type { RetireContext } from './context.js';
 import {
   evidenceDefaults,
   readEvidencePolicy,
@@ -28,6 +29,8 @@ import {
  * The scheduled retire run: for every Rotor-managed secret of a dual-active kind whose
  * AWSPREVIOUS value is past its grace window, call the kind's `retire` hook (deactivate the
  * old IAM key, revoke the old API token), then tag the secret so later runs skip that version.
+ * The hooks get AWSCURRENT as the reference and refuse a previous value that points elsewhere
+ * (another IAM user, a token the provider does not confirm): that secret fails, the others go on.
  */
 export const retireDefaults = {
   /** Hours the previous value stays valid when neither the value nor the `rotor:grace-hours` tag says. */
@@ -196,13 +199,16 @@ async function retireOne(
     if (sharesCredential(kind, previous.value, current.value)) {
       throw new UnsafeRotationError(`${where}: AWSPREVIOUS holds the same credential as AWSCURRENT; refusing to retire it`);
     }
-    const ctx: KindContext = {
+    // AWSCURRENT goes to the hooks as the reference: a hand-written AWSPREVIOUS must not lead
+    // them to another user's key or another token (lambdas/retire/context.ts).
+    const ctx: RetireContext<unknown> = {
       secretArn,
       token: previousId,
       strategy,
       logger,
       recordLogin: () => undefined,
       redact: (value) => redactor.add(value),
+      current: { versionId: currentId, value: current.value },
     };
     let retiredInUse: Record<string, unknown> = {};
     if (kind.lastUse) {
