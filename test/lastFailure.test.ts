@@ -3,7 +3,7 @@
  * time, error name), which `rotor audit` reports without a log search, and clears it when a
  * rotation finishes. Real PostgreSQL; the failure is a real one (the secret points at a closed port).
  */
-import { DescribeSecretCommand, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
+import { DescribeSecretCommand, TagResourceCommand, UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, inject, it } from 'vitest';
 import { RotorTags } from '../lambdas/contract/index.js';
 import { postgresKind } from '../lambdas/postgres/postgresKind.js';
@@ -39,6 +39,22 @@ describe('the last failed step, recorded on the secret', () => {
     const arn = await suite.secret(uniqueName('lf'), { engine: 'postgres', host: cluster.host, port: cluster.port, username, password, dbname: 'postgres' });
     await suite.player.client.send(new TagResourceCommand({ SecretId: arn, Tags: [{ Key: RotorTags.LAST_FAILURE, Value: 'setSecret 2026-11-30T03:00:00Z DatabaseUnreachable' }] }));
     await suite.player.rotate(suite.handler(postgresKind, { ROTATION_STRATEGY: 'single-user' }), arn);
+    expect(await tagsOf(arn)).not.toHaveProperty(RotorTags.LAST_FAILURE);
+  });
+
+  it('is cleared by a finishSecret delivered again after the one that moved AWSCURRENT stopped', async () => {
+    const username = uniqueName('app');
+    const password = testPassword();
+    await admin.query(`CREATE ROLE ${admin.escapeIdentifier(username)} LOGIN PASSWORD ${admin.escapeLiteral(password)}`);
+    const arn = await suite.secret(uniqueName('lf'), { engine: 'postgres', host: cluster.host, port: cluster.port, username, password, dbname: 'postgres' });
+    const handler = suite.handler(postgresKind, { ROTATION_STRATEGY: 'single-user' });
+    const token = await suite.player.startRotation(arn);
+    for (const step of ['createSecret', 'setSecret', 'testSecret'] as const) await handler(suite.player.event(arn, token, step), {} as never);
+    // The first finishSecret moved AWSCURRENT and stopped before anything else; a failure was recorded earlier.
+    const current = await suite.player.versionOf(arn, 'AWSCURRENT');
+    await suite.player.client.send(new UpdateSecretVersionStageCommand({ SecretId: arn, VersionStage: 'AWSCURRENT', MoveToVersionId: token, RemoveFromVersionId: current }));
+    await suite.player.client.send(new TagResourceCommand({ SecretId: arn, Tags: [{ Key: RotorTags.LAST_FAILURE, Value: 'testSecret 2026-11-30T03:00:00Z DatabaseUnreachable' }] }));
+    expect((await handler(suite.player.event(arn, token, 'finishSecret'), {} as never)).outcome).toBe('already-current');
     expect(await tagsOf(arn)).not.toHaveProperty(RotorTags.LAST_FAILURE);
   });
 });

@@ -253,6 +253,14 @@ class StepRun<S> {
 
   private readonly bounds: EngineBounds;
 
+  /** The rotation finished: an earlier failure recorded on the secret is history (its log lines keep it). */
+  private async clearRecordedFailure(description: SecretDescription): Promise<void> {
+    if (description.tags[RotorTags.LAST_FAILURE] === undefined) return;
+    await this.api.untag(this.event.SecretId, [RotorTags.LAST_FAILURE]).catch((err: unknown) =>
+      this.deps.logger.warn('could not clear the recorded failure', { tag: RotorTags.LAST_FAILURE, error: (err as Error).name }),
+    );
+  }
+
   /** Milliseconds until this invocation's deadline (undefined outside Lambda). */
   private remainingMs(): number | undefined {
     const ms = this.invocation.getRemainingTimeInMillis?.();
@@ -287,6 +295,8 @@ class StepRun<S> {
           await this.tagFingerprints(description, this.parse(raw, Stages.CURRENT), versionWithStage(description, Stages.PREVIOUS), true);
         }
       }
+      // A finishSecret delivered again after the one that moved AWSCURRENT stopped: clear a failure recorded before.
+      if (step === Steps.FINISH) await this.clearRecordedFailure(description);
       this.deps.logger.info('token is already AWSCURRENT: nothing to do');
       this.deps.cache.forget(this.event.SecretId, token);
       return 'already-current';
@@ -563,12 +573,7 @@ class StepRun<S> {
     await this.api.moveStage(this.event.SecretId, Stages.PENDING, { from: token });
     this.deps.logger.info('AWSCURRENT moved to the new version', { previousVersionId: currentId });
     if (pending !== undefined) await this.tagFingerprints(description, pending, currentId, false);
-    if (description.tags[RotorTags.LAST_FAILURE] !== undefined) {
-      // The rotation finished: an earlier failure is history (its log lines keep it).
-      await this.api.untag(this.event.SecretId, [RotorTags.LAST_FAILURE]).catch((err: unknown) =>
-        this.deps.logger.warn('could not clear the recorded failure', { tag: RotorTags.LAST_FAILURE, error: (err as Error).name }),
-      );
-    }
+    await this.clearRecordedFailure(description);
     this.deps.cache.forget(this.event.SecretId, token);
     return 'done';
   }
