@@ -48,12 +48,13 @@ import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing.js';
 import { createRotationHandler } from '../lambdas/core/handler.js';
 import { fingerprint } from '../lambdas/core/fingerprint.js';
 import type { RotationKind } from '../lambdas/core/types.js';
-import { apiTokenKind } from '../lambdas/api-token/apiTokenKind.js';
+import type { KindName } from '../lambdas/contract/index.js';
+import { createApiTokenKind } from '../lambdas/api-token/apiTokenKind.js';
 import { emergencyHandlerDefaults, type EmergencyResult } from '../lambdas/emergency/emergency.js';
 import { createEmergencyHandler, emergencyKinds } from '../lambdas/emergency/index.js';
-import { iamKind } from '../lambdas/iam/iamKind.js';
-import { mysqlKind } from '../lambdas/mysql/mysqlKind.js';
-import { postgresKind } from '../lambdas/postgres/postgresKind.js';
+import { createIamKind, readIamOptions } from '../lambdas/iam/iamKind.js';
+import { createMysqlKind } from '../lambdas/mysql/mysqlKind.js';
+import { createPostgresKind } from '../lambdas/postgres/postgresKind.js';
 import { createMysqlLogins, createPostgresLogins, dropMysqlLogins, type Login } from '../bin/local/bulkLogins.js';
 import { eventsClient } from '../bin/local/events.js';
 import { lambdaContext, SecretsManagerPlayer, STEPS, type Handler } from '../bin/local/harness.js';
@@ -447,15 +448,27 @@ export async function runFanoutBench(): Promise<void> {
             env: { ...process.env, ...(strategy ? { ROTATION_STRATEGY: strategy } : {}) },
           }) as Handler,
       );
-    // The deployed kinds (the registry's), each function with its own instances.
+    // The registry's kinds as a fresh process builds them (the module singletons keep the SDK
+    // clients they made first, with the endpoint of whatever ran before in this process: an
+    // earlier bench part's moto). Every registered kind must have its factory here.
+    const factories: Record<KindName, () => RotationKind<any>> = {
+      postgres: () => createPostgresKind(),
+      mysql: () => createMysqlKind(),
+      iam: () => createIamKind(() => readIamOptions(process.env)),
+      'api-token': () => createApiTokenKind(),
+    };
+    const missing = Object.keys(emergencyKinds).filter((k) => !Object.hasOwn(factories, k));
+    if (missing.length > 0) throw new Error(`fanout: no factory for the registered kind(s) ${missing.join(', ')}`);
+    const kinds = Object.fromEntries(Object.keys(emergencyKinds).map((k) => [k, factories[k as KindName]()])) as Record<KindName, RotationKind<any>>;
+    // One function per kind and strategy (as the constructs deploy them), each its own module state and instances.
     const pools = new Map<string, FunctionPool<Handler>>([
-      ['postgres single-user', rotationFunction(postgresKind, 'single-user')],
-      ['postgres alternating-users', rotationFunction(postgresKind, 'alternating-users')],
-      ['mysql single-user', rotationFunction(mysqlKind, 'single-user')],
-      ['mysql alternating-users', rotationFunction(mysqlKind, 'alternating-users')],
-      ['iam', rotationFunction(iamKind)],
-      ['api-token datadog', rotationFunction(apiTokenKind)],
-      ['api-token cloudflare', rotationFunction(apiTokenKind)],
+      ['postgres single-user', rotationFunction(factories.postgres(), 'single-user')],
+      ['postgres alternating-users', rotationFunction(factories.postgres(), 'alternating-users')],
+      ['mysql single-user', rotationFunction(factories.mysql(), 'single-user')],
+      ['mysql alternating-users', rotationFunction(factories.mysql(), 'alternating-users')],
+      ['iam', rotationFunction(factories.iam())],
+      ['api-token datadog', rotationFunction(factories['api-token']())],
+      ['api-token cloudflare', rotationFunction(factories['api-token']())],
     ]);
     const service = new RotationService(pools, new Map(secrets.map((s) => [s.arn, s.label])), player, () => stats);
     proxy.onAnswer(service.onAnswer);
@@ -498,7 +511,7 @@ export async function runFanoutBench(): Promise<void> {
         createEmergencyHandler({
           sm: counting(new SecretsManagerClient(aws), () => stats),
           events: eventsClient(proxy.endpoint),
-          kinds: emergencyKinds,
+          kinds,
           ...quiet(),
           ...(POLL_MS !== undefined ? { pollIntervalMs: POLL_MS } : {}),
         }),
