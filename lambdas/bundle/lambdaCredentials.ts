@@ -9,7 +9,9 @@
  * Lambda both give the same credentials. This chain keeps that link and the container endpoint
  * (AWS_CONTAINER_CREDENTIALS_FULL_URI / _RELATIVE_URI, the real chain's remote link on
  * container hosts), memoized as the real chain memoizes them (refreshed 5 minutes before they
- * expire), and names what it looked for when neither is there.
+ * expire), and names what it looked for when neither is there. One difference: with AWS_PROFILE
+ * set, the real chain skips the environment for the profile's files, which a Lambda function does
+ * not have (so it fails there); this one still reads the environment.
  */
 import { fromEnv } from '@aws-sdk/credential-provider-env';
 import { fromHttp } from '@aws-sdk/credential-provider-http';
