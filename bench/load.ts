@@ -97,8 +97,14 @@ function failureName(err: unknown): string {
   const e = err as { code?: unknown; errno?: unknown; name?: unknown; status?: unknown; message?: unknown };
   // pg reports a session the server ended either with its SQLSTATE (57P01) or, when the socket
   // closed first, with this message and no code: both are "the revocation ended this session".
-  if (e?.code === undefined && typeof e?.message === 'string' && /Connection terminated/i.test(e.message)) return 'connection-terminated';
-  return String(e?.code ?? e?.errno ?? e?.status ?? e?.name ?? typeof err);
+  // A query sent on a client whose session just ended gets pg's "not queryable" instead.
+  if (e?.code === undefined && typeof e?.message === 'string' && /Connection terminated|connection error and is not queryable/i.test(e.message)) {
+    return 'connection-terminated';
+  }
+  const name = String(e?.code ?? e?.errno ?? e?.status ?? e?.name ?? typeof err);
+  // A plain Error names nothing: keep the start of its message (driver messages, no values) so a
+  // failing figure says what it was.
+  return name === 'Error' && typeof e?.message === 'string' ? `Error: ${e.message.slice(0, 60)}` : name;
 }
 
 /** Runs the load: workers requesting while `rotations` rotations run through the real handler. */
