@@ -24,10 +24,10 @@
  *   secretId for database secrets, AWS Health AWS_RISK_CREDENTIALS_EXPOSED for IAM keys, Rotor's
  *   leak event by fingerprint for API tokens.
  *
- * Two runs: `deployed` (reservedConcurrentExecutions 5, as lib/emergency-rotation.ts deploys
- * the handler) and `wide` (BENCH_FANOUT_CONCURRENCY, default 50: the reserved concurrency
- * raised so that the quotas, not the invocations, bound the fan-out). BENCH_FANOUT_RUNS picks
- * them (`deployed,wide`).
+ * Two runs: `deployed` (the reserved concurrency lib/emergency-rotation.ts deploys the handler
+ * with, emergencyRotationDefaults.reservedConcurrency) and `narrow` (BENCH_FANOUT_NARROW,
+ * default 5, the cap Rotor deployed before: it, not the quotas, bounded the fan-out).
+ * BENCH_FANOUT_RUNS picks them (`deployed,narrow`).
  *
  * Figures: leaks (and rotations) per second, time from t0 to the last revocation, throttling
  * the model answered and what absorbed it (SDK retries, rotation retries, invocation retries),
@@ -64,12 +64,13 @@ import { account, mysqlLogin, mysqlServer, rootConnection } from '../bin/local/m
 import { pgLogin, startPostgresCluster, testPassword } from '../bin/local/postgres.js';
 import { startQuotaProxy, type Answer, type QuotaProxy } from '../bin/local/quotaProxy.js';
 import { TokenProviderServer } from '../bin/local/tokenProvider.js';
+import { emergencyRotationDefaults } from '../lib/emergency-rotation.js';
 
 const N = Math.max(1, Number(process.env.BENCH_FANOUT ?? 100));
 /** As lib/emergency-rotation.ts deploys the emergency function (reservedConcurrentExecutions). */
-const DEPLOYED_CONCURRENCY = 5;
-const WIDE_CONCURRENCY = Math.max(1, Number(process.env.BENCH_FANOUT_CONCURRENCY ?? 50));
-const RUNS = (process.env.BENCH_FANOUT_RUNS ?? 'deployed,wide').split(',').filter(Boolean);
+const DEPLOYED_CONCURRENCY = emergencyRotationDefaults.reservedConcurrency;
+const NARROW_CONCURRENCY = Math.max(1, Number(process.env.BENCH_FANOUT_NARROW ?? 5));
+const RUNS = (process.env.BENCH_FANOUT_RUNS ?? 'deployed,narrow').split(',').filter(Boolean);
 /** Multiplies every quota (1 = the published rates). */
 const QUOTA_SCALE = Number(process.env.BENCH_FANOUT_QUOTA_SCALE ?? 1);
 /** The emergency handler's poll interval: its deployed default unless set. */
@@ -504,7 +505,7 @@ export async function runFanoutBench(): Promise<void> {
       'failed rotations retried from createSecret after 1, 2, 4, 8 s';
 
     for (const run of RUNS) {
-      const concurrency = run === 'deployed' ? DEPLOYED_CONCURRENCY : WIDE_CONCURRENCY;
+      const concurrency = run === 'deployed' ? DEPLOYED_CONCURRENCY : NARROW_CONCURRENCY;
       stats = newStats();
       const leaked = await mapLimit(secrets, SETUP_CONCURRENCY, (s) => player.value<Value>(s.arn));
       const emergency = new FunctionPool(() =>

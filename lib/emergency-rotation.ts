@@ -44,6 +44,15 @@ export interface EmergencyRotationProps extends RotorFunctionOptions {
    * @default Duration.minutes(4)
    */
   readonly waitTimeout?: Duration;
+  /**
+   * Reserved concurrency of the handler: how many leaks are handled at once. Each one waits for
+   * its rotation, so this, not Secrets Manager, would cap a mass leak's fan-out if it were small
+   * (`npm run bench`, BENCH_ONLY=fanout: 5 handled ≈ 30 % of what the service's quotas allow,
+   * 50 ≈ 97 %); the handler absorbs the service's throttling itself. Lower it to bound the
+   * database sessions a flood of events can open.
+   * @default 50
+   */
+  readonly reservedConcurrency?: number;
 }
 
 export const emergencyRotationDefaults = {
@@ -51,6 +60,7 @@ export const emergencyRotationDefaults = {
   guardDuty: true,
   /** Time the function has beyond its wait, to revoke and report. */
   headroom: Duration.minutes(1),
+  reservedConcurrency: 50,
 } as const;
 
 /**
@@ -78,6 +88,10 @@ export class EmergencyRotation extends Construct {
       throw new Error(`${id}: waitTimeout must be between 30 seconds and 14 minutes, got ${wait.toHumanString()}`);
     }
     if (props.securityGroups && !props.vpc) throw new Error(`${id}: securityGroups needs vpc`);
+    const concurrency = props.reservedConcurrency ?? emergencyRotationDefaults.reservedConcurrency;
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
+      throw new Error(`${id}: reservedConcurrency must be a whole number from 1 to 1000, got ${concurrency}`);
+    }
     const source = props.eventSource ?? RotorEvents.SOURCE;
     if (!/^[A-Za-z0-9._-]{1,256}$/.test(source) || source.startsWith('aws.')) {
       throw new Error(`${id}: eventSource must be a custom source (not aws.*), got '${source}'`);
@@ -107,9 +121,7 @@ export class EmergencyRotation extends Construct {
       vpcSubnets: props.vpcSubnets,
       securityGroups: props.securityGroups,
       logRetention: props.logRetention ?? rotationDefaults.logRetention,
-      // One leak at a time per secret is enough; a small cap keeps a flood of events from
-      // starting many database sessions.
-      reservedConcurrentExecutions: 5,
+      reservedConcurrentExecutions: concurrency,
       memorySize: rotationDefaults.memorySize,
       alarmDescription: 'Rotor emergency handler failed: a leaked secret may not be revoked',
       alarmPeriod: rotationDefaults.alarmPeriod,
