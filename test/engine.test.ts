@@ -6,6 +6,7 @@ import { lambdaContext } from '../bin/local/harness.js';
 import { pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
 import { useRotationSuite } from './support/rotationSuite.js';
 import { usePostgresAdmin } from './support/pgAdmin.js';
+import { builtHandler } from './support/builtBundle.js';
 
 const cluster = inject('postgres') as unknown as PostgresCluster;
 const suite = useRotationSuite();
@@ -137,10 +138,9 @@ describe('rotation engine: validation before every step', () => {
     expect(outcomes.map((o) => o.logins)).toEqual([0, 2, 1, 0]);
   });
 
-  it('the Lambda entry (lambdas/postgres/index.ts) works as deployed, through AWS_ENDPOINT_URL', async () => {
+  it('the built bundle (dist/lambdas/postgres, as deployed) rotates through AWS_ENDPOINT_URL, its driver loaded on first login', async () => {
     const user = await arrange();
-    const { handler: deployed } = await import('../lambdas/postgres/index.js');
-    await suite.player.rotate(deployed, user.arn);
+    await suite.player.rotate(suite.captured(builtHandler('postgres')), user.arn);
     const now = await suite.player.value<{ password: string }>(user.arn);
     expect(await pgLogin(cluster, user.username, now.password)).toBe(true);
     expect(await pgLogin(cluster, user.username, user.password)).toBe(false);

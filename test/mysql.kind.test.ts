@@ -23,6 +23,7 @@ import { account, ident, lit, mysqlLogin, mysqlServer, MysqlFixtures, rootConnec
 import { freePort } from '../bin/local/ports.js';
 import { testPassword, uniqueName } from '../bin/local/postgres.js';
 import { useRotationSuite } from './support/rotationSuite.js';
+import { builtHandler } from './support/builtBundle.js';
 
 const HOST = mysqlServer.userHost;
 const timings: Record<string, number[]> = {};
@@ -147,6 +148,21 @@ describe('MysqlRotation', () => {
   });
 
   describe('single-user', () => {
+    it('the built bundle (dist/lambdas/mysql, as deployed: mysql2 with its character-set stand-in) rotates the password', async () => {
+      const user = await arrangeUser();
+      const saved = process.env.ROTATION_STRATEGY;
+      process.env.ROTATION_STRATEGY = Strategies.SINGLE_USER;
+      try {
+        await suite.player.rotate(suite.captured(builtHandler('mysql')), user.arn);
+      } finally {
+        if (saved === undefined) delete process.env.ROTATION_STRATEGY;
+        else process.env.ROTATION_STRATEGY = saved;
+      }
+      const now = await current(user.arn);
+      expect(await loginAs(now)).toBe(`${user.username}@${HOST}`);
+      expect(await logsIn({ ...now, password: user.password })).toBe(false);
+    });
+
     it('rotates the password: new one logs in, old one is refused, labels move', async () => {
       // Prepare
       const user = await arrangeUser();
