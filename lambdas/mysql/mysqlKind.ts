@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   ConfigurationError,
   RotationStepError,
@@ -236,9 +237,31 @@ async function readPairing(s: Session, clone: { user: string; host: string }, ct
 }
 
 /**
+ * A named lock on the pair (MySQL/MariaDB GET_LOCK, held by the master session until it ends):
+ * two Rotor actions on the same alternate login (a setSecret delivered twice at once, a leak
+ * revoked during a rotation) run one after the other, as PostgreSQL's advisory lock makes them.
+ * Without it, two concurrent first rotations both try to create the clone, and the loser took
+ * the winner's pairing marker back, leaving a clone Rotor could no longer prove it made.
+ */
+const PAIR_LOCK_SECONDS = 20;
+async function lockPair(s: Session, clone: { user: string; host: string }, ctx: KindContext): Promise<void> {
+  // Lock names are at most 64 characters: a digest of the account, not the account itself.
+  const name = `rotor:${createHash('sha256').update(`${clone.user}@${clone.host}`).digest('hex').slice(0, 40)}`;
+  const [row] = await s.rows<{ got: number | null }>(`SELECT GET_LOCK(${hexLiteral(name)}, ${PAIR_LOCK_SECONDS}) AS got`).catch((err: unknown) => {
+    throw failed(ctx, `locking the pair of ${accountName(clone.user, clone.host)}`, err);
+  });
+  if (Number(row?.got) !== 1) {
+    throw new RotationStepError(
+      `secret ${ctx.secretArn}: another Rotor action on ${accountName(clone.user, clone.host)} held its lock for ${PAIR_LOCK_SECONDS} s; retry the step`,
+    );
+  }
+}
+
+/**
  * Records that this secret's clone of `base` is Rotor's, before the account is created: if the
- * creation then fails, the marker is taken back (a marker for an account that does not exist is
- * replaced the next time Rotor creates it, as a dropped PostgreSQL role loses its comment).
+ * creation then fails and the account does not exist, the marker is taken back (a marker for an
+ * account that does not exist is replaced the next time Rotor creates it, as a dropped
+ * PostgreSQL role loses its comment). One that exists keeps its marker.
  */
 async function createPairedClone(
   s: Session,
@@ -255,7 +278,10 @@ async function createPairedClone(
   try {
     await s.run(create);
   } catch (err) {
-    await s.run(deletePairingStatement(clone, ctx.secretArn)).catch(() => undefined);
+    const [row] = await s
+      .rows<{ n: number }>(`SELECT COUNT(*) AS n FROM mysql.user WHERE User = ${hexLiteral(clone.user)} AND Host = ${hexLiteral(clone.host)}`)
+      .catch(() => [{ n: 1 }]);
+    if (Number(row?.n) === 0) await s.run(deletePairingStatement(clone, ctx.secretArn)).catch(() => undefined);
     throw failed(ctx, `creating ${accountName(clone.user, clone.host)}`, err);
   }
 }
@@ -275,6 +301,7 @@ async function setAlternate(
   options: MysqlOptions,
 ): Promise<void> {
   await withSession(master, options, async (s) => {
+    await lockPair(s, { user: clone, host }, ctx);
     const [row] = await s.rows<{ account: string; version: string; sqlMode: string; base: number; clone: number }>(
       `SELECT CURRENT_USER() AS account, VERSION() AS version, @@SESSION.sql_mode AS sqlMode,
               (SELECT COUNT(*) FROM mysql.user WHERE User = ${hexLiteral(base)} AND Host = ${hexLiteral(host)}) AS base,
@@ -526,6 +553,7 @@ async function lockAlternate(
   const current = { username: pair.base === leaked.username ? pair.clone : pair.base };
   const account = accountName(leaked.username, host);
   const outcome = await withSession(master, options, async (s) => {
+    await lockPair(s, { user: pair.clone, host }, ctx);
     const [row] = await s
       .rows<{ account: string; version: string; sqlMode: string; leaked: number }>(
         `SELECT CURRENT_USER() AS account, VERSION() AS version, @@SESSION.sql_mode AS sqlMode,
