@@ -18,6 +18,7 @@ import {
 } from './defaults.js';
 import { CliError, EXIT_CODE_HELP, ExitCodes, UsageError } from './errors.js';
 import type { LeakTarget } from './leak.js';
+import { SCANNERS, type Scanner } from './scanReports.js';
 import { OUTPUT_FORMATS, resolveOutputFormat, streamOutput, type Output, type Streams } from './output.js';
 
 // The commands, and the AWS SDK they use, load when a command runs: `rotor --help` and a usage
@@ -219,7 +220,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
 
   program
     .command('leak')
-    .description('report a leaked credential: send the "Secret Leak Detected" event the emergency handler acts on; name exactly one of --access-key-id, --secret, --fingerprint')
+    .description(
+      'report a leaked credential: send the "Secret Leak Detected" event the emergency handler acts on; name exactly one of --access-key-id, ' +
+        '--secret, --fingerprint, or hand over a scanner\'s report with --from <scanner> <report-file> (its values are fingerprinted here, never sent)',
+    )
+    .argument('[report-file]', 'with --from: the scanner\'s report (gitleaks JSON report, trufflehog JSON lines, GitHub secret-scanning alerts JSON)')
+    .addOption(new Option('--from <scanner>', 'read a secret scanner\'s report: one leak event per value a Rotor-managed secret holds').choices(SCANNERS))
     .option('--access-key-id <id>', 'an IAM access key id (AKIA..., ASIA...)')
     .option('--secret <secret>', 'a secret name or ARN')
     .option('--fingerprint <hex>', "the leaked token's fingerprint (32 hex digits, see lambdas/core/fingerprint.ts)")
@@ -231,10 +237,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .addHelpText('after', exitCodesHelp)
     .action(
       async (
+        reportFile: string | undefined,
         opts: {
           accessKeyId?: string;
           secret?: string;
           fingerprint?: string;
+          from?: Scanner;
           reason?: string;
           source: string;
           eventBus: string;
@@ -244,6 +252,18 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
         cmd: Command,
       ) => {
         const json = jsonFor(cmd);
+        if (opts.from !== undefined || reportFile !== undefined) {
+          if (opts.from === undefined) throw new UsageError(`${reportFile}: name the scanner that wrote it with --from (${SCANNERS.join(', ')})`);
+          if (reportFile === undefined) throw new UsageError(`--from ${opts.from}: name the report file`);
+          const other = (['accessKeyId', 'secret', 'fingerprint'] as const).find((k) => opts[k] !== undefined);
+          if (other) throw new UsageError('--from reads the values from the report: do not also name --access-key-id, --secret or --fingerprint');
+          const { leakReportCommand } = await import('./leakReport.js');
+          const scanner = opts.from;
+          await run(json, globals(cmd), (ctx) =>
+            leakReportCommand({ scanner, file: reportFile, reason: opts.reason, source: opts.source, eventBus: opts.eventBus, yes: opts.yes }, ctx),
+          );
+          return;
+        }
         const given = (
           [
             ['--access-key-id', opts.accessKeyId],
