@@ -1,7 +1,7 @@
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { KIND_NAMES, type KindName } from '../lambdas/contract/index.js';
+import { KIND_NAMES } from '../lambdas/contract/index.js';
 import { packageRoot } from './package-root.js';
 
 /**
@@ -22,8 +22,6 @@ export const LambdaAssets = {
   sourceEntry: (name: LambdaBundle): string => join(packageRoot(), 'lambdas', name, 'index.ts'),
   /** The folder of the built bundle: index.js, and a package.json that says it is CommonJS. */
   directory: (name: LambdaBundle): string => join(packageRoot(), 'dist', 'lambdas', name),
-  /** The rotation function of a kind. */
-  rotation: (kind: KindName): lambda.Code => LambdaAssets.code(kind),
   /** The pre-built bundle as Lambda code, with an error that says how to build it when it is missing. */
   code(name: LambdaBundle): lambda.Code {
     const dir = LambdaAssets.directory(name);

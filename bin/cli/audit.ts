@@ -7,7 +7,7 @@
 import type { SecretListEntry, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { KIND_TRAITS, RotorTags, ServiceNames, settings, type KindName } from '../../lambdas/contract/index.js';
 import { fingerprint } from '../../lambdas/core/fingerprint.js';
-import { tagMap, versionHolding } from '../../lambdas/core/labels.js';
+import { heldFingerprints, tagMap, versionHolding } from '../../lambdas/core/labels.js';
 import { SecretsApi } from '../../lambdas/core/secretsApi.js';
 import { Stages } from '../../lambdas/core/types.js';
 import { AUDIT_CONDITIONS, auditDefaults, type AuditCondition } from './defaults.js';
@@ -108,9 +108,10 @@ async function auditSecret(
   if (entry.RotationLambdaARN) {
     const fn = await functionKind(entry.RotationLambdaARN);
     if (fn === 'missing') findings.push({ condition: 'function-missing', detail: `rotation function ${entry.RotationLambdaARN} does not exist` });
-    else if (fn === 'other' && kind !== undefined) {
-      findings.push({ condition: 'function-not-rotor', detail: `tagged ${RotorTags.KIND}=${kind} but its rotation function is not Rotor's` });
-    } else if (fn === 'other') findings.push({ condition: 'function-not-rotor', detail: "rotation function is not Rotor's" });
+    else if (fn === 'other') {
+      const detail = kind !== undefined ? `tagged ${RotorTags.KIND}=${kind} but its rotation function is not Rotor's` : "rotation function is not Rotor's";
+      findings.push({ condition: 'function-not-rotor', detail });
+    }
   } else if (rotationEnabled) findings.push({ condition: 'function-missing', detail: 'rotation is on but no rotation function is set' });
 
   // ListSecrets does not say how replicas are: DescribeSecret does (metadata only).
@@ -140,10 +141,7 @@ function heldKeyFingerprints(entries: Iterable<SecretListEntry>): Set<string> {
     const tags = tagMap(entry.Tags);
     const kind = tags.get(RotorTags.KIND) as KindName | undefined;
     if (kind === undefined || !(kind in KIND_TRAITS) || !KIND_TRAITS[kind].issuesCredentials) continue;
-    for (const key of [RotorTags.FINGERPRINT_CURRENT, RotorTags.FINGERPRINT_PREVIOUS]) {
-      const fp = tags.get(key);
-      if (fp) held.add(fp);
-    }
+    for (const { fingerprint: fp } of heldFingerprints(tags)) held.add(fp);
   }
   return held;
 }

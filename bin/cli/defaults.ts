@@ -60,11 +60,11 @@ export type AuditCondition = (typeof AUDIT_CONDITIONS)[number];
 
 export const auditDefaults = {
   /** An AWSPENDING version older than this, not yet AWSCURRENT, is reported stuck (as `status`). */
-  stuckAfterMinutes: 60,
+  stuckAfterMinutes: statusDefaults.stuckAfterMinutes,
   /** IAM access keys older than this many days that no secret holds are reported. */
   keyMaxAgeDays: 90,
-  /** Secrets judged in parallel per region. */
-  concurrency: 8,
+  /** Secrets judged in parallel per region (as `status`). */
+  concurrency: statusDefaults.concurrency,
 } as const;
 
 /** `a,b` → the conditions of `vocabulary`; anything else is a usage error naming the choices. */

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { RotorTags } from '../../lambdas/contract/index.js';
 import { fingerprint } from '../../lambdas/core/fingerprint.js';
-import { tagMap } from '../../lambdas/core/labels.js';
+import { heldFingerprints, tagMap } from '../../lambdas/core/labels.js';
 import { SecretsApi } from '../../lambdas/core/secretsApi.js';
 import { explainAwsError } from './aws.js';
 import { confirmDestructive, type CommandContext } from './commands.js';
@@ -49,10 +49,8 @@ async function fingerprintHolders(ctx: CommandContext): Promise<Map<string, Hold
   const holders = new Map<string, Holder>();
   try {
     for await (const entry of api.listSecrets([{ Key: 'tag-key', Values: [RotorTags.FINGERPRINT_CURRENT, RotorTags.FINGERPRINT_PREVIOUS] }])) {
-      const tags = tagMap(entry.Tags);
-      for (const [key, which] of [[RotorTags.FINGERPRINT_CURRENT, 'current'], [RotorTags.FINGERPRINT_PREVIOUS, 'previous']] as const) {
-        const fp = tags.get(key);
-        if (fp) holders.set(fp, { secretArn: entry.ARN ?? entry.Name ?? '?', secretName: entry.Name ?? entry.ARN ?? '?', which });
+      for (const { fingerprint: fp, which } of heldFingerprints(tagMap(entry.Tags))) {
+        holders.set(fp, { secretArn: entry.ARN ?? entry.Name ?? '?', secretName: entry.Name ?? entry.ARN ?? '?', which });
       }
     }
   } catch (err) {

@@ -30,10 +30,12 @@ import type { Output } from './output.js';
 import { runDefaults } from './defaults.js';
 
 export const REFERENCE_SCHEME = 'rotor://';
+/** What a secret id (a name or an ARN) is made of. */
+const SECRET_ID = '[A-Za-z0-9/_+=.@:!-]';
 /** A reference inside a value: the id runs to `#`, the field over its own characters. */
-const FIELD_REFERENCE = /rotor:\/\/([A-Za-z0-9/_+=.@:!-]+?)#([A-Za-z0-9_.-]+)/g;
+const FIELD_REFERENCE = new RegExp(`rotor://(${SECRET_ID}+?)#([A-Za-z0-9_.-]+)`, 'g');
 /** A whole-value reference without a field. */
-const WHOLE_REFERENCE = /^rotor:\/\/([A-Za-z0-9/_+=.@:!-]+)$/;
+const WHOLE_REFERENCE = new RegExp(`^rotor://(${SECRET_ID}+)$`);
 
 export { runDefaults };
 

@@ -50,6 +50,11 @@ function ensureExitFlush(): void {
   process.on('exit', flushHygiene);
 }
 
+/** What a stream's `write` was given, as text (a string, or bytes). */
+export function chunkText(chunk: unknown): string {
+  return typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString();
+}
+
 /** Text that left the code under test: a log line, a metric, an error's message and stack, an event, CLI output. */
 export function noteOutput(text: string | undefined): void {
   if (!dir() || !text) return;

@@ -1,4 +1,5 @@
 /** Reading staging labels and tags as Secrets Manager returns them (DescribeSecret, ListSecrets). */
+import { RotorTags } from '../contract/index.js';
 
 /** Version ids to their staging labels (`VersionIdsToStages`, `SecretVersionsToStages`). */
 export type StagesById = Readonly<Record<string, readonly string[]>>;
@@ -11,4 +12,17 @@ export function versionHolding(versions: StagesById | undefined, stage: string, 
 /** A secret's tags as a map (missing keys and values read as ''). */
 export function tagMap(tags: ReadonlyArray<{ Key?: string; Value?: string }> | undefined): Map<string, string> {
   return new Map((tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+}
+
+/**
+ * The leak identities a secret's tags name (finishSecret writes them): the fingerprint of
+ * AWSCURRENT's and of AWSPREVIOUS's value, each with the value it belongs to.
+ */
+export function heldFingerprints(tags: ReadonlyMap<string, string>): Array<{ fingerprint: string; which: 'current' | 'previous' }> {
+  const held: Array<{ fingerprint: string; which: 'current' | 'previous' }> = [];
+  for (const [key, which] of [[RotorTags.FINGERPRINT_CURRENT, 'current'], [RotorTags.FINGERPRINT_PREVIOUS, 'previous']] as const) {
+    const fingerprint = tags.get(key);
+    if (fingerprint) held.push({ fingerprint, which });
+  }
+  return held;
 }

@@ -10,7 +10,7 @@ import { fingerprint } from '../core/fingerprint.js';
 import { maskCredentialShapes, Redactor } from '../core/redact.js';
 import { revokeVersion } from './revoke.js';
 import { throttleTolerant } from './throttling.js';
-import { tagMap } from '../core/labels.js';
+import { heldFingerprints, tagMap } from '../core/labels.js';
 import { readSecretValue } from '../core/secretValue.js';
 import { SecretsApi, toDescription, versionWithStage, type SecretDescription } from '../core/secretsApi.js';
 import { resolveStrategy, RotorMetrics, RotorTags, settings } from '../contract/index.js';
@@ -233,14 +233,9 @@ async function locate(report: LeakReport, api: SecretsApi): Promise<Located> {
   for await (const entry of api.listSecrets([{ Key: 'tag-value', Values: [fp] }])) {
     const tags = tagMap(entry.Tags);
     if (!tags.get(RotorTags.KIND)) continue;
-    const stage =
-      tags.get(RotorTags.FINGERPRINT_CURRENT) === fp
-        ? Stages.CURRENT
-        : tags.get(RotorTags.FINGERPRINT_PREVIOUS) === fp
-          ? Stages.PREVIOUS
-          : undefined;
-    if (!stage) continue;
-    return located(await api.describeSecret(entry.ARN ?? entry.Name ?? ''), stage);
+    const held = heldFingerprints(tags).find((h) => h.fingerprint === fp);
+    if (!held) continue;
+    return located(await api.describeSecret(entry.ARN ?? entry.Name ?? ''), held.which === 'current' ? Stages.CURRENT : Stages.PREVIOUS);
   }
   throw new RotationStateError(
     `no Rotor-managed secret holds ${what} (secrets are fingerprinted at each rotation; one never rotated by Rotor must be named by secretId)`,

@@ -6,12 +6,12 @@
  */
 import { format } from 'node:util';
 import { afterAll } from 'vitest';
-import { flushHygiene, noteOutput } from '../../bin/local/hygiene.js';
+import { chunkText, flushHygiene, noteOutput } from '../../bin/local/hygiene.js';
 
 for (const stream of [process.stdout, process.stderr]) {
   const original = stream.write.bind(stream);
   stream.write = ((chunk: unknown, ...rest: unknown[]) => {
-    noteOutput(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString());
+    noteOutput(chunkText(chunk));
     return original(chunk as string, ...(rest as []));
   }) as typeof stream.write;
 }

@@ -2,7 +2,7 @@
  * Captures everything written to stdout and stderr (Powertools' logger and metrics write
  * there, as in Lambda) so a test can prove that no secret value was ever printed.
  */
-import { noteOutput } from '../../bin/local/hygiene.js';
+import { chunkText, noteOutput } from '../../bin/local/hygiene.js';
 
 export class LogCapture {
   private chunks: string[] = [];
@@ -12,7 +12,7 @@ export class LogCapture {
     for (const stream of [process.stdout, process.stderr]) {
       const original = stream.write.bind(stream);
       stream.write = ((chunk: unknown, ...rest: unknown[]) => {
-        const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString();
+        const text = chunkText(chunk);
         this.chunks.push(text);
         noteOutput(text);
         return process.env.ROTOR_TEST_ECHO_LOGS ? original(chunk as string, ...(rest as [])) : true;
