@@ -5,6 +5,7 @@ import {
   type GetSecretValueCommandOutput,
 } from '@aws-sdk/client-secrets-manager';
 import { SecretReadError, errorName } from './errors.js';
+import { secretNameOf } from '../lambdas/core/labels.js';
 
 /** Defaults of the secret cache, visible in one place. */
 export const secretCacheDefaults = {
@@ -240,8 +241,7 @@ function positive(n: number, name: string): number {
 /** Whether a cached id (name or ARN, with the ARN Secrets Manager answered) names the same secret as `other`. */
 function sameSecret(id: string, arn: string | undefined, other: string): boolean {
   if (id === other || arn === other) return true;
-  const nameOf = (s: string) => (s.startsWith('arn:') ? s.split(':secret:')[1]?.replace(/-[A-Za-z0-9]{6}$/, '') : s);
-  return nameOf(id) === nameOf(other) || (arn !== undefined && nameOf(arn) === nameOf(other));
+  return secretNameOf(id) === secretNameOf(other) || (arn !== undefined && secretNameOf(arn) === secretNameOf(other));
 }
 
 /** The process-wide cache behind `getSecret`, `pgPool`, `mysqlPool`, `fromRotatedAccessKey` and `tokenFetch`. */

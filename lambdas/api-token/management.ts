@@ -4,6 +4,7 @@ import { SecretsApi } from '../core/secretsApi.js';
 import { decodeJson } from '../core/secretValue.js';
 import { Stages } from '../core/types.js';
 import { PRINTABLE_ASCII, PRINTABLE_ASCII_RULE } from './secret.js';
+import { secretNameOf } from '../core/labels.js';
 
 /** Reads another secret's AWSCURRENT value: its ARN and secret string (undefined when it has none). */
 export type SecretReader = (secretId: string) => Promise<{ arn: string; secretString: string | undefined }>;
@@ -82,6 +83,6 @@ export async function readManagement(
 /** Whether two secret ids (ARN or name) name the same secret, as far as can be told offline. */
 function sameSecret(a: string, b: string): boolean {
   if (a === b) return true;
-  const name = (id: string) => (id.startsWith('arn:') ? id.split(':secret:')[1]?.replace(/-[A-Za-z0-9]{6}$/, '') : id);
-  return name(a) !== undefined && name(a) === name(b);
+  const name = secretNameOf(a);
+  return name !== undefined && name === secretNameOf(b);
 }

@@ -20,6 +20,7 @@ import {
   type SecretVersion,
   type Step,
 } from './types.js';
+import { secretNameOf } from './labels.js';
 
 /** Bounds of the engine's own waiting and retrying (see EngineDeps). */
 export const engineDefaults = {
@@ -211,15 +212,10 @@ function record(
 /** A per-secret count (MetricDimensions.SECRET), in a record of its own: the step's record keeps its dimensions. */
 function perSecret(metrics: Metrics, kind: string, secretId: string, name: typeof RotorMetrics.ROTATION_FINISHED | typeof RotorMetrics.ROTATION_STEP_FAILED): void {
   const single = metrics.singleMetric();
-  single.addDimensions({ kind, secret: secretNameOf(secretId) });
+  single.addDimensions({ kind, secret: secretNameOf(secretId) ?? secretId });
   single.addMetric(name, MetricUnit.Count, 1);
 }
 
-/** `prod/orders/app` from its ARN (without the 6-character suffix) or its name. */
-function secretNameOf(secretId: string): string {
-  const arn = /^arn:[^:]+:secretsmanager:[^:]*:\d*:secret:(.+)-[A-Za-z0-9]{6}$/.exec(secretId);
-  return arn ? arn[1]! : secretId;
-}
 
 /** Errors leave the engine as RotorErrors whose message and cause chain hold no secret value. */
 function toSafeError(err: unknown, redactor: Redactor, event: RotationEvent | undefined, kind: string): RotorError {

@@ -1,5 +1,5 @@
 /** Reading staging labels and tags as Secrets Manager returns them (DescribeSecret, ListSecrets). */
-import { RotorTags } from '../contract/index.js';
+import { RotorTags } from '../contract/vocabulary.js';
 
 /** Version ids to their staging labels (`VersionIdsToStages`, `SecretVersionsToStages`). */
 export type StagesById = Readonly<Record<string, readonly string[]>>;
@@ -7,6 +7,14 @@ export type StagesById = Readonly<Record<string, readonly string[]>>;
 /** The version that holds `stage` (other than `except`), if any. */
 export function versionHolding(versions: StagesById | undefined, stage: string, except?: string): string | undefined {
   return Object.entries(versions ?? {}).find(([id, stages]) => stages.includes(stage) && id !== except)?.[0];
+}
+
+/**
+ * A secret's name from its ARN (without the 6-character suffix Secrets Manager appends) or from
+ * its name; undefined for an ARN that names no secret.
+ */
+export function secretNameOf(id: string): string | undefined {
+  return id.startsWith('arn:') ? id.split(':secret:')[1]?.replace(/-[A-Za-z0-9]{6}$/, '') : id;
 }
 
 /** A secret's tags as a map (missing keys and values read as ''). */
