@@ -28,10 +28,12 @@ const CHILD = `
 const { createHash } = require('node:crypto');
 const names = (process.env.SHOW || '').split(',').filter(Boolean);
 const digest = (v) => v === undefined ? null : createHash('sha256').update(v).digest('hex');
-console.log('started ' + JSON.stringify({ pid: process.pid, env: Object.fromEntries(names.map((n) => [n, digest(process.env[n])])) }));
-if (process.env.EXIT_WITH) process.exit(Number(process.env.EXIT_WITH));
+// Handlers first, then 'started': the test signals as soon as it reads that line, and a busy
+// machine can pause the child between the two.
 process.on('SIGTERM', () => { console.log('child got SIGTERM'); process.exit(0); });
 process.on('SIGHUP', () => { if (process.env.ON_HUP === 'reload') console.log('child reloads'); else process.exit(129); });
+console.log('started ' + JSON.stringify({ pid: process.pid, env: Object.fromEntries(names.map((n) => [n, digest(process.env[n])])) }));
+if (process.env.EXIT_WITH) process.exit(Number(process.env.EXIT_WITH));
 setInterval(() => {}, 1000);
 `;
 
