@@ -249,3 +249,17 @@ export const RetireEvidence = {
 } as const;
 export type RetireInUseAction = (typeof RetireEvidence.ACTIONS)[keyof typeof RetireEvidence.ACTIONS];
 export const RETIRE_IN_USE_ACTIONS = Object.values(RetireEvidence.ACTIONS) as [RetireInUseAction, ...RetireInUseAction[]];
+
+/**
+ * Many accounts (an AWS Organization): the names the per-account (member) stack gives what the
+ * central account and the CLI reach into, so the deploy side and `rotor status|audit --accounts`
+ * agree on them.
+ */
+export const Organization = {
+  /** The read-only role each member account gives `rotor status|audit --accounts|--org` to assume. */
+  READ_ROLE_NAME: 'RotorReadOnly',
+  /** The event bus in each member account that the central bus routes leak events to. */
+  MEMBER_BUS_NAME: 'rotor-emergency',
+  /** The central account's event bus that member accounts, Health and GuardDuty send to. */
+  CENTRAL_BUS_NAME: 'rotor-organization',
+} as const;
