@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import './zodMessages.js';
 import { ALLOW_LOOPBACK_FOR_TESTS } from './testing.js';
 import {
+  Audit,
   Bounds,
   RETIRE_IN_USE_ACTIONS,
   RetireEvidence,
@@ -172,6 +173,35 @@ export const settings = {
     z.enum(RETIRE_IN_USE_ACTIONS),
     RetireEvidence.ACTIONS.DEACTIVATE,
     text,
+  ),
+  fingerprintKeyArn: setting(
+    'ROTOR_FINGERPRINT_KEY_ARN',
+    "ARN of Rotor's fingerprint key secret (the HMAC key of the rotor:fp-* tags)",
+    z.string().check(z.startsWith('arn:')),
+    undefined,
+    text,
+  ),
+  auditStuckAfterMinutes: setting(
+    'AUDIT_STUCK_AFTER_MINUTES',
+    'scheduled audit: an AWSPENDING version older than this, not yet AWSCURRENT, is stuck, minutes',
+    int(Audit.stuckAfterMinutes.min, Audit.stuckAfterMinutes.max),
+    Audit.stuckAfterMinutes.default,
+    wholeNumber,
+  ),
+  auditKeyMaxAgeDays: setting(
+    'AUDIT_KEY_MAX_AGE_DAYS',
+    'scheduled audit: IAM access keys older than this that no secret holds are reported, days',
+    int(Audit.keyMaxAgeDays.min, Audit.keyMaxAgeDays.max),
+    Audit.keyMaxAgeDays.default,
+    wholeNumber,
+  ),
+  auditRegions: setting(
+    'AUDIT_REGIONS',
+    "scheduled audit: the regions whose secrets it audits, comma-separated (absent: the function's own region)",
+    z.array(z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d+$/))).check(z.minLength(1), z.maxLength(40)),
+    undefined,
+    (raw) => raw.split(',').map((r) => r.trim()).filter((r) => r !== ''),
+    (regions) => regions.join(','),
   ),
   /** Read by Powertools itself (Logger, Metrics); the constructs write it so both agree. */
   serviceName: setting(

@@ -94,6 +94,28 @@ export const RotorTags = {
   LAST_FAILURE: 'rotor:last-failure',
 } as const;
 
+/**
+ * Fingerprints (the `rotor:fp-*` tag values, leak events' `fingerprint`): a keyed one is
+ * `k1:` + the first 32 hex digits of HMAC-SHA-256(Rotor's fingerprint key, identity); a legacy
+ * one (written before keyed fingerprints) is the first 32 hex digits of a plain SHA-256. Writers
+ * write keyed ones only; readers match both. Rotor's fingerprint key is a secret of its own,
+ * tagged KEY_TAG (the CLI finds it by that tag; the functions get its ARN in
+ * ROTOR_FINGERPRINT_KEY_ARN).
+ */
+export const Fingerprints = {
+  KEYED_PREFIX: 'k1:',
+  HEX_DIGITS: 32,
+  /** Tag key (value KEY_TAG_VALUE) that marks Rotor's fingerprint key secret. */
+  KEY_TAG: 'rotor:fingerprint-key',
+  KEY_TAG_VALUE: 'hmac-sha256',
+  /** Length of the generated key (letters and digits), and the shortest key the functions accept. */
+  KEY_LENGTH: 64,
+  MIN_KEY_LENGTH: 32,
+} as const;
+
+/** A fingerprint as tags and leak events carry it: keyed (`k1:` + 32 lowercase hex) or legacy plain (32 lowercase hex). */
+export const FINGERPRINT_PATTERN = /^(?:k1:)?[0-9a-f]{32}$/;
+
 /** The tags each function may write: their IAM grants are conditioned on exactly these keys. */
 export const TagsWrittenBy = {
   rotation: [RotorTags.FINGERPRINT_CURRENT, RotorTags.FINGERPRINT_PREVIOUS, RotorTags.LAST_FAILURE],
@@ -117,6 +139,7 @@ export const ServiceNames = {
   ROTATION: 'rotor',
   RETIRE: 'rotor-retire',
   EMERGENCY: 'rotor-emergency',
+  AUDIT: 'rotor-audit',
 } as const;
 
 /** Metrics Rotor publishes (namespace NAMESPACE) that constructs alarm on or dashboards show. */
@@ -139,6 +162,11 @@ export const RotorMetrics = {
   PREVIOUS_CREDENTIAL_IN_USE: 'PreviousCredentialInUse',
   /** Revoking an old or leaked API token failed (retried by the retire run). Dimensions: service, kind, provider. */
   TOKEN_REVOKE_FAILED: 'TokenRevokeFailed',
+  /**
+   * finishSecret wrote no fingerprint tags (no fingerprint key configured, or its secret not
+   * readable): the rotation finished, the secret is found by name only. Dimensions: service, kind.
+   */
+  FINGERPRINT_TAGS_SKIPPED: 'FingerprintTagsSkipped',
   /** Every rotation step (STEP_DIMENSIONS): it succeeded, or failed. */
   STEP_SUCCEEDED: 'StepSucceeded',
   STEP_FAILED: 'StepFailed',
@@ -154,10 +182,16 @@ export const RotorMetrics = {
   LEAK_TO_REVOKED_DURATION: 'LeakToRevokedDuration',
   LEAK_FAILED: 'LeakFailed',
   LEAK_EVENT_INVALID: 'LeakEventInvalid',
-  /** The retire run (service only): secrets looked at, previous values retired, failures. */
+  /** The retire run and the scheduled audit (service only): secrets looked at; the retire run: previous values retired, failures. */
   SECRETS_CHECKED: 'SecretsChecked',
   SECRETS_RETIRED: 'SecretsRetired',
   RETIRE_FAILED: 'RetireFailed',
+  /**
+   * The scheduled audit (AUDIT dimensions): how many secrets (and, for `old-unmanaged-key`, IAM
+   * access keys) are in one condition of AUDIT_CONDITIONS, one series per condition, published at
+   * every run (0 included), so an alarm on one condition is a plain metric alarm.
+   */
+  AUDIT_FINDINGS: 'AuditFindings',
 } as const;
 
 /**
@@ -173,6 +207,8 @@ export const MetricDimensions = {
   KIND: ['kind', 'service'],
   /** Run-level metrics of the emergency and retire handlers. */
   SERVICE: ['service'],
+  /** The scheduled audit's counts: the condition (AUDIT_CONDITIONS). */
+  AUDIT: ['condition', 'service'],
 } as const;
 
 /** Bounds both sides check. */
@@ -185,6 +221,21 @@ export const Bounds = {
   mysqlUsernameLength: { min: 1, max: 128 },
   /** A Lambda runs at most 15 minutes: no wait may be longer. */
   lambdaMs: { min: 0, max: 900_000 },
+  /**
+   * A secret with replicas in other regions: after AWSCURRENT moves (finishSecret) or AWSPREVIOUS
+   * leaves a leaked version (the emergency revocation), wait until DescribeSecret reports every
+   * replica InSync, asking every `pollMs`, for at most `waitMs` (and never past the invocation's
+   * deadline). Well under the rotation function's 60 s default timeout; Secrets Manager usually
+   * replicates within seconds.
+   */
+  replicaSync: { waitMs: 30_000, pollMs: 1_000 },
+} as const;
+
+/** Replica states as DescribeSecret's ReplicationStatus reports them. */
+export const ReplicaStatuses = {
+  IN_SYNC: 'InSync',
+  IN_PROGRESS: 'InProgress',
+  FAILED: 'Failed',
 } as const;
 
 /** Hours the previous value of a dual-active kind stays valid when neither the value nor the tag says. */
@@ -262,4 +313,32 @@ export const Organization = {
   MEMBER_BUS_NAME: 'rotor-emergency',
   /** The central account's event bus that member accounts, Health and GuardDuty send to. */
   CENTRAL_BUS_NAME: 'rotor-organization',
+} as const;
+
+/**
+ * The audit (`rotor audit` and the scheduled audit function, lambdas/audit/): what it reports
+ * (and `--fail-on` takes, and the function counts as AuditFindings), and its defaults and bounds.
+ */
+export const AUDIT_CONDITIONS = [
+  'rotation-off',
+  'never-rotated',
+  'overdue',
+  'last-rotation-failed',
+  'stuck',
+  'function-missing',
+  'function-not-rotor',
+  'replica-out-of-sync',
+  'old-unmanaged-key',
+] as const;
+export type AuditCondition = (typeof AUDIT_CONDITIONS)[number];
+
+export const Audit = {
+  /** An AWSPENDING version older than this, not yet AWSCURRENT, is stuck (`rotor status` too). Minutes. */
+  stuckAfterMinutes: { default: 60, min: 0, max: 525_600 },
+  /** IAM access keys older than this that no secret holds are reported. Days. */
+  keyMaxAgeDays: { default: 90, min: 0, max: 36_500 },
+  /** Secrets judged in parallel per region (`rotor status` too). */
+  concurrency: 8,
+  /** The conditions the scheduled audit alarms on (count above 0). */
+  ALARM_CONDITIONS: ['overdue', 'last-rotation-failed'] as const satisfies readonly AuditCondition[],
 } as const;
