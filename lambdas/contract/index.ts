@@ -2,3 +2,4 @@
 export * from './vocabulary.js';
 export * from './settings.js';
 export * from './testing.js';
+export * from './preflight.js';

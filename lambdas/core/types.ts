@@ -101,6 +101,27 @@ export interface RevokeContext<S> extends KindContext {
 /** testSecret needs only the pending value: it proves that value works, nothing else. */
 export type TestContext = KindContext;
 
+/** One finding of a kind's preflight (the contract's report entry): ok, problem (with its fix) or skipped; never a value. */
+export type { PreflightCheck as PreflightFinding } from '../contract/index.js';
+import type { PreflightCheck } from '../contract/index.js';
+
+/**
+ * What a kind's `preflight` receives (lambdas/core/preflight.ts): the AWSCURRENT value, the
+ * function's effective password policy, and read-only access to the master secret and
+ * AWSPREVIOUS. Nothing in it writes: a preflight changes nothing.
+ */
+export interface PreflightContext<S> extends KindContext {
+  readonly current: SecretVersion<S>;
+  /** The password policy the function would use (PASSWORD_LENGTH, EXCLUDE_CHARACTERS or the kind's). */
+  readonly passwordPolicy: PasswordPolicy;
+  /** One password GetRandomPassword made with that policy (never stored): to check a server's password rules. */
+  readonly samplePassword?: string;
+  /** Reads another secret (a master secret named by `masterarn`), parsed with the kind's parser. */
+  readSecret(secretId: string): Promise<S>;
+  /** The AWSPREVIOUS version, read only when asked for; undefined when there is none. */
+  previous(): Promise<SecretVersion<S> | undefined>;
+}
+
 /**
  * A secret kind plugs into the engine as a small object. The engine owns validation,
  * labels, idempotency, logging and metrics; a kind only knows its target system.
@@ -160,6 +181,16 @@ export interface RotationKind<S> {
    * leaked value is no longer AWSCURRENT). Must be idempotent: events arrive at least once.
    */
   revoke?(leaked: S, ctx: RevokeContext<S>): Promise<void>;
+  /**
+   * `rotor preflight`: checks, from this function's network, what the next rotation needs of the
+   * target (reachable, the current credential logs in, the master's privileges, room for a new
+   * key, the provider and its management credential), and CHANGES NOTHING: read-only catalog
+   * queries, list and verify calls only; no password set, no key or token issued, no clone made.
+   * It follows the same trust rules as the steps (the kind's own connection and host checks: no
+   * credential goes to a host the secret was not told to trust). Each finding is ok, a problem
+   * with its fix, or skipped; an error thrown is reported as one problem.
+   */
+  preflight?(current: S, ctx: PreflightContext<S>): Promise<PreflightCheck[]>;
 }
 
 /** Tags that mark a secret as Rotor-managed: the contract's (lambdas/contract). */

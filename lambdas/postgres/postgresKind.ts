@@ -8,6 +8,8 @@ import { isAuthFailure, passwordLiteral, withConnection } from './connection.js'
 import { readPostgresOptions, type PostgresOptions } from './options.js';
 import { MAX_IDENTIFIER_BYTES, parsePostgresSecret, type PostgresSecret } from './secret.js';
 import { countSessions, reportOldLoginSessions } from './sessions.js';
+import { withDatabasePreflight } from '../database/preflight.js';
+import { postgresPreflight } from './preflight.js';
 
 /** As AWS's PostgreSQL rotation templates: 32 characters, none of these. */
 export const postgresPasswordPolicy = { length: 32, excludeCharacters: ':/@"\'\\' } as const;
@@ -46,7 +48,7 @@ async function lockRole(client: pg.Client, role: string): Promise<void> {
  * role is dropped, so a later role of the same name starts unpaired. Answers whether the clone
  * exists; refuses unless it carries the marker for `base` and this secret.
  */
-async function verifyPairing(
+export async function verifyPairing(
   client: pg.Client,
   pair: { clone: string; base: string; secretArn: string },
 ): Promise<boolean> {
@@ -60,7 +62,7 @@ async function verifyPairing(
 }
 
 /** Role names the user is a direct member of (the privileges the clone must share). */
-async function memberships(client: pg.Client, role: string): Promise<string[]> {
+export async function memberships(client: pg.Client, role: string): Promise<string[]> {
   const res = await client.query<{ rolname: string }>(
     `SELECT r.rolname FROM pg_auth_members m
        JOIN pg_roles r ON r.oid = m.roleid
@@ -312,8 +314,9 @@ export const postgresEngine: DatabaseEngine<PostgresSecret, void> = createPostgr
 
 /** The PostgreSQL kind with its settings read from `env` (tests; the deployed one reads process.env). */
 export function createPostgresKind(source: { env?: NodeJS.ProcessEnv } = {}): RotationKind<PostgresSecret> {
-  return databaseKind(createPostgresEngine(source));
+  const engine = createPostgresEngine(source);
+  return withDatabasePreflight(databaseKind(engine), engine, postgresPreflight);
 }
 
 /** The PostgreSQL kind: single-user and alternating-users rotation with the pg client. */
-export const postgresKind: RotationKind<PostgresSecret> = databaseKind(postgresEngine);
+export const postgresKind: RotationKind<PostgresSecret> = withDatabasePreflight(databaseKind(postgresEngine), postgresEngine, postgresPreflight);
