@@ -24,6 +24,8 @@ import {
 import { defaultRoleStatement, grantSyncStatements, parseDefaultRoles, parseGrants, parseRequire } from './grants.js';
 import { readMysqlOptions, type MysqlOptions } from './options.js';
 import { parseMysqlSecret, type MysqlSecret } from './secret.js';
+import { withDatabasePreflight } from '../database/preflight.js';
+import { mysqlPreflight } from './preflight.js';
 import {
   accountName,
   deletePairingStatement,
@@ -223,10 +225,10 @@ const ACCOUNT_LOCKED = new Set([4151, 3118]);
 
 /** ER_BAD_DB_ERROR, ER_NO_SUCH_TABLE: no clone was ever created on this server by this Rotor version. */
 const NO_PAIRING_TABLE = new Set([1049, 1146]);
-const PAIRING_WHERE = `table ${PAIRING_SCHEMA}.${PAIRING_TABLE}`;
+export const PAIRING_WHERE = `table ${PAIRING_SCHEMA}.${PAIRING_TABLE}`;
 
 /** The marker Rotor recorded for a clone account (undefined when none), read over the master session. */
-async function readPairing(s: Session, clone: { user: string; host: string }, ctx: KindContext): Promise<PairingRecord> {
+export async function readPairing(s: Session, clone: { user: string; host: string }, ctx: KindContext): Promise<PairingRecord> {
   try {
     const [row] = await s.rows<{ base: Buffer | string; secret: Buffer | string }>(readPairingStatement(clone));
     return row ? { base: row.base.toString(), secret: row.secret.toString() } : undefined;
@@ -655,7 +657,7 @@ export function createMysqlKind(source: { env?: NodeJS.ProcessEnv } = {}): Rotat
       await discardOld(previous, ctx, opts);
     },
   };
-  return databaseKind(engine);
+  return withDatabasePreflight(databaseKind(engine), engine, mysqlPreflight(settings));
 }
 
 /** The kind as deployed: settings from the function's environment. */
