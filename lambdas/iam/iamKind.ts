@@ -21,6 +21,7 @@ import {
   type StsClientFactory,
 } from './callerIdentity.js';
 import { parseIamSecret, type IamSecret } from './secret.js';
+import { iamPreflight } from './preflight.js';
 import type { RetireContext } from '../retire/context.js';
 import type { UsageEvidence } from '../retire/evidence.js';
 
@@ -155,20 +156,36 @@ function refuseAnotherUser(old: IamSecret, current: IamSecret, what: 'leaked val
 }
 
 /**
- * Makes room for the new key. Keeps the AWSCURRENT key whatever happens; deletes keys Rotor
- * created for this secret that no version holds (an interrupted createSecret's orphans); when
- * the user still holds two keys, deletes the one AWSPREVIOUS holds. A key Rotor does not know
- * is never deleted.
+ * What making room for the new key takes, worked out without changing anything (createSecret
+ * carries it out, the preflight reports it): the keys Rotor created for this secret that no
+ * version holds (an interrupted createSecret's orphans, deleted), then, when the user would
+ * still hold two keys, the one AWSPREVIOUS holds (deleted), or the key that blocks the rotation
+ * (a key Rotor does not know: never deleted). The AWSCURRENT key is never part of it.
  */
-async function makeRoom(current: IamSecret, keys: AccessKeys, ctx: CreateContext<IamSecret>): Promise<void> {
-  let held = await listKeys(keys, ctx);
-  if (!held.some((k) => k.accessKeyId === current.accessKeyId)) {
-    ctx.logger.warn('the AWSCURRENT access key does not exist on the user; the rotation replaces it', {
-      accessKeyId: current.accessKeyId,
-    });
-  }
+export interface RoomPlan {
+  /** The user's keys as listed. */
+  readonly held: readonly AccessKeyInfo[];
+  /** Whether the AWSCURRENT key is on the user (the rotation replaces it either way). */
+  readonly currentOnUser: boolean;
+  readonly orphans: readonly AccessKeyInfo[];
+  /** Keys of the user that no version holds and Rotor did not create for this secret. */
+  readonly strangers: readonly AccessKeyInfo[];
+  /** The AWSPREVIOUS key, when it must be deleted to make room. */
+  readonly deletePrevious?: AccessKeyInfo;
+  readonly previousVersionId?: string;
+  /** Set when there is no room and nothing Rotor may delete would make it. */
+  readonly blockedBy?: { readonly key?: AccessKeyInfo; readonly held: number };
+}
+
+export async function planRoom(
+  current: IamSecret,
+  keys: AccessKeys,
+  ctx: Pick<CreateContext<IamSecret>, 'previous' | 'secretArn'> & KindContext,
+): Promise<RoomPlan> {
+  const held = await listKeys(keys, ctx);
+  const currentOnUser = held.some((k) => k.accessKeyId === current.accessKeyId);
   const others = held.filter((k) => k.accessKeyId !== current.accessKeyId);
-  if (others.length === 0) return;
+  if (others.length === 0) return { held, currentOnUser, orphans: [], strangers: [] };
 
   const previous = await ctx.previous();
   const previousKeyId =
@@ -176,52 +193,70 @@ async function makeRoom(current: IamSecret, keys: AccessKeys, ctx: CreateContext
       ? previous.value.accessKeyId
       : undefined;
   const unknown = others.filter((k) => k.accessKeyId !== previousKeyId);
+  const orphans: AccessKeyInfo[] = [];
   const strangers: AccessKeyInfo[] = [];
   if (unknown.length > 0) {
     const markers = await keys.markers();
     const ours = keyMarker(ctx.secretArn);
-    for (const key of unknown) {
-      if (markers.get(key.accessKeyId) !== ours) {
-        strangers.push(key);
-        continue;
-      }
-      await keys.delete(key.accessKeyId);
-      held = held.filter((k) => k.accessKeyId !== key.accessKeyId);
-      ctx.logger.warn('deleted an access key an interrupted createSecret had created but not stored', {
-        accessKeyId: key.accessKeyId,
-        createdAt: date(key.createDate),
-      });
-    }
+    for (const key of unknown) (markers.get(key.accessKeyId) === ours ? orphans : strangers).push(key);
   }
-  if (held.length < MAX_KEYS_PER_USER) {
-    for (const key of strangers) {
+  const left = held.filter((k) => !orphans.includes(k));
+  const base = { held, currentOnUser, orphans, strangers, previousVersionId: previous?.versionId };
+  if (left.length < MAX_KEYS_PER_USER) return base;
+  const previousKey = left.find((k) => k.accessKeyId === previousKeyId);
+  if (!previousKey) return { ...base, blockedBy: { key: strangers[0], held: left.length } };
+  return { ...base, deletePrevious: previousKey };
+}
+
+/**
+ * Makes room for the new key (planRoom). Keeps the AWSCURRENT key whatever happens; deletes keys
+ * Rotor created for this secret that no version holds (an interrupted createSecret's orphans);
+ * when the user still holds two keys, deletes the one AWSPREVIOUS holds. A key Rotor does not
+ * know is never deleted.
+ */
+async function makeRoom(current: IamSecret, keys: AccessKeys, ctx: CreateContext<IamSecret>): Promise<void> {
+  const plan = await planRoom(current, keys, ctx);
+  if (!plan.currentOnUser) {
+    ctx.logger.warn('the AWSCURRENT access key does not exist on the user; the rotation replaces it', {
+      accessKeyId: current.accessKeyId,
+    });
+  }
+  for (const key of plan.orphans) {
+    await keys.delete(key.accessKeyId);
+    ctx.logger.warn('deleted an access key an interrupted createSecret had created but not stored', {
+      accessKeyId: key.accessKeyId,
+      createdAt: date(key.createDate),
+    });
+  }
+  if (plan.blockedBy) {
+    const stranger = plan.blockedBy.key;
+    throw new UnsafeRotationError(
+      `${where(ctx)}: IAM user ${JSON.stringify(current.username)} already holds ${plan.blockedBy.held} access keys and ` +
+        `key ${stranger?.accessKeyId ?? '(unknown)'} (created ${date(stranger?.createDate)}) is in no version of the secret ` +
+        `and was not created by Rotor for it; Rotor never deletes a key it does not know. ` +
+        `Delete that key (or make it the secret's AWSPREVIOUS) and retry`,
+    );
+  }
+  const previousKey = plan.deletePrevious;
+  if (!previousKey) {
+    for (const key of plan.strangers) {
       ctx.logger.warn('the user holds an access key no version of the secret holds; left alone', {
         accessKeyId: key.accessKeyId,
       });
     }
     return;
   }
-  const previousKey = held.find((k) => k.accessKeyId === previousKeyId);
-  if (!previousKey) {
-    const stranger = strangers[0];
-    throw new UnsafeRotationError(
-      `${where(ctx)}: IAM user ${JSON.stringify(current.username)} already holds ${held.length} access keys and ` +
-        `key ${stranger?.accessKeyId ?? '(unknown)'} (created ${date(stranger?.createDate)}) is in no version of the secret ` +
-        `and was not created by Rotor for it; Rotor never deletes a key it does not know. ` +
-        `Delete that key (or make it the secret's AWSPREVIOUS) and retry`,
-    );
-  }
   if (previousKey.status === KeyStatus.ACTIVE) {
     ctx.logger.warn(
       'the previous access key is still active: this rotation came before its grace window ended ' +
         '(or no retire schedule deactivated it) and cuts that window short',
-      { accessKeyId: previousKey.accessKeyId, previousVersionId: previous?.versionId },
+      { accessKeyId: previousKey.accessKeyId, previousVersionId: plan.previousVersionId },
     );
   }
   await keys.delete(previousKey.accessKeyId);
   ctx.logger.info('deleted the previous access key', {
     accessKeyId: previousKey.accessKeyId,
-    previousVersionId: previous?.versionId,
+    previousVersionId: plan.previousVersionId,
   });
 }
 
@@ -370,6 +405,9 @@ export function createIamKind(
       await keys.setStatus(previous.accessKeyId, KeyStatus.INACTIVE);
       ctx.logger.info('deactivated the previous access key', { accessKeyId: previous.accessKeyId });
     },
+
+    // rotor preflight: the user's keys and room for a new one, the current key through STS; changes nothing.
+    preflight: (current, ctx) => iamPreflight(current, ctx, { iam: iam(), stsClient: stsClient() }),
 
     async revoke(leaked: IamSecret, ctx: RevokeContext<IamSecret>): Promise<void> {
       // The leaked value must not lead the emergency function to another user's key.

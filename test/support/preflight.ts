@@ -19,8 +19,13 @@ export const ROTATION_FUNCTION = 'rotor-rotation';
  * Turns rotation on with moto's stand-in function, as a Rotor construct leaves a secret before its
  * first rotation: RotationLambdaARN set, rotation enabled, no AWSPENDING left behind.
  */
-export async function enableRotation(endpoint: string, client: SecretsManagerClient, secretId: string, functionName = ROTATION_FUNCTION): Promise<string> {
-  const functionArn = await createRotationFunction(endpoint, functionName);
+export async function enableRotation(
+  endpoint: string,
+  client: SecretsManagerClient,
+  secretId: string,
+  options: { functionName?: string; credentials?: { accessKeyId: string; secretAccessKey: string } } = {},
+): Promise<string> {
+  const functionArn = await createRotationFunction(endpoint, options.functionName ?? ROTATION_FUNCTION, options.credentials);
   await client.send(
     new RotateSecretCommand({ SecretId: secretId, RotationLambdaARN: functionArn, RotationRules: { AutomaticallyAfterDays: 30 }, RotateImmediately: false }),
   );
@@ -54,9 +59,9 @@ export async function runPreflight<S>(
   endpoint: string,
   kind: RotationKind<S>,
   secretId: string,
-  options: { env?: Record<string, string>; functionName?: string; note?: (text: string) => void } = {},
+  options: { env?: Record<string, string>; functionName?: string; note?: (text: string) => void; client?: SecretsManagerClient } = {},
 ): Promise<PreflightReport> {
-  const handler = createRotationHandler(kind, { client: smClient(endpoint), env: options.env ?? {} });
+  const handler = createRotationHandler(kind, { client: options.client ?? smClient(endpoint), env: options.env ?? {} });
   const report = await handler({ rotor: 'preflight', secretId }, lambdaContext(options.functionName ?? ROTATION_FUNCTION));
   options.note?.(JSON.stringify(report));
   return report;
