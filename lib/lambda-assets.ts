@@ -6,12 +6,12 @@ import { packageRoot } from './package-root.js';
 
 /**
  * Every Lambda bundle Rotor ships: one rotation function per kind (named after the kind, so a new
- * kind needs no line here), the emergency handler and the retire handler. The source of bundle
+ * kind needs no line here), the emergency handler, the retire handler and the scheduled audit. The source of bundle
  * `name` is lambdas/<name>/index.ts; the package build (scripts/build.ts) bundles it once into
  * dist/lambdas/<name>/index.js, and the constructs deploy that folder as it is: a consumer's
  * synth runs no esbuild and no Docker, and needs no lock file.
  */
-export const LAMBDA_BUNDLES = [...KIND_NAMES, 'emergency', 'retire'] as const;
+export const LAMBDA_BUNDLES = [...KIND_NAMES, 'emergency', 'retire', 'audit'] as const;
 export type LambdaBundle = (typeof LAMBDA_BUNDLES)[number];
 
 /** The handler of every bundle: index.js exports `handler`. */

@@ -70,9 +70,11 @@ type Driver = keyof typeof DRIVERS;
 /**
  * The kinds a bundle acts on, as its handler chooses them: a rotation function its own kind,
  * the emergency handler every kind (it revokes with any), the retire handler the dual-active
- * ones (lambdas/retire/index.ts, KIND_TRAITS.dualActive).
+ * ones (lambdas/retire/index.ts, KIND_TRAITS.dualActive), the scheduled audit none (it reads
+ * metadata only, and logs in nowhere).
  */
 export function bundleKinds(name: LambdaBundle): readonly KindName[] {
+  if (name === 'audit') return [];
   if (name === 'emergency') return KIND_NAMES;
   if (name === 'retire') return KIND_NAMES.filter((kind) => KIND_TRAITS[kind].dualActive);
   return [name];

@@ -1,210 +1,27 @@
 /**
- * `rotor audit`: every secret of the account and region (not only Rotor's; with --all-regions,
- * every enabled region), and the IAM users' access keys, judged for rotation hygiene. It reads
- * metadata only: ListSecrets (with tags), DescribeSecret (replicas), ListSecretVersionIds where a
- * date is needed, the rotation functions' configuration, IAM's key lists. No secret value is read.
+ * `rotor audit`: the audit (lambdas/audit/audit.ts, shared with the scheduled audit function)
+ * printed for people or as JSON, with --fail-on for CI; with --accounts/--org, in every account
+ * through its read role (./accounts.ts). No secret value is read.
  */
-import type { SecretListEntry, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { KIND_TRAITS, RotorTags, ServiceNames, settings, type KindName } from '../../lambdas/contract/index.js';
-import { fingerprint } from '../../lambdas/core/fingerprint.js';
-import { heldFingerprints, tagMap, versionHolding } from '../../lambdas/core/labels.js';
-import { SecretsApi } from '../../lambdas/core/secretsApi.js';
-import { Stages } from '../../lambdas/core/types.js';
-import { AUDIT_CONDITIONS, auditDefaults, type AuditCondition } from './defaults.js';
+import { collectAudit, type AccessKeyAudit, type AuditClients, type AuditReport, type SecretAudit } from '../../lambdas/audit/audit.js';
+import { auditSdkClients } from '../../lambdas/audit/clients.js';
+import type { AwsCredentialIdentity } from '@smithy/types';
+import { forEachAccount, type AccountSelection } from './accounts.js';
+import { AUDIT_CONDITIONS, type AuditCondition } from './defaults.js';
 import { explainAwsError } from './aws.js';
-import { ExitCodes, type ExitCode } from './errors.js';
-import { formatDuration, formatTime, table, type Output } from './output.js';
-import { nextRotation } from './schedule.js';
+import { CliError, ExitCodes, type ExitCode } from './errors.js';
+import { table, type Output } from './output.js';
 
-/** One secret's findings: each a condition and the sentence that explains it. */
-export interface SecretAudit {
-  readonly region: string;
-  readonly name: string;
-  readonly arn: string;
-  /** `rotor:kind` when the secret is Rotor's. */
-  readonly kind?: string;
-  readonly rotationEnabled: boolean;
-  readonly rotationFunction?: string;
-  readonly lastRotated?: string;
-  readonly findings: ReadonlyArray<{ readonly condition: AuditCondition; readonly detail: string }>;
-}
-
-export interface AccessKeyAudit {
-  readonly userName: string;
-  readonly accessKeyId: string;
-  readonly status?: string;
-  readonly createdAt?: string;
-  readonly ageDays: number;
-  readonly condition: 'old-unmanaged-key';
-  readonly detail: string;
-}
-
-export interface AuditReport {
-  readonly regions: readonly string[];
-  readonly secrets: readonly SecretAudit[];
-  readonly accessKeys: readonly AccessKeyAudit[];
-  /** How many secrets (and IAM keys) are in each condition. */
-  readonly counts: Readonly<Record<AuditCondition, number>>;
-  readonly checked: { readonly secrets: number; readonly accessKeys: number };
-}
-
-/** What a rotation function is, as the audit sees it: missing, Rotor's, or someone else's. */
-export type FunctionKind = 'missing' | 'rotor' | 'other' | 'unknown';
-
-export interface AuditClients {
-  readonly secretsFor: (region: string) => SecretsManagerClient;
-  /** The kind of a rotation function (GetFunctionConfiguration); `unknown` when it cannot be read. */
-  readonly functionKind: (region: string, functionArn: string) => Promise<FunctionKind>;
-  /** Every IAM user's access keys, with their creation dates (IAM is global: asked once). */
-  readonly accessKeys?: () => AsyncIterable<{ userName: string; accessKeyId: string; status?: string; createdAt?: Date }>;
-}
-
-export interface AuditOptions {
-  readonly regions: readonly string[];
-  readonly now: Date;
-  readonly stuckAfterMinutes?: number;
-  readonly keyMaxAgeDays?: number;
-  /** Called as each region starts and as secrets are judged (the CLI's progress on a terminal). */
-  readonly progress?: (text: string) => void;
-}
-
-/** Rotor's rotation functions say so in their environment: POWERTOOLS_SERVICE_NAME is Rotor's rotation service. */
-export function isRotorFunction(environment: Record<string, string> | undefined): boolean {
-  return environment?.[settings.serviceName.name] === ServiceNames.ROTATION;
-}
-
-async function auditSecret(
-  region: string,
-  entry: SecretListEntry,
-  options: AuditOptions,
-  api: SecretsApi,
-  functionKind: (arn: string) => Promise<FunctionKind>,
-): Promise<SecretAudit> {
-  const tags = tagMap(entry.Tags);
-  const arn = entry.ARN ?? entry.Name ?? '(unknown)';
-  const now = options.now.getTime();
-  const findings: Array<{ condition: AuditCondition; detail: string }> = [];
-  const rotationEnabled = entry.RotationEnabled === true;
-  const kind = tags.get(RotorTags.KIND);
-
-  if (!rotationEnabled) findings.push({ condition: 'rotation-off', detail: 'rotation is not enabled' });
-  if (!entry.LastRotatedDate) findings.push({ condition: 'never-rotated', detail: 'never rotated' });
-  const next = nextRotation({ rotationEnabled, nextRotationDate: entry.NextRotationDate, lastRotatedDate: entry.LastRotatedDate, rules: entry.RotationRules });
-  if (next?.at && now > next.at.getTime()) findings.push({ condition: 'overdue', detail: `overdue since ${formatTime(next.at)} (its own schedule)` });
-
-  const failure = tags.get(RotorTags.LAST_FAILURE);
-  if (failure) findings.push({ condition: 'last-rotation-failed', detail: `last rotation failed: ${failure}` });
-
-  const stages = (entry.SecretVersionsToStages ?? {}) as Record<string, string[]>;
-  const pendingId = versionHolding(stages, Stages.PENDING, undefined);
-  if (pendingId && !stages[pendingId]!.includes(Stages.CURRENT)) {
-    const created = (await api.listVersions(arn)).find((v) => v.versionId === pendingId)?.created;
-    const age = created ? now - created.getTime() : undefined;
-    if (age === undefined || age > (options.stuckAfterMinutes ?? auditDefaults.stuckAfterMinutes) * 60_000) {
-      findings.push({ condition: 'stuck', detail: `AWSPENDING version ${pendingId.slice(0, 8)} ${age === undefined ? 'of unknown age' : `stuck for ${formatDuration(age)}`}` });
-    }
-  }
-
-  if (entry.RotationLambdaARN) {
-    const fn = await functionKind(entry.RotationLambdaARN);
-    if (fn === 'missing') findings.push({ condition: 'function-missing', detail: `rotation function ${entry.RotationLambdaARN} does not exist` });
-    else if (fn === 'other') {
-      const detail = kind !== undefined ? `tagged ${RotorTags.KIND}=${kind} but its rotation function is not Rotor's` : "rotation function is not Rotor's";
-      findings.push({ condition: 'function-not-rotor', detail });
-    }
-  } else if (rotationEnabled) findings.push({ condition: 'function-missing', detail: 'rotation is on but no rotation function is set' });
-
-  // ListSecrets does not say how replicas are: DescribeSecret does (metadata only).
-  const replication = (await api.describeSecret(arn)).ReplicationStatus ?? [];
-  for (const replica of replication) {
-    if (replica.Status !== 'InSync') {
-      findings.push({ condition: 'replica-out-of-sync', detail: `replica in ${replica.Region ?? '?'} is ${replica.Status ?? 'in an unknown state'}${replica.StatusMessage ? `: ${replica.StatusMessage}` : ''}` });
-    }
-  }
-
-  return {
-    region,
-    name: entry.Name ?? arn,
-    arn,
-    kind,
-    rotationEnabled,
-    rotationFunction: entry.RotationLambdaARN,
-    lastRotated: entry.LastRotatedDate?.toISOString(),
-    findings,
-  };
-}
-
-/** The leak identities (fingerprints of access key ids) the account's IAM secrets hold, from their tags. */
-function heldKeyFingerprints(entries: Iterable<SecretListEntry>): Set<string> {
-  const held = new Set<string>();
-  for (const entry of entries) {
-    const tags = tagMap(entry.Tags);
-    const kind = tags.get(RotorTags.KIND) as KindName | undefined;
-    if (kind === undefined || !(kind in KIND_TRAITS) || !KIND_TRAITS[kind].issuesCredentials) continue;
-    for (const { fingerprint: fp } of heldFingerprints(tags)) held.add(fp);
-  }
-  return held;
-}
-
-
-/** Audits the regions' secrets (bounded concurrency) and, once, the IAM users' keys. */
-export async function collectAudit(clients: AuditClients, options: AuditOptions): Promise<AuditReport> {
-  const secrets: SecretAudit[] = [];
-  const entriesSeen: SecretListEntry[] = [];
-  for (const [i, region] of options.regions.entries()) {
-    options.progress?.(`region ${i + 1}/${options.regions.length} (${region}): listing secrets`);
-    const api = new SecretsApi(clients.secretsFor(region));
-    const entries: SecretListEntry[] = [];
-    for await (const entry of api.listSecrets([])) entries.push(entry);
-    entriesSeen.push(...entries);
-    const fnCache = new Map<string, Promise<FunctionKind>>();
-    const functionKind = (arn: string) => {
-      if (!fnCache.has(arn)) fnCache.set(arn, clients.functionKind(region, arn));
-      return fnCache.get(arn)!;
-    };
-    let next = 0;
-    let done = 0;
-    const results: SecretAudit[] = new Array(entries.length);
-    const worker = async () => {
-      while (next < entries.length) {
-        const j = next++;
-        results[j] = await auditSecret(region, entries[j]!, options, api, functionKind);
-        if (++done % 25 === 0) options.progress?.(`region ${i + 1}/${options.regions.length} (${region}): ${done}/${entries.length} secrets`);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(auditDefaults.concurrency, entries.length) }, worker));
-    secrets.push(...results);
-  }
-
-  const accessKeys: AccessKeyAudit[] = [];
-  let keysChecked = 0;
-  if (clients.accessKeys) {
-    options.progress?.('IAM: access keys of every user');
-    const held = heldKeyFingerprints(entriesSeen);
-    const maxAge = options.keyMaxAgeDays ?? auditDefaults.keyMaxAgeDays;
-    for await (const key of clients.accessKeys()) {
-      keysChecked++;
-      if (!key.createdAt) continue;
-      const ageDays = Math.floor((options.now.getTime() - key.createdAt.getTime()) / 86_400_000);
-      if (ageDays <= maxAge || held.has(fingerprint(key.accessKeyId))) continue;
-      accessKeys.push({
-        userName: key.userName,
-        accessKeyId: key.accessKeyId,
-        status: key.status,
-        createdAt: key.createdAt.toISOString(),
-        ageDays,
-        condition: 'old-unmanaged-key',
-        detail: `${ageDays} days old (more than ${maxAge}), and no secret holds it (no ${RotorTags.FINGERPRINT_CURRENT}/${RotorTags.FINGERPRINT_PREVIOUS} tag names it)`,
-      });
-    }
-  }
-
-  const counts = Object.fromEntries(AUDIT_CONDITIONS.map((c) => [c, 0])) as Record<AuditCondition, number>;
-  for (const s of secrets) for (const c of new Set(s.findings.map((f) => f.condition))) counts[c]++;
-  counts['old-unmanaged-key'] = accessKeys.length;
-  secrets.sort((a, b) => a.region.localeCompare(b.region) || a.name.localeCompare(b.name));
-  return { regions: options.regions, secrets, accessKeys, counts, checked: { secrets: secrets.length, accessKeys: keysChecked } };
-}
+export {
+  collectAudit,
+  isRotorFunction,
+  type AccessKeyAudit,
+  type AuditClients,
+  type AuditOptions,
+  type AuditReport,
+  type FunctionKind,
+  type SecretAudit,
+} from '../../lambdas/audit/audit.js';
 
 /** The report for people: secrets with findings, old keys, then the counts. */
 export function renderAudit(report: AuditReport): string {
@@ -245,104 +62,202 @@ export interface AuditCommandOptions {
   /** Progress lines on stderr (a terminal, not JSON). */
   readonly progress: boolean;
   readonly profile?: string;
+  /**
+   * Audit these accounts (or the Organization's) through their read role instead of the CLI's own.
+   * @default - the account of the CLI's credentials only
+   */
+  readonly accounts?: AccountSelection;
 }
 
-/** The SDK clients of an audit: per region, with the command's profile; the SDK loads on use. */
-export async function sdkAuditClients(defaultRegion: string, profile: string | undefined): Promise<AuditClients & { regions(): Promise<string[]>; destroy(): void }> {
-  const [{ SecretsManagerClient }, { LambdaClient, GetFunctionConfigurationCommand }, { IAMClient, paginateListUsers, paginateListAccessKeys }, { EC2Client, DescribeRegionsCommand }] =
-    await Promise.all([import('@aws-sdk/client-secrets-manager'), import('@aws-sdk/client-lambda'), import('@aws-sdk/client-iam'), import('@aws-sdk/client-ec2')]);
-  const base = profile ? { profile } : {};
-  const made: Array<{ destroy(): void }> = [];
-  const perRegion = <T extends { destroy(): void }>(make: (region: string) => T) => {
-    const cache = new Map<string, T>();
-    return (region: string): T => {
-      if (!cache.has(region)) {
-        const c = make(region);
-        made.push(c);
-        cache.set(region, c);
-      }
-      return cache.get(region)!;
-    };
-  };
-  const sm = perRegion((region) => new SecretsManagerClient({ ...base, region }));
-  const lambda = perRegion((region) => new LambdaClient({ ...base, region }));
-  const iam = new IAMClient({ ...base, region: defaultRegion });
-  const ec2 = new EC2Client({ ...base, region: defaultRegion });
-  made.push(iam, ec2);
+/**
+ * The SDK clients of an audit: the audit's own (per region, lambdas/audit/clients.ts) with the
+ * command's profile or an assumed role's credentials, and EC2 for --all-regions; the SDK loads on use.
+ */
+export async function sdkAuditClients(
+  defaultRegion: string,
+  profile: string | undefined,
+  credentials?: AwsCredentialIdentity,
+): Promise<AuditClients & { regions(): Promise<string[]>; destroy(): void }> {
+  const clients = await auditSdkClients({ region: defaultRegion, profile, credentials });
+  let ec2: import('@aws-sdk/client-ec2').EC2Client | undefined;
   return {
-    secretsFor: sm,
-    async functionKind(region, functionArn) {
-      try {
-        const config = await lambda(region).send(new GetFunctionConfigurationCommand({ FunctionName: functionArn }));
-        return isRotorFunction(config.Environment?.Variables) ? 'rotor' : 'other';
-      } catch (err) {
-        return (err as Error).name === 'ResourceNotFoundException' ? 'missing' : 'unknown';
-      }
-    },
-    async *accessKeys() {
-      for await (const page of paginateListUsers({ client: iam }, {})) {
-        for (const user of page.Users ?? []) {
-          for await (const keys of paginateListAccessKeys({ client: iam }, { UserName: user.UserName })) {
-            for (const k of keys.AccessKeyMetadata ?? []) {
-              yield { userName: user.UserName!, accessKeyId: k.AccessKeyId!, status: k.Status, createdAt: k.CreateDate };
-            }
-          }
-        }
-      }
-    },
+    ...clients,
     /** The account's enabled regions (EC2 DescribeRegions lists only those by default). */
     async regions() {
+      const { EC2Client, DescribeRegionsCommand } = await import('@aws-sdk/client-ec2');
+      ec2 ??= new EC2Client({ region: defaultRegion, ...(profile ? { profile } : {}), ...(credentials ? { credentials } : {}) });
       const out = await ec2.send(new DescribeRegionsCommand({}));
       return (out.Regions ?? []).map((r) => r.RegionName!).filter(Boolean).sort();
     },
     destroy() {
-      for (const c of made) c.destroy();
+      clients.destroy();
+      ec2?.destroy();
     },
   };
 }
 
-/** `rotor audit`: the report (table or JSON), exit ATTENTION when --fail-on matched. */
-export async function auditCommand(
-  options: AuditCommandOptions,
-  ctx: { region: string; profile?: string; out: Output; now: () => number; endpoint?: string },
-): Promise<ExitCode> {
-  const clients = await sdkAuditClients(ctx.region, options.profile ?? ctx.profile);
+interface AuditContext {
+  readonly region: string;
+  readonly profile?: string;
+  readonly out: Output;
+  readonly now: () => number;
+  readonly endpoint?: string;
+}
+
+/** One account's audit (the CLI's own credentials, or an assumed role's): its regions, then the report. */
+async function auditOneAccount(options: AuditCommandOptions, ctx: AuditContext, now: Date, credentials?: AwsCredentialIdentity, label = ''): Promise<AuditReport> {
+  const clients = await sdkAuditClients(ctx.region, options.profile ?? ctx.profile, credentials);
+  const where = { region: ctx.region, endpoint: ctx.endpoint };
   try {
     let regions: readonly string[];
     try {
       regions = options.allRegions ? await clients.regions() : (options.regions ?? [ctx.region]);
     } catch (err) {
-      throw explainAwsError(err, 'listing the enabled regions (EC2 DescribeRegions)', { region: ctx.region, endpoint: ctx.endpoint });
+      throw explainAwsError(err, `listing the enabled regions${label} (EC2 DescribeRegions)`, where);
     }
-    const now = options.at ?? new Date(ctx.now());
-    let report: AuditReport;
     try {
-      report = await collectAudit(
+      return await collectAudit(
         { ...clients, accessKeys: options.iam ? clients.accessKeys : undefined },
         {
           regions,
           now,
           stuckAfterMinutes: options.stuckAfterMinutes,
           keyMaxAgeDays: options.keyMaxAgeDays,
-          progress: options.progress ? (text) => ctx.out.note(`rotor audit: ${text}`) : undefined,
+          progress: options.progress ? (text) => ctx.out.note(`rotor audit:${label} ${text}`) : undefined,
         },
       );
     } catch (err) {
-      throw explainAwsError(err, 'auditing secrets (ListSecrets, DescribeSecret, IAM ListAccessKeys)', { region: ctx.region, endpoint: ctx.endpoint });
+      throw explainAwsError(err, `auditing secrets${label} (ListSecrets, DescribeSecret, IAM ListAccessKeys)`, where);
     }
-    const failOn = options.failOn ?? [];
-    const matched = Object.fromEntries(failOn.filter((c) => report.counts[c] > 0).map((c) => [c, report.counts[c]]));
-    const attention = Object.keys(matched).length > 0;
-    ctx.out.result({
-      at: now.toISOString(),
-      ...report,
-      ...(failOn.length ? { failOn: { conditions: failOn, matched, exitCode: attention ? ExitCodes.ATTENTION : ExitCodes.OK } } : {}),
-    });
-    ctx.out.line(renderAudit(report));
-    if (!attention) return ExitCodes.OK;
-    ctx.out.note(`rotor: --fail-on ${failOn.join(',')}: ${Object.entries(matched).map(([c, n]) => `${n} ${c}`).join(', ')}`);
-    return ExitCodes.ATTENTION;
   } finally {
     clients.destroy();
   }
+}
+
+/** `rotor audit`: the report (table or JSON), exit ATTENTION when --fail-on matched. */
+export async function auditCommand(options: AuditCommandOptions, ctx: AuditContext): Promise<ExitCode> {
+  const now = options.at ?? new Date(ctx.now());
+  if (options.accounts) return auditAccountsCommand(options, options.accounts, ctx, now);
+  const report = await auditOneAccount(options, ctx, now);
+  const failOn = options.failOn ?? [];
+  const matched = Object.fromEntries(failOn.filter((c) => report.counts[c] > 0).map((c) => [c, report.counts[c]]));
+  const attention = Object.keys(matched).length > 0;
+  ctx.out.result({
+    at: now.toISOString(),
+    ...report,
+    ...(failOn.length ? { failOn: { conditions: failOn, matched, exitCode: attention ? ExitCodes.ATTENTION : ExitCodes.OK } } : {}),
+  });
+  ctx.out.line(renderAudit(report));
+  if (!attention) return ExitCodes.OK;
+  ctx.out.note(`rotor: --fail-on ${failOn.join(',')}: ${Object.entries(matched).map(([c, n]) => `${n} ${c}`).join(', ')}`);
+  return ExitCodes.ATTENTION;
+}
+
+/** One account in the many-account report: how it was read, and its counts, or why it could not be. */
+export interface AccountAuditSummary {
+  readonly account: string;
+  readonly name?: string;
+  readonly via?: 'role' | 'caller';
+  readonly regions?: readonly string[];
+  readonly checked?: AuditReport['checked'];
+  readonly counts?: AuditReport['counts'];
+  /** Why the account could not be audited (its role cannot be assumed, a call was refused). */
+  readonly error?: string;
+}
+
+/** The many-account audit: every account's findings, each marked with its account. */
+export interface AccountsAuditReport {
+  readonly roleName: string;
+  readonly accounts: readonly AccountAuditSummary[];
+  readonly secrets: ReadonlyArray<SecretAudit & { readonly account: string }>;
+  readonly accessKeys: ReadonlyArray<AccessKeyAudit & { readonly account: string }>;
+  /** Over every account audited. */
+  readonly counts: Readonly<Record<AuditCondition, number>>;
+  readonly checked: { readonly accounts: number; readonly unreadable: number; readonly secrets: number; readonly accessKeys: number };
+}
+
+/**
+ * `rotor audit --accounts|--org`: the same audit in every account (a few at a time); an account
+ * that cannot be read is reported and counts as a problem for --fail-on, whatever it names.
+ */
+async function auditAccountsCommand(options: AuditCommandOptions, selection: AccountSelection, ctx: AuditContext, now: Date): Promise<ExitCode> {
+  const outcomes = await forEachAccount(
+    selection,
+    { region: ctx.region, profile: options.profile ?? ctx.profile, endpoint: ctx.endpoint },
+    (access) => auditOneAccount(options, ctx, now, access.credentials, ` account ${access.accountId}:`),
+    options.progress ? (text) => ctx.out.note(`rotor audit: ${text}`) : undefined,
+  );
+  const counts = Object.fromEntries(AUDIT_CONDITIONS.map((c) => [c, 0])) as Record<AuditCondition, number>;
+  const report: AccountsAuditReport = {
+    roleName: selection.roleName,
+    accounts: outcomes.map((o) => ({
+      account: o.target.accountId,
+      ...(o.target.name !== undefined ? { name: o.target.name } : {}),
+      ...(o.via ? { via: o.via } : {}),
+      ...(o.value ? { regions: o.value.regions, checked: o.value.checked, counts: o.value.counts } : { error: o.error }),
+    })),
+    secrets: outcomes.flatMap((o) => (o.value?.secrets ?? []).map((s) => ({ account: o.target.accountId, ...s }))),
+    accessKeys: outcomes.flatMap((o) => (o.value?.accessKeys ?? []).map((k) => ({ account: o.target.accountId, ...k }))),
+    counts,
+    checked: {
+      accounts: outcomes.length,
+      unreadable: outcomes.filter((o) => o.error !== undefined).length,
+      secrets: outcomes.reduce((n, o) => n + (o.value?.checked.secrets ?? 0), 0),
+      accessKeys: outcomes.reduce((n, o) => n + (o.value?.checked.accessKeys ?? 0), 0),
+    },
+  };
+  for (const o of outcomes) for (const c of AUDIT_CONDITIONS) counts[c] += o.value?.counts[c] ?? 0;
+
+  if (report.checked.unreadable === outcomes.length) {
+    throw new CliError(`no account could be audited: ${report.accounts.map((a) => `${a.account}: ${a.error}`).join('; ')}`);
+  }
+  const failOn = options.failOn ?? [];
+  const matched: Record<string, number> = Object.fromEntries(failOn.filter((c) => counts[c] > 0).map((c) => [c, counts[c]]));
+  if (failOn.length && report.checked.unreadable > 0) matched['account-unreadable'] = report.checked.unreadable;
+  const attention = Object.keys(matched).length > 0;
+  ctx.out.result({
+    at: now.toISOString(),
+    ...report,
+    ...(failOn.length ? { failOn: { conditions: failOn, matched, exitCode: attention ? ExitCodes.ATTENTION : ExitCodes.OK } } : {}),
+  });
+  ctx.out.line(renderAccountsAudit(report));
+  if (!attention) return ExitCodes.OK;
+  ctx.out.note(`rotor: --fail-on ${failOn.join(',')}: ${Object.entries(matched).map(([c, n]) => `${n} ${c}`).join(', ')}`);
+  return ExitCodes.ATTENTION;
+}
+
+/** The many-account report for people: findings with their account, old keys, the accounts not read, then the counts. */
+export function renderAccountsAudit(report: AccountsAuditReport): string {
+  const lines: string[] = [];
+  const read = report.accounts.filter((a) => a.error === undefined);
+  lines.push(
+    `Audited ${report.checked.secrets} secret(s) and ${report.checked.accessKeys} IAM access key(s) in ${read.length} of ${report.checked.accounts} account(s) ` +
+      `(role ${report.roleName}); no secret value was read.`,
+  );
+  const flagged = report.secrets.filter((s) => s.findings.length > 0);
+  if (flagged.length) {
+    lines.push('');
+    lines.push(
+      table(
+        ['account', 'region', 'secret', 'rotor', 'findings'],
+        flagged.map((s) => [s.account, s.region, s.name, s.kind ?? '-', s.findings.map((f) => f.detail).join('; ')]),
+      ),
+    );
+  }
+  if (report.accessKeys.length) {
+    lines.push('');
+    lines.push(table(['account', 'user', 'access key', 'age', 'finding'], report.accessKeys.map((k) => [k.account, k.userName, k.accessKeyId, `${k.ageDays} d`, k.detail])));
+  }
+  const unreadable = report.accounts.filter((a) => a.error !== undefined);
+  if (unreadable.length) {
+    lines.push('');
+    for (const a of unreadable) lines.push(`  ! account ${a.account}${a.name ? ` (${a.name})` : ''} not audited: ${a.error}`);
+  }
+  lines.push('');
+  lines.push(
+    Object.entries(report.counts)
+      .map(([c, n]) => `${c}: ${n}`)
+      .join(', '),
+  );
+  return lines.join('\n');
 }
