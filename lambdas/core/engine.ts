@@ -2,7 +2,9 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CLAIM_STAGE, newClaimOwner, releaseClaim, takeClaim } from './claim.js';
-import { InvalidEventError, RotationStateError, RotationStepError, RotorError, SecretFormatError } from './errors.js';
+import { InvalidEventError, ReplicaSyncError, RotationStateError, RotationStepError, RotorError, SecretFormatError } from './errors.js';
+import { Bounds } from '../contract/index.js';
+import { describeReplicas, waitForReplicas } from './replication.js';
 import { RotorMetrics } from '../contract/index.js';
 import { Redactor } from './redact.js';
 import { RotationCache } from './rotationCache.js';
@@ -38,6 +40,9 @@ export const engineDefaults = {
   storeBackoffMs: 200,
   /** Time kept in hand before the invocation's deadline: no store retry starts later than this. */
   deadlineMarginMs: 2_000,
+  /** finishSecret of a secret with replicas: longest wait for every replica InSync, and the poll interval. */
+  replicaSyncWaitMs: Bounds.replicaSync.waitMs,
+  replicaSyncPollMs: Bounds.replicaSync.pollMs,
 } as const;
 
 export type EngineBounds = { -readonly [K in keyof typeof engineDefaults]: number };
@@ -291,7 +296,9 @@ class StepRun<S> {
           await this.tagFingerprints(description, this.parse(raw, Stages.CURRENT), versionWithStage(description, Stages.PREVIOUS), true);
         }
       }
-      // A finishSecret delivered again after the one that moved AWSCURRENT stopped: clear a failure recorded before.
+      // A finishSecret delivered again after the one that moved AWSCURRENT stopped (or failed
+      // waiting for replicas): wait for them again, then clear a failure recorded before.
+      if (step === Steps.FINISH) await this.awaitReplicas(description, true);
       if (step === Steps.FINISH) await this.clearRecordedFailure(description);
       this.deps.logger.info('token is already AWSCURRENT: nothing to do');
       this.deps.cache.forget(this.event.SecretId, token);
@@ -569,6 +576,7 @@ class StepRun<S> {
     await this.api.moveStage(this.event.SecretId, Stages.PENDING, { from: token });
     this.deps.logger.info('AWSCURRENT moved to the new version', { previousVersionId: currentId });
     if (pending !== undefined) await this.tagFingerprints(description, pending, currentId, false);
+    await this.awaitReplicas(description, false);
     await this.clearRecordedFailure(description);
     this.deps.cache.forget(this.event.SecretId, token);
     return 'done';
@@ -590,6 +598,48 @@ class StepRun<S> {
     if (unlessTagged && Object.entries(tags).every(([key, value]) => description.tags[key] === value)) return;
     await this.api.tag(this.event.SecretId, tags);
     if (unlessTagged) this.deps.logger.info('fingerprint tags written: an earlier finishSecret stopped before tagging');
+  }
+
+  /**
+   * A secret with replicas is rotated only once Secrets Manager reports every replica InSync:
+   * until then a client in a replica's region reads the old AWSCURRENT. Bounded (engineDefaults
+   * replicaSync*, and the invocation's deadline); a Failed replica stops the wait at once. Either
+   * failure fails the step with the regions and their states, after AWSCURRENT moved on the
+   * primary, so Secrets Manager's retry of finishSecret (token already AWSCURRENT) waits again.
+   * `fresh`: the description was read after AWSCURRENT moved, so its report is the first look.
+   * A secret without replicas costs no call.
+   */
+  private async awaitReplicas(description: SecretDescription, fresh: boolean): Promise<void> {
+    if (description.replicas.length === 0) return;
+    const remaining = this.remainingMs();
+    const waitMs = Math.min(
+      this.bounds.replicaSyncWaitMs,
+      remaining === undefined ? Number.POSITIVE_INFINITY : Math.max(0, remaining - this.bounds.deadlineMarginMs),
+    );
+    const result = await waitForReplicas(
+      async () => (await this.api.describe(this.event.SecretId)).replicas,
+      fresh ? description.replicas : undefined,
+      { waitMs, pollMs: this.bounds.replicaSyncPollMs, sleep: (ms) => this.sleep(ms) },
+    );
+    const regions = result.replicas.map((r) => r.region);
+    if (result.inSync) {
+      this.deps.logger.info('every replica is in sync', { replicas: regions, polls: result.polls, waitedMs: result.waitedMs });
+      return;
+    }
+    this.deps.logger.warn('replicas not in sync', {
+      replicas: result.notInSync.map((r) => ({ region: r.region, status: r.status })),
+      polls: result.polls,
+      waitedMs: result.waitedMs,
+    });
+    throw new ReplicaSyncError(
+      `${this.where}: AWSCURRENT is version ${this.event.ClientRequestToken} on the primary, but ` +
+        (result.failed
+          ? `replication failed: ${describeReplicas(result.notInSync)}`
+          : `not every replica is in sync after ${Math.round(result.waitedMs / 1000)} s: ${describeReplicas(result.notInSync)}`) +
+        `; clients reading ${result.notInSync.length === 1 ? 'that replica' : 'those replicas'} still get the previous value. ` +
+        'A retry of finishSecret waits again',
+      result.notInSync.map((r) => ({ region: r.region, status: r.status })),
+    );
   }
 
   /**

@@ -118,3 +118,24 @@ export class RetireError extends RotorError {
     return new RetireError(message, options);
   }
 }
+
+/**
+ * A secret's replicas are not in sync after a change on the primary (finishSecret moved
+ * AWSCURRENT; the emergency revocation removed AWSPREVIOUS): names the regions and their states.
+ * The change itself is made; a retry of the step waits again.
+ */
+export class ReplicaSyncError extends RotorError {
+  public constructor(
+    message: string,
+    /** The replicas not in sync: region and status only. */
+    public readonly replicas: ReadonlyArray<{ readonly region: string; readonly status: string }>,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'ReplicaSyncError';
+  }
+
+  protected override copyWith(message: string, options?: ErrorOptions): RotorError {
+    return new ReplicaSyncError(message, this.replicas, options);
+  }
+}

@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import type { PasswordPolicy, Stage } from './types.js';
 import { versionHolding } from './labels.js';
+import { replicasOf, type ReplicaState } from './replication.js';
 
 /** The parts of DescribeSecret the engine uses. */
 export interface SecretDescription {
@@ -28,6 +29,8 @@ export interface SecretDescription {
   readonly versions: Readonly<Record<string, readonly string[]>>;
   /** The secret's tags, by key. */
   readonly tags: Readonly<Record<string, string>>;
+  /** Its replicas in other regions and their ReplicationStatus (empty: not replicated). */
+  readonly replicas: readonly ReplicaState[];
 }
 
 /** One version's value as GetSecretValue answers it (the value is a secret: never log it). */
@@ -192,7 +195,7 @@ export class SecretsApi {
 
 /** The parts of a DescribeSecret answer the engine uses. */
 export function toDescription(
-  out: Pick<DescribeSecretCommandOutput, 'ARN' | 'Name' | 'RotationEnabled' | 'VersionIdsToStages' | 'Tags'>,
+  out: Pick<DescribeSecretCommandOutput, 'ARN' | 'Name' | 'RotationEnabled' | 'VersionIdsToStages' | 'Tags' | 'ReplicationStatus'>,
   secretId = '',
 ): SecretDescription {
   return {
@@ -201,6 +204,7 @@ export function toDescription(
     rotationEnabled: out.RotationEnabled === true,
     versions: out.VersionIdsToStages ?? {},
     tags: Object.fromEntries((out.Tags ?? []).flatMap((t) => (t.Key === undefined ? [] : [[t.Key, t.Value ?? '']]))),
+    replicas: replicasOf(out),
   };
 }
 

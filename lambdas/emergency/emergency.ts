@@ -8,7 +8,7 @@ import { CLAIM_STAGE, newClaimOwner, takeClaim, type ClaimOutcome } from '../cor
 import { InvalidEventError, RotationStateError, RotorError } from '../core/errors.js';
 import { fingerprint } from '../core/fingerprint.js';
 import { maskCredentialShapes, Redactor } from '../core/redact.js';
-import { revokeVersion } from './revoke.js';
+import { removeLeakedLabel, revokeVersion } from './revoke.js';
 import { throttleTolerant } from './throttling.js';
 import { heldFingerprints, tagMap } from '../core/labels.js';
 import { readSecretValue } from '../core/secretValue.js';
@@ -76,6 +76,13 @@ export interface EmergencyResult {
   readonly reason: string;
   readonly via: LeakReport['via'];
   readonly durationMs: number;
+  /**
+   * A secret with replicas: each replica's region and state once AWSPREVIOUS left the leaked
+   * version (after a bounded wait); absent for a secret without replicas.
+   */
+  readonly replicas?: ReadonlyArray<{ readonly region: string; readonly status: string }>;
+  /** The regions of those not InSync when the wait ended (a replica there may still label the leaked value AWSPREVIOUS). */
+  readonly replicasNotInSync?: readonly string[];
 }
 
 interface Located {
@@ -173,14 +180,19 @@ async function handleLeak(report: LeakReport, deps: EmergencyDeps): Promise<Emer
     logger,
     env: deps.env,
   });
-  // Nothing may fall back to the leaked value. Read the labels again: a concurrent delivery of
-  // the same leak may have removed it already.
-  const labels = await api.describe(found.arn);
-  if ((labels.versions[leakedVersionId] ?? []).includes(Stages.PREVIOUS)) {
-    await api.moveStage(found.arn, Stages.PREVIOUS, { from: leakedVersionId }).catch((err: Error) => {
-      if (!/not found in version|isn't attached|not attached/i.test(err.message)) throw err;
-    });
-  }
+  // Nothing may fall back to the leaked value, on the primary or a replica (revoke.ts).
+  const removal = await removeLeakedLabel(api, found.arn, leakedVersionId, {
+    logger,
+    sleep: deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))),
+  });
+  const labels = removal.labels;
+  const replicaReport: Pick<EmergencyResult, 'replicas' | 'replicasNotInSync'> =
+    removal.replicas.length === 0
+      ? {}
+      : {
+          replicas: removal.replicas.map((r) => ({ region: r.region, status: r.status })),
+          replicasNotInSync: removal.replicasNotInSync.map((r) => r.region),
+        };
   await api.tag(found.arn, {
     [EmergencyTags.REVOKED_VERSION]: leakedVersionId,
     ...(report.eventId ? { [EmergencyTags.LEAK_EVENT]: report.eventId } : {}),
@@ -192,7 +204,7 @@ async function handleLeak(report: LeakReport, deps: EmergencyDeps): Promise<Emer
     logger.info('the leaked value is revoked; another delivery announces it', { revokedVersionId: leakedVersionId });
     return done('duplicate', leakedVersionId, description);
   }
-  const result = done(rotated ? 'rotated-and-revoked' : 'revoked', leakedVersionId, description);
+  const result: EmergencyResult = { ...done(rotated ? 'rotated-and-revoked' : 'revoked', leakedVersionId, description), ...replicaReport };
   logger.info('leaked value revoked', { ...result });
   await announce(result, found, deps);
   deps.metrics?.addMetric(RotorMetrics.LEAK_REVOKED, MetricUnit.Count, 1);
@@ -467,7 +479,12 @@ async function announce(result: EmergencyResult, found: Located, deps: Emergency
     DetailType: DetailTypes.REVOKED,
     EventBusName: bus,
     Resources: [result.secretArn],
-    Detail: JSON.stringify({ ...detail, revokedVersionId: result.leakedVersionId, durationMs: result.durationMs }),
+    Detail: JSON.stringify({
+      ...detail,
+      revokedVersionId: result.leakedVersionId,
+      durationMs: result.durationMs,
+      ...(result.replicas ? { replicas: result.replicas, replicasNotInSync: result.replicasNotInSync } : {}),
+    }),
   });
   const out = await deps.events.send(new PutEventsCommand({ Entries: entries }));
   if ((out.FailedEntryCount ?? 0) > 0) deps.logger.warn('some audit events were not accepted', { failed: out.FailedEntryCount });
@@ -482,6 +499,7 @@ async function announce(result: EmergencyResult, found: Located, deps: Emergency
           `Reason: ${result.reason} (via ${result.via})`,
           `Revoked version: ${result.leakedVersionId}`,
           `Current version: ${result.currentVersionId}`,
+          ...(result.replicas ? [`Replicas: ${result.replicas.map((r) => `${r.region} ${r.status}`).join(', ')}`] : []),
           `Took: ${(result.durationMs / 1000).toFixed(1)} s`,
         ].join('\n'),
       }),

@@ -4,6 +4,7 @@ import { RotationStateError, UnsafeRotationError } from '../core/errors.js';
 import { Redactor } from '../core/redact.js';
 import { readSecretValue, sharesCredential } from '../core/secretValue.js';
 import { SecretsApi, versionWithStage, type SecretDescription } from '../core/secretsApi.js';
+import { describeReplicas, waitForReplicas, type ReplicaState } from '../core/replication.js';
 import { readSettings } from '../core/settings.js';
 import { Stages, type RevokeContext, type RotationKind, type Strategy } from '../core/types.js';
 
@@ -75,4 +76,75 @@ export async function revokeVersion<S>(kind: RotationKind<S>, request: RevokeReq
   } catch (err) {
     throw redactor.error(err);
   }
+}
+
+/** What removing the leaked version's AWSPREVIOUS label did. */
+export interface LabelRemoval {
+  /** The labels as read just before (the claim of the announcement needs the version ids). */
+  readonly labels: SecretDescription;
+  /** This call removed the label (false: it was gone already, e.g. a concurrent delivery removed it). */
+  readonly removed: boolean;
+  /** The secret's replicas as last reported (empty: not replicated). */
+  readonly replicas: readonly ReplicaState[];
+  /** Replicas not InSync when the bounded wait ended (empty when all are). */
+  readonly replicasNotInSync: readonly ReplicaState[];
+}
+
+export interface LabelRemovalOptions {
+  readonly logger: Logger;
+  readonly sleep: (ms: number) => Promise<void>;
+  /** @default Bounds.replicaSync.waitMs */
+  readonly replicaWaitMs?: number;
+  /** @default Bounds.replicaSync.pollMs */
+  readonly replicaPollMs?: number;
+}
+
+/**
+ * Nothing may fall back to the leaked value: removes AWSPREVIOUS from the leaked version
+ * (UpdateSecretVersionStage RemoveFromVersionId), whatever the kind; the version keeps its value
+ * but no label, so neither the primary nor a replica serves it by label. For a secret with
+ * replicas, then waits (bounded, as finishSecret does) until Secrets Manager reports every
+ * replica InSync. A replica not in sync by then is reported (in the result, the log and the
+ * Revoked event), not thrown: the leaked credential is already revoked on its target, so a
+ * replica still labelling it AWSPREVIOUS points at a dead credential, and failing the event
+ * would only rotate and revoke again.
+ */
+export async function removeLeakedLabel(
+  api: SecretsApi,
+  secretArn: string,
+  leakedVersionId: string,
+  options: LabelRemovalOptions,
+): Promise<LabelRemoval> {
+  // Read the labels again: a concurrent delivery of the same leak may have removed it already.
+  const labels = await api.describe(secretArn);
+  let removed = false;
+  if ((labels.versions[leakedVersionId] ?? []).includes(Stages.PREVIOUS)) {
+    removed = await api.moveStage(secretArn, Stages.PREVIOUS, { from: leakedVersionId }).then(
+      () => true,
+      (err: Error) => {
+        if (!/not found in version|isn't attached|not attached/i.test(err.message)) throw err;
+        return false;
+      },
+    );
+  }
+  if (labels.replicas.length === 0) return { labels, removed, replicas: [], replicasNotInSync: [] };
+  const wait = await waitForReplicas(
+    async () => (await api.describe(secretArn)).replicas,
+    // Read after a removal by someone else: that report is already the first look.
+    removed ? undefined : labels.replicas,
+    { waitMs: options.replicaWaitMs, pollMs: options.replicaPollMs, sleep: options.sleep },
+  );
+  if (wait.inSync) {
+    options.logger.info('every replica is in sync: none can fall back to the leaked value', {
+      replicas: wait.replicas.map((r) => r.region),
+      polls: wait.polls,
+    });
+  } else {
+    options.logger.warn(`replicas not in sync after AWSPREVIOUS was removed: ${describeReplicas(wait.notInSync)}`, {
+      replicas: wait.notInSync.map((r) => ({ region: r.region, status: r.status })),
+      polls: wait.polls,
+      waitedMs: wait.waitedMs,
+    });
+  }
+  return { labels, removed, replicas: wait.replicas, replicasNotInSync: wait.notInSync };
 }
