@@ -12,6 +12,8 @@ import type { AddressInfo } from 'node:net';
  *                                      → 201 {data:{type,id,attributes:{key,name,last4,created_at,modified_at}}}
  *                                      → 400 {errors:[...]} bad body, 403 {errors:["Forbidden"]} bad credentials
  *   DELETE /api/v2/api_keys/{id}       → 204; 404 {errors:["Not found"]}; 403
+ *   GET    /api/v2/api_keys/{id}       DD-API-KEY + DD-APPLICATION-KEY (`api_keys_read`) → 200 {data:{type,id,attributes:{name,last4,...}}}
+ *                                      (no key value); 404 {errors:["Not found"]}; 403
  *   GET    /api/v1/validate            DD-API-KEY → 200 {valid:true}; 403 {errors:["Forbidden"]}
  *   429: {errors:["Too many requests"]} with X-RateLimit-Limit/-Period/-Remaining/-Reset/-Name
  *
@@ -35,6 +37,7 @@ import type { AddressInfo } from 'node:net';
 export const Routes = {
   DATADOG_CREATE: 'datadog.create',
   DATADOG_DELETE: 'datadog.delete',
+  DATADOG_GET: 'datadog.get',
   DATADOG_VALIDATE: 'datadog.validate',
   CLOUDFLARE_ROLL: 'cloudflare.roll',
   CLOUDFLARE_VERIFY: 'cloudflare.verify',
@@ -272,6 +275,14 @@ export class TokenProviderServer {
         key.live = false;
         return answer(route.name, 204);
       }
+      case Routes.DATADOG_GET: {
+        if (!this.datadogManager(header)) return answer(route.name, 403, { errors: ['Forbidden'] });
+        const key = this.byId('datadog', route.id!);
+        if (!key || key.manager) return answer(route.name, 404, { errors: ['Not found'] });
+        return answer(route.name, 200, {
+          data: { type: 'api_keys', id: key.id, attributes: { name: key.name ?? '', last4: key.value.slice(-4) }, relationships: {} },
+        });
+      }
       case Routes.DATADOG_VALIDATE: {
         const key = this.live('datadog', header('DD-API-KEY'), false);
         return key ? answer(route.name, 200, { valid: true }) : answer(route.name, 403, { errors: ['Forbidden'] });
@@ -365,6 +376,9 @@ function routeOf(method: string, path: string): { name: Route; id?: string } | u
   if (method === 'POST' && path === '/datadog/api/v2/api_keys') return { name: Routes.DATADOG_CREATE };
   if (method === 'DELETE' && (m = /^\/datadog\/api\/v2\/api_keys\/([^/]+)$/.exec(path))) {
     return { name: Routes.DATADOG_DELETE, id: decodeURIComponent(m[1]!) };
+  }
+  if (method === 'GET' && (m = /^\/datadog\/api\/v2\/api_keys\/([^/]+)$/.exec(path))) {
+    return { name: Routes.DATADOG_GET, id: decodeURIComponent(m[1]!) };
   }
   if (method === 'GET' && path === '/datadog/api/v1/validate') return { name: Routes.DATADOG_VALIDATE };
   if (method === 'PUT' && (m = /^\/cloudflare\/client\/v4\/user\/tokens\/([^/]+)\/value$/.exec(path))) {

@@ -16,6 +16,7 @@ import type { Issued, ProviderSession, TokenProvider } from './provider.js';
 import { providerFor } from './providers/index.js';
 import { graceMs, parseApiTokenSecret, targetOf, type ApiTokenSecret } from './secret.js';
 import type { UrlPolicy } from './urls.js';
+import { apiTokenPreflight } from './preflight.js';
 import type { RetireContext } from '../retire/context.js';
 import { KIND_TRAITS, Kinds, loopbackAllowedForTests, RotorMetrics, ServiceNames } from '../contract/index.js';
 
@@ -520,6 +521,19 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
         return;
       }
       ctx.logger.info('previous tokens retired', { provider: provider.name, tokenIds: revoked });
+    },
+
+    // rotor preflight: the provider, the current token and the management credential, through the
+    // same host-restricted sessions as the steps; nothing is issued, rolled or revoked.
+    async preflight(current, ctx) {
+      const provider = providerOf(current, `secret ${ctx.secretArn} (AWSCURRENT)`);
+      const session = open(current, provider, ctx);
+      return apiTokenPreflight(current, ctx, {
+        provider,
+        plain: () => session.plain(),
+        managed: () => session.managed(),
+        safe: (err) => session.redactor.error(err),
+      });
     },
 
     async revoke(leaked, ctx) {

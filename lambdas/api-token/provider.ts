@@ -63,4 +63,17 @@ export interface TokenProvider {
   verify(target: ApiTokenSecret, session: ProviderSession): Promise<Verdict>;
   /** Revokes the token with this id; idempotent. */
   revoke(target: ApiTokenSecret & { tokenId: string }, session: ProviderSession): Promise<RevokeOutcome>;
+  /**
+   * Preflight: whether the provider accepts the management credential (with selfRotation: the
+   * token itself), asked with a read-only request that issues, rolls and revokes nothing. Absent
+   * for a provider that has no such request (the generic `http`).
+   */
+  checkManagement?(current: ApiTokenSecret, session: ProviderSession): Promise<ManagementVerdict>;
+}
+
+/** What checkManagement found: accepted or refused, and whether the provider knows the current token's id. */
+export interface ManagementVerdict {
+  readonly accepted: boolean;
+  /** false: the credential was accepted, and the provider does not know the current token's id. */
+  readonly tokenKnown?: boolean;
 }

@@ -87,6 +87,23 @@ export const cloudflareProvider: TokenProvider = {
     return { accepted: result.status === 'active', tokenId: typeof result.id === 'string' ? result.id : undefined };
   },
 
+  // Preflight: GET /user/tokens/verify with the management token (with selfRotation, the token
+  // itself) answers whether it is active; it changes nothing.
+  async checkManagement(current, session) {
+    const req = {
+      operation: 'cloudflare verify management token',
+      method: 'GET',
+      url: `${base(current)}/user/tokens/verify`,
+      headers: await bearer(current, session),
+      idempotent: true,
+    };
+    const res = await session.http.send(req);
+    if (res.status === 401 || res.status === 403) return { accepted: false };
+    const result = (res.body as Envelope | undefined)?.result as { status?: unknown } | undefined;
+    if (res.status !== 200 || !result || typeof result.status !== 'string') throw session.http.unexpected(req, res);
+    return { accepted: result.status === 'active' };
+  },
+
   async revoke(target, session) {
     const req = {
       operation: 'cloudflare revoke',

@@ -102,6 +102,23 @@ export const datadogProvider: TokenProvider = {
     throw session.http.unexpected(req, res);
   },
 
+  // Preflight: GET /api/v2/api_keys/{id} (`api_keys_read`) proves the API key and the application
+  // key, and that the current key's id exists; the answer holds no key value.
+  async checkManagement(current, session) {
+    const req = {
+      operation: 'datadog get key',
+      method: 'GET',
+      url: `${base(current)}/api/v2/api_keys/${encodeURIComponent(current.tokenId!)}`,
+      headers: await managementHeaders(session),
+      idempotent: true,
+    };
+    const res = await session.http.send(req);
+    if (res.status === 200) return { accepted: true, tokenKnown: stringAt(res, 'data', 'id') === current.tokenId };
+    if (res.status === 404) return { accepted: true, tokenKnown: false };
+    if (res.status === 401 || res.status === 403) return { accepted: false };
+    throw session.http.unexpected(req, res);
+  },
+
   async revoke(target, session) {
     const req = {
       operation: 'datadog revoke',
