@@ -29,6 +29,27 @@ export interface SecretCacheOptions {
   readonly pendingTtlMs?: number;
   /** @default Date.now */
   readonly now?: () => number;
+  /**
+   * The region the application runs in. A secret named by the ARN of a primary in another
+   * region is read from its replica here (see `readReplica`).
+   * @default - the client's configured region (AWS_REGION for the default client)
+   */
+  readonly region?: string;
+  /**
+   * Read a secret named by an ARN of another region from its replica in `region` (the same ARN
+   * with the region replaced: replicas keep the name and suffix), and fall back to the primary,
+   * in its own region, when `region` has no replica (ResourceNotFoundException) or the
+   * application may not read it (AccessDeniedException). `false`: always read the primary.
+   * A secret named by its name is read in the client's region, as always.
+   * @default true
+   */
+  readonly readReplica?: boolean;
+  /**
+   * The client for a region other than the configured client's (the replica's region, or the
+   * primary's).
+   * @default - a SecretsManagerClient for that region with the configured client's credentials, custom endpoint and attempts
+   */
+  readonly clientForRegion?: (region: string) => SecretsManagerClient;
 }
 
 /** A value as read, with the version it came from (what a caller reports when it is refused). */
@@ -58,7 +79,22 @@ export interface GetOptions {
 interface Entry {
   version?: SecretVersion<unknown>;
   inFlight?: { key: string; promise: Promise<SecretVersion<unknown>> };
+  /** Where this secret is read (resolved at the first read; a replica that goes away falls back to the primary). */
+  source?: Source;
 }
+
+/** Where one secret is read: the id and the client of its region; for a replica, the primary to fall back to. */
+interface Source {
+  readonly secretId: string;
+  readonly client: SecretsManagerClient;
+  readonly fallback?: { readonly secretId: string; readonly client: SecretsManagerClient };
+}
+
+/** A secret ARN's parts (`arn:<partition>:secretsmanager:<region>:<account>:secret:<name>-<suffix>`). */
+const SECRET_ARN = /^arn:([a-z0-9-]+):secretsmanager:([a-z0-9-]+):(\d{12}):secret:(.+)$/;
+
+/** Errors with which a replica's region says "not here for you": then the primary is read. */
+const NO_REPLICA_ERRORS = ['ResourceNotFoundException', 'AccessDeniedException'];
 
 /**
  * A cache of Secrets Manager values for applications: AWSCURRENT, parsed as JSON, served for
@@ -66,10 +102,18 @@ interface Entry {
  * `GetOptions.failedVersionId`). It reads AWSCURRENT and AWSPENDING only by VersionStage, and
  * AWSPENDING by the VersionId DescribeSecret names with it. Nothing it holds is ever logged
  * or put in an error.
+ *
+ * Replica secrets: a secret named by the ARN of a primary in another region is read from its
+ * replica in the application's region (`region`, `readReplica`), labels and all, so following a
+ * rotation works the same there; a region without a replica falls back to the primary, once per
+ * secret (until `invalidate`).
  */
 export class SecretCache {
   private readonly entries = new Map<string, Entry>();
   private clientInstance: SecretsManagerClient | undefined;
+  private readonly regional = new Map<string, SecretsManagerClient>();
+  private homeRegion: Promise<string | undefined> | undefined;
+  private readonly options: SecretCacheOptions;
   private readonly ttlMs: number;
   private readonly pendingTtlMs: number;
   private readonly now: () => number;
@@ -78,6 +122,7 @@ export class SecretCache {
 
   public constructor(options: SecretCacheOptions = {}) {
     this.clientInstance = options.client;
+    this.options = options;
     this.ttlMs = positive(options.ttlMs ?? secretCacheDefaults.ttlMs, 'ttlMs');
     this.pendingTtlMs = positive(options.pendingTtlMs ?? secretCacheDefaults.pendingTtlMs, 'pendingTtlMs');
     this.now = options.now ?? Date.now;
@@ -156,9 +201,83 @@ export class SecretCache {
     return entry;
   }
 
+  /**
+   * Where a secret is read. An ARN of another region than the application's: its replica there
+   * (same name and suffix), with the primary as fallback; with `readReplica: false`, the primary
+   * through a client of its own region. A name, or an ARN of this region: as given.
+   */
+  private async sourceOf(secretId: string): Promise<Source> {
+    const entry = this.entryOf(secretId);
+    if (entry.source) return entry.source;
+    const arn = SECRET_ARN.exec(secretId);
+    const primaryRegion = arn?.[2];
+    const here = arn ? await this.region() : undefined;
+    let source: Source;
+    if (!arn || primaryRegion === undefined || here === undefined || here === primaryRegion) {
+      source = { secretId, client: here === undefined ? this.client : await this.clientFor(here) };
+    } else if (this.options.readReplica === false) {
+      source = { secretId, client: await this.clientFor(primaryRegion) };
+    } else {
+      source = {
+        secretId: `arn:${arn[1]}:secretsmanager:${here}:${arn[3]}:secret:${arn[4]}`,
+        client: await this.clientFor(here),
+        fallback: { secretId, client: await this.clientFor(primaryRegion) },
+      };
+    }
+    return (entry.source = source);
+  }
+
+  /** The application's region: the option, else the configured client's. */
+  private region(): Promise<string | undefined> {
+    return (this.homeRegion ??= (async () => {
+      if (this.options.region) return this.options.region;
+      try {
+        return await this.client.config.region();
+      } catch {
+        return undefined; // no region configured: ids are read as given, through the client as given
+      }
+    })());
+  }
+
+  private async clientFor(region: string): Promise<SecretsManagerClient> {
+    const home = this.client;
+    if ((await home.config.region().catch(() => undefined)) === region) return home;
+    let client = this.regional.get(region);
+    if (!client) {
+      client =
+        this.options.clientForRegion?.(region) ??
+        new SecretsManagerClient({
+          region,
+          credentials: home.config.credentials,
+          maxAttempts: home.config.maxAttempts,
+          ...(home.config.isCustomEndpoint ? { endpoint: home.config.endpoint } : {}),
+        });
+      this.regional.set(region, client);
+    }
+    return client;
+  }
+
+  /**
+   * Runs the first, secret-level call of a read (GetSecretValue AWSCURRENT, DescribeSecret) on
+   * the secret's source; when that is a replica its region does not have (or does not let the
+   * application read), the primary becomes the source for good and the call is made there.
+   */
+  private async onSource<T>(secretId: string, call: (source: Source) => Promise<T>): Promise<{ out: T; source: Source }> {
+    const source = await this.sourceOf(secretId);
+    try {
+      return { out: await call(source), source };
+    } catch (err) {
+      if (!source.fallback || !NO_REPLICA_ERRORS.includes(errorName(err))) throw err;
+      const primary: Source = source.fallback;
+      this.entryOf(secretId).source = primary;
+      this.calls++;
+      return { out: await call(primary), source: primary };
+    }
+  }
+
   private async readCurrent(secretId: string): Promise<SecretVersion<unknown>> {
-    const out = await this.send(secretId, 'AWSCURRENT', () =>
-      this.client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT' })),
+    const { out } = await this.send(secretId, 'AWSCURRENT', () =>
+      this.onSource(secretId, (at) => at.client.send(new GetSecretValueCommand({ SecretId: at.secretId, VersionStage: 'AWSCURRENT' }))),
     );
     return this.version(secretId, out, 'AWSCURRENT');
   }
@@ -169,8 +288,8 @@ export class SecretCache {
    */
   private async readAfterFailure(secretId: string, failedVersionId: string): Promise<SecretVersion<unknown>> {
     for (let attempt = 1; ; attempt++) {
-      const described = await this.send(secretId, 'DescribeSecret', () =>
-        this.client.send(new DescribeSecretCommand({ SecretId: secretId })),
+      const { out: described, source } = await this.send(secretId, 'DescribeSecret', () =>
+        this.onSource(secretId, (at) => at.client.send(new DescribeSecretCommand({ SecretId: at.secretId }))),
       );
       const stages = Object.entries(described.VersionIdsToStages ?? {});
       const current = stages.find(([, s]) => s.includes('AWSCURRENT'))?.[0];
@@ -181,8 +300,8 @@ export class SecretCache {
           : ([pending, 'AWSPENDING'] as const);
       if (versionId === undefined) throw new SecretReadError(`secret ${secretId}: no version is staged AWSCURRENT`, { secretId });
       try {
-        const out = await this.client.send(
-          new GetSecretValueCommand({ SecretId: secretId, VersionId: versionId, VersionStage: stage }),
+        const out = await source.client.send(
+          new GetSecretValueCommand({ SecretId: source.secretId, VersionId: versionId, VersionStage: stage }),
         );
         this.calls++;
         if (stage === 'AWSPENDING' && !out.SecretString) {
