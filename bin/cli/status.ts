@@ -1,11 +1,12 @@
 import type { SecretListEntry, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { RotorTags } from '../../lambdas/contract/index.js';
+import { ReplicaStatuses, RotorTags } from '../../lambdas/contract/index.js';
 import { SecretsApi } from '../../lambdas/core/secretsApi.js';
 import { Stages } from '../../lambdas/core/types.js';
 import { functionNameOf } from './aws.js';
 import { formatDuration, formatTime, shortId, table } from './output.js';
 import { nextRotation, type NextRotation } from './schedule.js';
 import { tagMap, versionHolding } from '../../lambdas/core/labels.js';
+import { replicasOf, type ReplicaState } from '../../lambdas/core/replication.js';
 
 import { statusDefaults } from './defaults.js';
 
@@ -51,7 +52,14 @@ export interface SecretStatus {
     /** Where the grace hours came from; a `graceperiod` field in the value (not read here) takes precedence for the retire handler. */
     readonly graceHoursFrom?: 'tag' | 'default';
   };
-  /** Anything that needs a person: overdue, stuck pending, no AWSCURRENT, a bad tag. */
+  /**
+   * A primary with replicas: each replica's region and state, as DescribeSecret reports them
+   * (InSync, InProgress, Failed, with the service's message). Absent for a secret without replicas.
+   */
+  readonly replicas?: readonly ReplicaState[];
+  /** This entry is a replica (listed in its own region): the region of its primary, where it rotates. */
+  readonly replicaOf?: string;
+  /** Anything that needs a person: overdue, stuck pending, no AWSCURRENT, a bad tag, a Failed replica. */
   readonly problems: readonly string[];
 }
 
@@ -147,6 +155,15 @@ async function statusOf(entry: SecretListEntry, options: StatusOptions, secrets:
     }
   }
 
+  // Replicas: ListSecrets names a replica's primary region, but not a primary's replicas; DescribeSecret
+  // (metadata only) does. A replica itself is not asked: its primary rotates and reports.
+  const ownRegion = /^arn:[^:]+:secretsmanager:([^:]+):/.exec(arn)?.[1];
+  const replicaOf = entry.PrimaryRegion && entry.PrimaryRegion !== ownRegion ? entry.PrimaryRegion : undefined;
+  const replicas = replicaOf ? [] : replicasOf(await secrets.describeSecret(arn));
+  for (const r of replicas) {
+    if (r.status === ReplicaStatuses.FAILED) problems.push(`replica in ${r.region} Failed${r.statusMessage ? `: ${r.statusMessage}` : ''}`);
+  }
+
   return {
     name: entry.Name ?? arn,
     arn,
@@ -159,6 +176,8 @@ async function statusOf(entry: SecretListEntry, options: StatusOptions, secrets:
     overdue,
     pending,
     previous,
+    ...(replicas.length > 0 ? { replicas } : {}),
+    ...(replicaOf ? { replicaOf } : {}),
     problems,
   };
 }
@@ -200,6 +219,12 @@ function previousText(s: SecretStatus): string {
   }
 }
 
+function replicasText(s: SecretStatus): string {
+  if (s.replicaOf) return `replica of ${s.replicaOf}`;
+  if (!s.replicas) return '-';
+  return s.replicas.map((r) => `${r.region} ${r.status}`).join(', ');
+}
+
 function nextText(s: SecretStatus): string {
   if (!s.nextRotation) return '-';
   const base = s.nextRotation.at ? formatTime(new Date(s.nextRotation.at)) : s.nextRotation.text;
@@ -221,9 +246,10 @@ export function renderStatus(statuses: readonly SecretStatus[], context: { regio
     nextText(s),
     pendingText(s),
     previousText(s),
+    replicasText(s),
   ]);
   const lines = [
-    table(['NAME', 'KIND', 'STRATEGY', 'ROTATION', 'LAST ROTATED', 'NEXT ROTATION', 'PENDING', 'PREVIOUS (DUAL-ACTIVE)'], rows),
+    table(['NAME', 'KIND', 'STRATEGY', 'ROTATION', 'LAST ROTATED', 'NEXT ROTATION', 'PENDING', 'PREVIOUS (DUAL-ACTIVE)', 'REPLICAS'], rows),
     '',
   ];
   const count = (f: (s: SecretStatus) => boolean) => statuses.filter(f).length;
