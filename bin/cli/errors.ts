@@ -11,7 +11,7 @@ export const ExitCodes = {
   USAGE: 2,
   /** Waiting ended at --timeout: the rotation (or the leak response) may still finish; check `rotor status`. */
   TIMED_OUT: 3,
-  /** `status --fail-on`: at least one secret is in a named condition (overdue, stuck). The table or JSON is printed in full. */
+  /** `status --fail-on`: at least one secret is in a named condition (overdue, stuck); `preflight`: a check found a problem. The table or JSON is printed in full. */
   ATTENTION: 4,
   /** A destructive action was not confirmed: no --yes and stdin is not a terminal, or the answer was not yes. Nothing was sent. */
   NOT_CONFIRMED: 5,
@@ -67,6 +67,6 @@ export const EXIT_CODE_HELP = [
   '  1  failed: a step failed, the rotation was cancelled, AWS refused, unknown secret or profile',
   '  2  usage: wrong command line',
   "  3  timed out (--timeout): the rotation or leak response may still finish; see 'rotor status'",
-  '  4  status --fail-on: a secret is overdue or stuck (the report is still printed in full)',
+  '  4  status --fail-on: a secret is overdue or stuck; preflight: a check found a problem (the report is still printed in full)',
   '  5  not confirmed: leak / rotate --leaked without --yes and no terminal, or not answered yes',
 ].join('\n');

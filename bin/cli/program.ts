@@ -342,6 +342,22 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     );
 
   program
+    .command('preflight')
+    .description(
+      "a dry run of the secret's next rotation, run by its rotation function (its network, its permissions): the target answers, the " +
+        'current credential logs in, the master holds what the strategy needs, KMS decrypts, room for a new key, the provider and its ' +
+        'management credential, password settings the consumers accept; changes nothing (needs lambda:InvokeFunction on the function)',
+    )
+    .argument('<secret>', 'secret name or ARN')
+    .option('--json', 'print the report as JSON (same as --output json)', false)
+    .addHelpText('after', exitCodesHelp)
+    .action(async (secret: string, _opts: { json: boolean }, cmd: Command) => {
+      const json = jsonFor(cmd);
+      const { preflightCommand } = await import('./preflight.js');
+      await run(json, globals(cmd), (ctx) => preflightCommand(secret, { json }, ctx));
+    });
+
+  program
     .command('run')
     .description(
       'run a command with secrets in its environment: values of the form rotor://<secret-id>#<field> (or rotor://<secret-id> for the whole ' +

@@ -5,8 +5,9 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { RotorMetrics, ServiceNames } from '../contract/index.js';
+import { looksLikePreflight, RotorMetrics, ServiceNames, type PreflightEvent, type PreflightReport } from '../contract/index.js';
 import { runStep, type EngineDeps, type StepOutcome } from './engine.js';
+import { runPreflight } from './preflight.js';
 import { cacheDefaults, RotationCache } from './rotationCache.js';
 import { readSettings, type Settings } from './settings.js';
 import type { RotationKind } from './types.js';
@@ -18,7 +19,15 @@ export const handlerDefaults = {
   descriptionReuseMs: 60_000,
 } as const;
 
-export type RotationHandler = (event: unknown, context: Context) => Promise<StepOutcome>;
+/**
+ * A rotation function: a Secrets Manager step answers its StepOutcome; Rotor's own preflight
+ * event (`{ "rotor": "preflight", "secretId": ... }`, lambdas/contract/preflight.ts) answers a
+ * PreflightReport and changes nothing.
+ */
+export interface RotationHandler {
+  (event: PreflightEvent, context: Context): Promise<PreflightReport>;
+  (event: unknown, context: Context): Promise<StepOutcome>;
+}
 
 /**
  * Wires a kind into a Lambda handler: the engine's step function with Powertools' logger
@@ -45,7 +54,10 @@ export function createRotationHandler<S>(
     bounds: overrides.bounds,
     sleep: overrides.sleep,
   };
-  return middy(async (event: unknown, context: Context) => runStep(kind, event, deps, context))
+  // A preflight is recognised before the step parsing: it runs no step and changes nothing.
+  return middy(async (event: unknown, context: Context) =>
+    looksLikePreflight(event) ? runPreflight(kind, event, deps, context) : runStep(kind, event, deps, context),
+  )
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics)) as unknown as RotationHandler;
 }
