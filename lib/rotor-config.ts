@@ -42,6 +42,31 @@ export interface RotorConfig {
     readonly name?: string;
   };
   /**
+   * The scheduled audit (AuditSchedule): `rotor audit` run by a function on a schedule, its
+   * counts published as metrics (and shown on the dashboard), alarms on overdue and failed
+   * rotations to the alarm topic. Off unless given.
+   * @default - no scheduled audit
+   */
+  readonly audit?: {
+    /** @default true (when `audit` is given) */
+    readonly enabled?: boolean;
+    /**
+     * Hours between two runs, 1 to 24.
+     * @default 24
+     */
+    readonly intervalHours?: number;
+    /**
+     * IAM access keys older than this that no secret holds are counted.
+     * @default 90
+     */
+    readonly keyMaxAgeDays?: number;
+    /**
+     * The regions whose secrets are audited.
+     * @default - the stack's region
+     */
+    readonly regions?: readonly string[];
+  };
+  /**
    * The VPC the database rotation functions run in (given by attributes, so synth needs no lookup).
    * @default - functions run outside any VPC
    */

@@ -1,7 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
-import { MetricDimensions, RotorMetrics, ServiceNames } from '../lambdas/contract/index.js';
+import { AUDIT_CONDITIONS, MetricDimensions, RotorMetrics, ServiceNames } from '../lambdas/contract/index.js';
+import type { AuditSchedule } from './audit-schedule.js';
 
 export interface RotorDashboardProps {
   /**
@@ -14,6 +15,12 @@ export interface RotorDashboardProps {
    * @default Duration.hours(1)
    */
   readonly period?: Duration;
+  /**
+   * The scheduled audit: when given, a row shows its counts (AuditFindings, one series per
+   * condition, over the audit's own period) and the latest run's numbers.
+   * @default - no audit row
+   */
+  readonly audit?: AuditSchedule;
 }
 
 /**
@@ -85,5 +92,13 @@ export class RotorDashboard extends Construct {
         ],
       ],
     });
+    if (props.audit) {
+      const audit = props.audit;
+      const counts = AUDIT_CONDITIONS.map((c) => audit.metricFindings(c).with({ label: c }));
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({ title: 'Audit: secrets (and IAM keys) per condition, each run', left: counts, width: 12, height: 6, period: audit.period }),
+        new cloudwatch.SingleValueWidget({ title: 'Audit: the latest run', metrics: counts, width: 12, height: 6, period: audit.period }),
+      );
+    }
   }
 }

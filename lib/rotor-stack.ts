@@ -7,6 +7,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { DEFAULT_GRACE_HOURS, isKindName, KIND_NAMES, KIND_TRAITS } from '../lambdas/contract/index.js';
 import { databaseConfigDefaults } from './database-rotation.js';
+import { AuditSchedule } from './audit-schedule.js';
 import { EmergencyRotation } from './emergency-rotation.js';
 import { HEALTH_EVENT_REGIONS, HealthEventForwarder } from './health-event-forwarder.js';
 import { rotationFromConfig, type KindContext } from './kind-registry.js';
@@ -40,6 +41,8 @@ export class RotorStack extends Stack {
   public readonly emergency?: EmergencyRotation;
   /** The rotation-health dashboard (config `dashboard`, on by default). */
   public readonly dashboard?: RotorDashboard;
+  /** The scheduled audit (config `audit`, off by default). */
+  public readonly audit?: AuditSchedule;
 
   public constructor(scope: Construct, id: string, props: RotorStackProps) {
     super(scope, id, props);
@@ -77,7 +80,18 @@ export class RotorStack extends Stack {
       this.rotations[secretConfig.id] = this.addSecret(secretConfig, config, vpc);
     }
 
-    if (config.dashboard?.enabled ?? true) this.dashboard = new RotorDashboard(this, 'Dashboard', { dashboardName: config.dashboard?.name });
+    if (config.audit && (config.audit.enabled ?? true)) {
+      this.audit = new AuditSchedule(this, 'Audit', {
+        interval: config.audit.intervalHours === undefined ? undefined : Duration.hours(config.audit.intervalHours),
+        keyMaxAgeDays: config.audit.keyMaxAgeDays,
+        regions: config.audit.regions,
+        alarmTopic: this.alarmTopic,
+      });
+    }
+
+    if (config.dashboard?.enabled ?? true) {
+      this.dashboard = new RotorDashboard(this, 'Dashboard', { dashboardName: config.dashboard?.name, audit: this.audit });
+    }
 
     if (config.emergency?.enabled ?? true) {
       this.emergency = new EmergencyRotation(this, 'Emergency', {
