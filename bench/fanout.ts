@@ -46,7 +46,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing.js';
 import { createRotationHandler } from '../lambdas/core/handler.js';
-import { fingerprint } from '../lambdas/core/fingerprint.js';
+import { plainFingerprint } from '../lambdas/core/fingerprint.js';
 import type { RotationKind } from '../lambdas/core/types.js';
 import type { KindName } from '../lambdas/contract/index.js';
 import { createApiTokenKind } from '../lambdas/api-token/apiTokenKind.js';
@@ -430,7 +430,7 @@ export async function runFanoutBench(): Promise<void> {
       return {
         arn,
         label,
-        event: (v) => leakEvent({ fingerprint: fingerprint(v.token!), reason: 'fan-out bench: mass leak', reporter: 'bench' }),
+        event: (v) => leakEvent({ fingerprint: plainFingerprint(v.token!), reason: 'fan-out bench: mass leak', reporter: 'bench' }),
         refused: async (v) => !provider.accepts(v.token!),
         accepted: async (v) => provider.accepts(v.token!),
       };

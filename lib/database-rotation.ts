@@ -50,7 +50,7 @@ export interface DatabaseRotationOptions {
 
 /** What the database options give the shared base. */
 export type DatabaseRotationSpec = Required<Pick<RotationFunctionSpec, 'kind' | 'strategy' | 'environment'>> &
-  Pick<RotationFunctionSpec, 'masterSecret'>;
+  Pick<RotationFunctionSpec, 'masterSecret' | 'fingerprintTags'>;
 
 /**
  * Resolves and checks the options every database rotation shares, at synth time: the strategy
@@ -80,6 +80,8 @@ export function databaseRotationSpec(id: string, kind: KindName, props: Database
       ...writeSetting(settings.excludeCharacters, props.excludeCharacters),
     },
     masterSecret: props.masterSecret,
+    // The password is the leak identity (a leaked connection string names its secret): keyed fingerprint tags.
+    fingerprintTags: true,
   };
 }
 

@@ -4,9 +4,11 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { AwsEvents, RotorEvents, ServiceNames, settings } from '../lambdas/contract/index.js';
+import { FingerprintKey, grantFingerprintKey } from './fingerprint-key.js';
 import { writeSetting } from './function-settings.js';
 import { healthExposurePattern } from './health-event-forwarder.js';
 import { rotationDefaults, type RotationFunctionBase } from './rotation-function-base.js';
@@ -53,6 +55,12 @@ export interface EmergencyRotationProps extends RotorFunctionOptions {
    * @default 50
    */
   readonly reservedConcurrency?: number;
+  /**
+   * Rotor's fingerprint key secret: the handler fingerprints a leaked access key id with it, as
+   * the rotation functions tag their secrets. Give the same secret as the rotations' `fingerprintKey`.
+   * @default - the stack's FingerprintKey (FingerprintKey.of(stack)), the rotations' default too
+   */
+  readonly fingerprintKey?: secretsmanager.ISecret;
 }
 
 export const emergencyRotationDefaults = {
@@ -62,6 +70,20 @@ export const emergencyRotationDefaults = {
   headroom: Duration.minutes(1),
   reservedConcurrency: 50,
 } as const;
+
+/** Rotor's "Secret Leak Detected" events of `source` (what the emergency handler acts on; the Organizations shape routes them too). */
+export function leakReportedPattern(source: string = RotorEvents.SOURCE): events.EventPattern {
+  return { source: [source], detailType: [RotorEvents.LEAK_DETECTED] };
+}
+
+/** GuardDuty findings of IAM credential misuse (what the emergency handler acts on; the Organizations shape routes them too). */
+export function guardDutyCredentialPattern(): events.EventPattern {
+  return {
+    source: [AwsEvents.GUARDDUTY_SOURCE],
+    detailType: [AwsEvents.GUARDDUTY_DETAIL_TYPE],
+    detail: { type: AwsEvents.GUARDDUTY_CREDENTIAL_FINDING_PREFIXES.map((prefix) => ({ prefix })) },
+  };
+}
 
 /**
  * The "rotate now and revoke" wiring: EventBridge rules for AWS Health credential exposures,
@@ -129,6 +151,7 @@ export class EmergencyRotation extends Construct {
     });
     this.handler = parts.function;
     this.role = parts.role;
+    grantFingerprintKey(this.handler, props.fingerprintKey ?? FingerprintKey.of(this).secret);
     this.errorAlarm = parts.errorAlarm;
     props.alarmTopic?.grantPublish(this.handler);
 
@@ -141,17 +164,13 @@ export class EmergencyRotation extends Construct {
     this.leakRule = new events.Rule(this, 'LeakReported', {
       description: 'Rotor: a secret, access key or token fingerprint was reported leaked',
       eventBus: props.eventBus,
-      eventPattern: { source: [source], detailType: [RotorEvents.LEAK_DETECTED] },
+      eventPattern: leakReportedPattern(source),
       targets: [target],
     });
     if (props.guardDuty ?? emergencyRotationDefaults.guardDuty) {
       this.guardDutyRule = new events.Rule(this, 'GuardDutyCredentialFinding', {
         description: 'GuardDuty: IAM user credentials misused',
-        eventPattern: {
-          source: [AwsEvents.GUARDDUTY_SOURCE],
-          detailType: [AwsEvents.GUARDDUTY_DETAIL_TYPE],
-          detail: { type: AwsEvents.GUARDDUTY_CREDENTIAL_FINDING_PREFIXES.map((prefix) => ({ prefix })) },
-        },
+        eventPattern: guardDutyCredentialPattern(),
         targets: [target],
       });
     }

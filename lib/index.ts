@@ -5,6 +5,7 @@ import { Strategies, type Strategy } from '../lambdas/contract/index.js';
 export * from './api-token-rotation.js';
 export * from './database-rotation.js';
 export * from './emergency-rotation.js';
+export * from './fingerprint-key.js';
 export * from './grace-period.js';
 export * from './health-event-forwarder.js';
 export * from './iam-access-key-rotation.js';

@@ -17,6 +17,7 @@ import {
   type KindName,
   type Strategy,
 } from '../lambdas/contract/index.js';
+import { FingerprintKey, grantFingerprintKey } from './fingerprint-key.js';
 import { writeSetting } from './function-settings.js';
 import { gracePeriodDefaults, validateGracePeriod } from './grace-period.js';
 import { tagRotorSecret } from './imported-secret-tags.js';
@@ -68,6 +69,12 @@ export interface RotationOptions extends RotorFunctionOptions {
    * @default true
    */
   readonly denyDeletion?: boolean;
+  /**
+   * Rotor's fingerprint key secret, for kinds whose finishSecret writes fingerprint tags (every
+   * kind has a leak identity: the password, the access key id, the token).
+   * @default - the stack's FingerprintKey (FingerprintKey.of(stack)), shared with the emergency handler
+   */
+  readonly fingerprintKey?: secretsmanager.ISecret;
 }
 
 export interface RotationConstructProps extends RotationOptions {
@@ -107,7 +114,8 @@ export interface RotationFunctionSpec {
   readonly gracePeriod?: Duration;
   /**
    * The kind has a leak identity: finishSecret writes the `rotor:fp-current` / `rotor:fp-previous`
-   * tags (and only those) on the secret.
+   * tags (and only those) on the secret, keyed with Rotor's fingerprint key (`fingerprintKey`),
+   * which the function may read.
    * @default false
    */
   readonly fingerprintTags?: boolean;
@@ -249,6 +257,7 @@ export abstract class RotationFunctionBase extends Construct {
         conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ownTags } },
       }),
     );
+    if (spec.fingerprintTags) grantFingerprintKey(this.rotationFunction, props.fingerprintKey ?? FingerprintKey.of(this).secret);
     for (const other of this.readOnlySecrets) {
       this.rotationFunction.addToRolePolicy(
         new iam.PolicyStatement({

@@ -9,6 +9,7 @@ import { DEFAULT_GRACE_HOURS, isKindName, KIND_NAMES, KIND_TRAITS } from '../lam
 import { databaseConfigDefaults } from './database-rotation.js';
 import { AuditSchedule } from './audit-schedule.js';
 import { EmergencyRotation } from './emergency-rotation.js';
+import { FingerprintKey } from './fingerprint-key.js';
 import { HEALTH_EVENT_REGIONS, HealthEventForwarder } from './health-event-forwarder.js';
 import { rotationFromConfig, type KindContext } from './kind-registry.js';
 import { RetireSchedule } from './retire-schedule.js';
@@ -41,6 +42,8 @@ export class RotorStack extends Stack {
   public readonly emergency?: EmergencyRotation;
   /** The rotation-health dashboard (config `dashboard`, on by default). */
   public readonly dashboard?: RotorDashboard;
+  /** Rotor's fingerprint key (the HMAC key of the rotor:fp-* tags), shared by every function of this stack. */
+  public readonly fingerprintKey: FingerprintKey;
   /** The scheduled audit (config `audit`, off by default). */
   public readonly audit?: AuditSchedule;
 
@@ -56,6 +59,8 @@ export class RotorStack extends Stack {
       if (this.alarmTopic instanceof sns.Topic) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(email));
     }
     new RotationFailureAlarms(this, 'RotationFailures', { topic: this.alarmTopic });
+    // Created once here; the rotations and the emergency handler below take it as their default.
+    this.fingerprintKey = FingerprintKey.of(this);
 
     const vpc = config.network
       ? ec2.Vpc.fromVpcAttributes(this, 'Vpc', {

@@ -5,6 +5,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { describe, expect, it } from 'vitest';
 import { ApiTokenRotation, type ApiTokenRotationProps } from '../lib/api-token-rotation.js';
 import { EmergencyRotation } from '../lib/emergency-rotation.js';
+import { FingerprintKey } from '../lib/fingerprint-key.js';
 import { RetireSchedule } from '../lib/retire-schedule.js';
 import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing.js';
 import { RotorSchedule } from '../lib/rotation-schedule.js';
@@ -118,15 +119,18 @@ describe('ApiTokenRotation', () => {
     });
   });
 
-  it('with selfRotation reads no other secret', () => {
+  it("with selfRotation reads no other secret (but Rotor's fingerprint key, GetSecretValue only)", () => {
     const { stack, secret, management } = arrange();
     new ApiTokenRotation(stack, 'Rotation', { secret, selfRotation: true });
     const statements = statementsOf(Template.fromStack(stack), 'RotationRole');
     expect(JSON.stringify(statements)).not.toContain(JSON.stringify(ref(stack, management)));
-    const secretResources = statements
-      .filter((s) => actions(s).some((a) => a.startsWith('secretsmanager:')) && s.Resource !== '*')
-      .map((s) => s.Resource);
-    expect(secretResources.every((r) => JSON.stringify(r) === JSON.stringify(ref(stack, secret)))).toBe(true);
+    const key = JSON.stringify(ref(stack, FingerprintKey.of(stack).secret));
+    const secretStatements = statements.filter((s) => actions(s).some((a) => a.startsWith('secretsmanager:')) && s.Resource !== '*');
+    const onKey = secretStatements.filter((s) => JSON.stringify(s.Resource) === key);
+    expect(onKey.map((s) => actions(s))).toEqual([['secretsmanager:GetSecretValue']]);
+    const others = secretStatements.filter((s) => JSON.stringify(s.Resource) !== key).map((s) => s.Resource);
+    expect(others.length).toBeGreaterThan(0);
+    expect(others.every((r) => JSON.stringify(r) === JSON.stringify(ref(stack, secret)))).toBe(true);
   });
 
   it('adds its secret to a retire schedule, whose function may read the management secret and nothing more', () => {

@@ -3,7 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { GetSecretValueCommand, PutSecretValueCommand, TagResourceCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CLAIM_STAGE } from '../lambdas/core/claim.js';
-import { fingerprint } from '../lambdas/core/fingerprint.js';
+import { plainFingerprint } from '../lambdas/core/fingerprint.js';
 import { createRotationHandler } from '../lambdas/core/handler.js';
 import { createRetireHandler, type RetireReport, type RetireResult } from '../lambdas/retire/retire.js';
 import { revokeVersion } from '../lambdas/emergency/revoke.js';
@@ -224,8 +224,11 @@ describe('ApiTokenRotation datadog (dual-active)', () => {
     expect(outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0)).toBeLessThanOrEqual(10);
     expect(provider.count(Routes.DATADOG_CREATE)).toBe(1);
     // A secret scanner that finds the token can name the secret by the token's fingerprint.
-    expect((await suite.player.describe(arn)).Tags).toContainEqual({ Key: RotorTags.FINGERPRINT_CURRENT, Value: fingerprint(now.token) });
-    expect((await suite.player.describe(arn)).Tags).toContainEqual({ Key: RotorTags.FINGERPRINT_PREVIOUS, Value: fingerprint(key.token) });
+    // Keyed with Rotor's fingerprint key (never the plain SHA-256 any more).
+    const fp = suite.fingerprintKey.key;
+    expect((await suite.player.describe(arn)).Tags).toContainEqual({ Key: RotorTags.FINGERPRINT_CURRENT, Value: fp.fingerprint(now.token) });
+    expect((await suite.player.describe(arn)).Tags).toContainEqual({ Key: RotorTags.FINGERPRINT_PREVIOUS, Value: fp.fingerprint(key.token) });
+    expect(JSON.stringify((await suite.player.describe(arn)).Tags)).not.toContain(plainFingerprint(now.token));
 
     expect(await retireRun(arn)).toMatchObject({ outcome: 'retired' });
 

@@ -6,7 +6,7 @@ import type mysql from 'mysql2/promise';
 import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, expect, inject } from 'vitest';
 import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing.js';
-import { fingerprint } from '../lambdas/core/fingerprint.js';
+import { plainFingerprint } from '../lambdas/core/fingerprint.js';
 import { SecretsApi } from '../lambdas/core/secretsApi.js';
 import { RotorTags, type Strategy } from '../lambdas/core/types.js';
 import { createEmergencyHandler } from '../lambdas/emergency/index.js';
@@ -212,7 +212,7 @@ const rows: readonly Row[] = [
   eventRow('a secretId of 2049 characters', (arn) => leakEvent({ secretId: `${arn}${'x'.repeat(2049 - arn.length)}` }), /^leak event: field 'detail\.secretId' is longer than 2048 characters; nothing was changed$/),
   eventRow('a reporter of 257 characters', (arn) => leakEvent({ secretId: arn, reporter: 'r'.repeat(257) }), /field 'detail\.reporter' is longer than 256 characters/),
   eventRow('an access key id in lower case', (_arn, c) => leakEvent({ accessKeyId: c.plant(fakeAccessKeyId().toLowerCase()) }), /field 'detail\.accessKeyId' must be an access key id/),
-  eventRow('a fingerprint in upper case', (_arn, c) => leakEvent({ fingerprint: c.plant(fingerprint(ID()).toUpperCase()) }), /field 'detail\.fingerprint' must be 32 lowercase hex digits/),
+  eventRow('a fingerprint in upper case', (_arn, c) => leakEvent({ fingerprint: c.plant(plainFingerprint(ID()).toUpperCase()) }), /field 'detail\.fingerprint' must be 32 lowercase hex digits/),
   eventRow('a fingerprint that is the leaked token itself', (_arn, c) => leakEvent({ fingerprint: c.plant(randomBytes(20).toString('base64url')) }), /field 'detail\.fingerprint' must be 32 lowercase hex digits/),
   eventRow('a detail that is an array', (arn) => ({ ...leakEvent({}), detail: [{ secretId: arn }] }), /^leak event: field 'detail' must be an object, got an array/),
   eventRow('a detail-type that is a number', (arn) => ({ ...leakEvent({ secretId: arn }), 'detail-type': 7 }), /field 'detail-type' must be a string, got a number/),
@@ -261,7 +261,7 @@ const rows: readonly Row[] = [
     name: 'an access key id that no secret holds',
     arrange: async (c) => {
       const user = await c.iamUser();
-      const arn = await c.secret(user, { [RotorTags.KIND]: 'iam', [RotorTags.FINGERPRINT_CURRENT]: fingerprint(user.accessKeyId) });
+      const arn = await c.secret(user, { [RotorTags.KIND]: 'iam', [RotorTags.FINGERPRINT_CURRENT]: plainFingerprint(user.accessKeyId) });
       return { arn, act: () => deliver(leakEvent({ accessKeyId: fakeAccessKeyId() })) };
     },
     expect: refused('RotationStateError', /no Rotor-managed secret holds access key AKIA\w+/),
@@ -270,7 +270,7 @@ const rows: readonly Row[] = [
     name: 'a fingerprint that no secret holds',
     arrange: async (c) => {
       const { arn } = await c.pgSecret();
-      return { arn, act: () => deliver(leakEvent({ fingerprint: fingerprint(ID()) })) };
+      return { arn, act: () => deliver(leakEvent({ fingerprint: plainFingerprint(ID()) })) };
     },
     expect: refused('RotationStateError', /no Rotor-managed secret holds fingerprint [0-9a-f]{32}/),
   },
@@ -288,7 +288,7 @@ const rows: readonly Row[] = [
     arrange: async (c) => {
       const app = await c.iamUser();
       const boss = await c.iamUser();
-      const arn = await c.secret(app, { [RotorTags.KIND]: 'iam', [RotorTags.FINGERPRINT_PREVIOUS]: fingerprint(boss.accessKeyId) });
+      const arn = await c.secret(app, { [RotorTags.KIND]: 'iam', [RotorTags.FINGERPRINT_PREVIOUS]: plainFingerprint(boss.accessKeyId) });
       await c.previous(arn, boss);
       return { arn, act: () => deliver(leakEvent({ accessKeyId: boss.accessKeyId })) };
     },
@@ -298,7 +298,7 @@ const rows: readonly Row[] = [
     name: 'IAM: a leaked AWSPREVIOUS that is the current key',
     arrange: async (c) => {
       const app = await c.iamUser();
-      const arn = await c.secret(app, { [RotorTags.KIND]: 'iam', [RotorTags.FINGERPRINT_PREVIOUS]: fingerprint(app.accessKeyId) });
+      const arn = await c.secret(app, { [RotorTags.KIND]: 'iam', [RotorTags.FINGERPRINT_PREVIOUS]: plainFingerprint(app.accessKeyId) });
       await c.previous(arn, { ...app, note: 'a copy' });
       return { arn, act: () => deliver(leakEvent({ accessKeyId: app.accessKeyId })) };
     },
@@ -309,7 +309,7 @@ const rows: readonly Row[] = [
     arrange: async (c) => {
       const app = await c.iamUser();
       const leakedKey = fakeAccessKeyId();
-      const arn = await c.secret(app, { [RotorTags.KIND]: 'iam', [RotorTags.FINGERPRINT_PREVIOUS]: fingerprint(leakedKey) });
+      const arn = await c.secret(app, { [RotorTags.KIND]: 'iam', [RotorTags.FINGERPRINT_PREVIOUS]: plainFingerprint(leakedKey) });
       await c.previous(arn, c.plant(`${leakedKey}:${randomBytes(30).toString('base64')}`));
       return { arn, act: () => deliver(leakEvent({ accessKeyId: leakedKey })) };
     },
@@ -320,7 +320,7 @@ const rows: readonly Row[] = [
     arrange: async (c) => {
       const app = await c.iamUser();
       const leakedKey = fakeAccessKeyId();
-      const arn = await c.secret(app, { [RotorTags.KIND]: 'iam', [RotorTags.FINGERPRINT_PREVIOUS]: fingerprint(leakedKey) });
+      const arn = await c.secret(app, { [RotorTags.KIND]: 'iam', [RotorTags.FINGERPRINT_PREVIOUS]: plainFingerprint(leakedKey) });
       await c.previous(arn, { engine: 'postgres', host: cluster.host, username: 'postgres', password: c.plant(testPassword()) });
       return { arn, act: () => deliver(leakEvent({ accessKeyId: leakedKey })) };
     },
@@ -338,9 +338,9 @@ const rows: readonly Row[] = [
       const attacker = provider.acmeToken(); // a live token whose value the planted version holds
       for (const t of [app, victim, attacker]) c.keep(t.token);
       const value = { provider: 'http', token: app.token, tokenId: app.tokenId, managementSecretArn, graceperiod: 48, http: acmeTemplates() };
-      const arn = await c.secret(value, { [RotorTags.KIND]: 'api-token', [RotorTags.FINGERPRINT_PREVIOUS]: fingerprint(attacker.token) });
+      const arn = await c.secret(value, { [RotorTags.KIND]: 'api-token', [RotorTags.FINGERPRINT_PREVIOUS]: plainFingerprint(attacker.token) });
       await c.previous(arn, { ...value, token: attacker.token, tokenId: victim.tokenId });
-      return { arn, act: () => deliver(leakEvent({ fingerprint: fingerprint(attacker.token) })) };
+      return { arn, act: () => deliver(leakEvent({ fingerprint: plainFingerprint(attacker.token) })) };
     },
     expect: refused('UnsafeRotationError', /the provider reports the leaked token as token tok_\w+, not tok_\w+; refusing to revoke by id/),
   },

@@ -12,7 +12,7 @@ import { CreateRoleCommand } from '@aws-sdk/client-iam';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RotorTags } from '../lambdas/contract/index.js';
-import { fingerprint } from '../lambdas/core/fingerprint.js';
+import { plainFingerprint } from '../lambdas/core/fingerprint.js';
 import { collectAudit, type AuditReport } from '../bin/cli/audit.js';
 import { startMoto, type MotoServer } from '../bin/local/moto.js';
 import { testPassword, uniqueName } from '../bin/local/postgres.js';
@@ -89,7 +89,7 @@ beforeAll(async () => {
     if (which === 'held') heldKey = key.AccessKeyId!;
     else strayKey = key.AccessKeyId!;
   }
-  await seed(sm, 'iamkey', { [RotorTags.KIND]: 'iam', [RotorTags.FINGERPRINT_CURRENT]: fingerprint(heldKey) });
+  await seed(sm, 'iamkey', { [RotorTags.KIND]: 'iam', [RotorTags.FINGERPRINT_CURRENT]: plainFingerprint(heldKey) });
 }, 60_000);
 
 afterAll(async () => {

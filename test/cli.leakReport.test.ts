@@ -2,7 +2,9 @@
  * `rotor leak --from gitleaks|trufflehog|github <report>`: report files in each scanner's format,
  * made here from generated values, handed to the real CLI against moto. A value a Rotor-managed
  * secret holds (by its fingerprint tag) becomes one leak event carrying the fingerprint; the
- * others are listed with the reason; no value is printed or sent.
+ * others are listed with the reason; no value is printed or sent. The IAM and token secrets here
+ * carry legacy plain tags (as written before keyed fingerprints): they must stay findable; the
+ * database secret carries a keyed one (Rotor's fingerprint key, found by its tag).
  */
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RotorTags } from '../lambdas/contract/index.js';
-import { fingerprint } from '../lambdas/core/fingerprint.js';
+import { plainFingerprint as fingerprint } from '../lambdas/core/fingerprint.js';
+import { createFingerprintKey, type LocalFingerprintKey } from '../bin/local/fingerprintKey.js';
+import { startRefusingProxy } from '../bin/local/refusingProxy.js';
 import { fakeAccessKeyId } from '../bin/local/awsAdmin.js';
 import { captureEvents } from '../bin/local/events.js';
 import { noteCredential } from '../bin/local/hygiene.js';
@@ -25,7 +29,9 @@ const keySecret = `${testPassword()}${testPassword()}`.slice(0, 40);
 const token = testPassword();
 const oldToken = testPassword();
 const stranger = testPassword();
-const names = { iam: uniqueName('leak/iam'), token: uniqueName('leak/token') };
+const dbPassword = testPassword();
+const names = { iam: uniqueName('leak/iam'), token: uniqueName('leak/token'), db: uniqueName('leak/db') };
+let key: LocalFingerprintKey;
 
 beforeAll(async () => {
   noteCredential(keySecret);
@@ -49,6 +55,15 @@ beforeAll(async () => {
         { Key: RotorTags.FINGERPRINT_CURRENT, Value: fingerprint(token) },
         { Key: RotorTags.FINGERPRINT_PREVIOUS, Value: fingerprint(oldToken) },
       ],
+    }),
+  );
+  // A database secret as finishSecret leaves it now: its password's keyed fingerprint.
+  key = await createFingerprintKey(sm);
+  await sm.send(
+    new CreateSecretCommand({
+      Name: names.db,
+      SecretString: JSON.stringify({ engine: 'postgres', host: '127.0.0.1', port: 5432, username: 'orders', password: dbPassword }),
+      Tags: [{ Key: RotorTags.KIND, Value: 'postgres' }, { Key: RotorTags.FINGERPRINT_CURRENT, Value: key.key.fingerprint(dbPassword) }],
     }),
   );
   sm.destroy();
@@ -148,5 +163,48 @@ describe('rotor leak --from <scanner> <report-file>', () => {
     const noScanner = await runCli(['leak', write('g4.json', '[]')], env());
     expect(noScanner.code).toBe(2);
     expect(noScanner.stderr).toMatch(/name the scanner that wrote it with --from \(gitleaks, trufflehog, github\)/);
+  });
+
+  it('gitleaks: a postgres:// connection string matches the database secret by its password\'s keyed fingerprint; one event, the fingerprint only', async () => {
+    const inbox = await captureEvents(moto.endpoint, { source: ['rotor'], 'detail-type': ['Secret Leak Detected'] });
+    const url = `postgres://orders:${encodeURIComponent(dbPassword)}@db.internal:5432/orders`;
+    const report = JSON.stringify([
+      { RuleID: 'generic-api-key', File: '.env', StartLine: 1, Commit: 'c0ffee', Secret: url.slice(url.indexOf('//') + 2), Match: `DATABASE_URL=${url}` },
+      { RuleID: 'generic-api-key', File: 'ci.yml', StartLine: 9, Secret: `jdbc:postgresql://db.internal:5432/orders?user=orders&password=${encodeURIComponent(dbPassword)}` },
+    ]);
+    const r = await runCli(['leak', '--from', 'gitleaks', write('db.json', report), '--yes', '--output', 'json'], env());
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { matched: number; eventsSent: number; results: Array<Record<string, string>> };
+    expect(out).toMatchObject({ matched: 2, eventsSent: 1 });
+    expect(out.results.map((x) => x.secret)).toEqual([names.db, names.db]);
+    const events = await inbox.drain();
+    expect(events).toHaveLength(1);
+    expect(events[0]!.detail.fingerprint).toBe(key.key.fingerprint(dbPassword));
+    expect(events[0]!.detail.fingerprint).toMatch(/^k1:[0-9a-f]{32}$/);
+    expect(events[0]!.detail).not.toHaveProperty('secretId');
+    for (const v of [dbPassword, encodeURIComponent(dbPassword)]) expect(r.stdout + r.stderr + JSON.stringify(events)).not.toContain(v);
+  });
+
+  it("names Rotor's fingerprint key secret it cannot read (missing, access denied), and sends nothing", async () => {
+    const inbox = await captureEvents(moto.endpoint, { source: ['rotor'], 'detail-type': ['Secret Leak Detected'] });
+    const report = write('g5.json', reports.gitleaks());
+    const missing = await runCli(['leak', '--from', 'gitleaks', report, '--yes', '--fingerprint-key-secret', 'no/such/key'], env());
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('--fingerprint-key-secret: the fingerprint key secret no/such/key does not exist');
+    const proxy = await startRefusingProxy(moto.endpoint);
+    try {
+      proxy.intercept((operation, body) => (operation === 'GetSecretValue' && body.SecretId === key.arn ? 'AccessDeniedException' : undefined));
+      const denied = await runCli(['leak', '--from', 'gitleaks', report, '--yes'], cliEnv(proxy.endpoint, { AWS_REGION: 'us-east-1' }));
+      expect(denied.code).toBe(1);
+      expect(denied.stderr).toContain(`cannot read the fingerprint key secret ${key.arn}: access denied (secretsmanager:GetSecretValue on it`);
+      expect(denied.stderr).toContain('kms:Decrypt');
+    } finally {
+      await proxy.close();
+    }
+    expect(await inbox.drain()).toEqual([]);
+    const bothForms = await runCli(['leak', '--fingerprint', 'a'.repeat(32), '--fingerprint-key-secret', key.arn], env());
+    expect(bothForms.code).toBe(2);
+    expect(bothForms.stderr).toContain('--fingerprint-key-secret is for --from');
   });
 });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApiTokenKind } from '../lambdas/api-token/apiTokenKind.js';
-import { fingerprint } from '../lambdas/core/fingerprint.js';
+import { plainFingerprint } from '../lambdas/core/fingerprint.js';
 import { REDACTED } from '../lambdas/core/redact.js';
 import { RotorTags } from '../lambdas/core/types.js';
 import { credentialVersions, emergencyDriver, leakEvent } from './support/emergency.js';
@@ -87,7 +87,7 @@ describe('emergency rotation and revocation: API tokens', () => {
     const [[result]] = await emergency.deliver(
       arn,
       rotation,
-      leakEvent({ fingerprint: fingerprint(current.token), reason: 'secret scanner: token in a public repository', reporter: 'scanner' }),
+      leakEvent({ fingerprint: suite.fingerprintKey.key.fingerprint(current.token), reason: 'secret scanner: token in a public repository', reporter: 'scanner' }),
     );
     const took = await refusedAfter(current.token, started);
 
@@ -113,7 +113,7 @@ describe('emergency rotation and revocation: API tokens', () => {
     expect(provider.accepts(older)).toBe(true);
     const before = await credentialVersions(suite.player, arn);
     const started = Date.now();
-    const [[result]] = await emergency.deliver(arn, rotation, leakEvent({ fingerprint: fingerprint(older), reason: 'old key in a log' }));
+    const [[result]] = await emergency.deliver(arn, rotation, leakEvent({ fingerprint: suite.fingerprintKey.key.fingerprint(older), reason: 'old key in a log' }));
     const took = await refusedAfter(older, started);
 
     expect(result).toMatchObject({ outcome: 'revoked' });
@@ -158,7 +158,7 @@ describe('emergency rotation and revocation: API tokens', () => {
     const { arn, rotation, older, current } = await datadog(48);
     const seen = await captureEvents(suite.moto.endpoint, { source: ['rotor'], 'detail-type': ['Secret Rotated', 'Secret Revoked'] });
     const reason = `scanner: ${current.token} in a public repo, next to ${older}`;
-    const [[result]] = await emergency.deliver(arn, rotation, leakEvent({ fingerprint: fingerprint(current.token), reason }));
+    const [[result]] = await emergency.deliver(arn, rotation, leakEvent({ fingerprint: suite.fingerprintKey.key.fingerprint(current.token), reason }));
     const expected = `scanner: ${REDACTED} in a public repo, next to ${REDACTED}`;
     expect(result).toMatchObject({ outcome: 'rotated-and-revoked', reason: expected });
     expect(provider.accepts(current.token)).toBe(false);
@@ -171,7 +171,7 @@ describe('emergency rotation and revocation: API tokens', () => {
   it('a fingerprint no Rotor secret holds: clear error, nothing touched', async () => {
     const { arn, rotation, current } = await datadog(0);
     const versions = await suite.player.versions(arn);
-    const stranger = fingerprint(provider.datadogApiKey().token);
+    const stranger = plainFingerprint(provider.datadogApiKey().token);
     await expect(emergency.deliver(arn, rotation, leakEvent({ fingerprint: stranger, reason: 'x' }))).rejects.toThrow(
       new RegExp(`no Rotor-managed secret holds fingerprint ${stranger}`),
     );

@@ -18,6 +18,12 @@ import { useRotationSuite } from './support/rotationSuite.js';
 import { usePostgresAdmin } from './support/pgAdmin.js';
 import { errorText } from './support/logCapture.js';
 import { fakeAccessKeyId } from '../bin/local/awsAdmin.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RotorTags } from '../lambdas/contract/index.js';
+import { plainFingerprint } from '../lambdas/core/fingerprint.js';
+import { cliEnv, runCli } from './support/cli.js';
 
 const cluster = inject('postgres') as unknown as PostgresCluster;
 const suite = useRotationSuite();
@@ -321,5 +327,66 @@ describe('emergency rotation and revocation: PostgreSQL', () => {
       expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(true);
       expect(await pgLogin(cluster, now.username, now.password)).toBe(true);
     }
+  });
+});
+
+describe('emergency rotation of a PostgreSQL secret found by a leaked connection string (keyed fingerprint)', () => {
+  for (const strategy of ['alternating-users', 'single-user'] as const) {
+    it(`${strategy}: gitleaks report → rotor leak --from → one event with the fingerprint only → the handler rotates, the leaked password stops logging in`, async () => {
+      // Prepare: a rotated secret (finishSecret tagged its password's keyed fingerprint), and a
+      // scanner's report of a connection string holding that password.
+      const { arn, rotation, leaked, leakedVersionId } = await arrange(strategy);
+      const key = suite.fingerprintKey.key;
+      const name = (await suite.player.describe(arn)).Name!;
+      expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(true);
+      const url = `postgres://${leaked.username}:${encodeURIComponent(leaked.password)}@${cluster.host}:${cluster.port}/postgres?sslmode=disable`;
+      const dir = mkdtempSync(join(tmpdir(), 'rotor-leak-pg-'));
+      const report = join(dir, 'gitleaks.json');
+      writeFileSync(report, JSON.stringify([{ RuleID: 'generic-api-key', File: 'deploy/.env', StartLine: 4, Commit: 'deadbeef', Secret: leaked.password, Match: `DATABASE_URL=${url}` }]));
+      const inbox = await captureEvents(suite.moto.endpoint, { source: ['rotor'], 'detail-type': ['Secret Leak Detected'] });
+      try {
+        // Act 1: the CLI matches the finding and sends the event.
+        const cli = await runCli(['leak', '--from', 'gitleaks', report, '--yes', '--output', 'json'], cliEnv(suite.moto.endpoint, { AWS_REGION: 'us-east-1' }));
+        suite.logs.note(cli.stdout + cli.stderr);
+        expect(cli.stderr).toBe('');
+        expect(cli.code).toBe(0);
+        expect(JSON.parse(cli.stdout)).toMatchObject({ findings: 1, matched: 1, eventsSent: 1, results: [{ secret: name, which: 'current' }] });
+        const events = await inbox.drain();
+        suite.logs.note(JSON.stringify(events));
+        expect(events).toHaveLength(1);
+        expect(Object.keys(events[0]!.detail).sort()).toEqual(['fingerprint', 'reason', 'reporter']);
+        expect(events[0]!.detail.fingerprint).toBe(key.fingerprint(leaked.password));
+
+        // Act 2: EventBridge delivers it to the emergency handler.
+        const [[result]] = await deliver(arn, rotation, { id: events[0]!.id, source: 'rotor', 'detail-type': 'Secret Leak Detected', detail: events[0]!.detail });
+
+        // Assess: the strategy's promise for a leak.
+        expect(result).toMatchObject({ outcome: 'rotated-and-revoked', leakedVersionId, kind: 'postgres', via: 'rotor' });
+        expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(false);
+        const now = await suite.player.value<{ username: string; password: string }>(arn);
+        expect(await pgLogin(cluster, now.username, now.password)).toBe(true);
+        const tags = new Map(((await suite.player.describe(arn)).Tags ?? []).map((t) => [t.Key!, t.Value!]));
+        expect(tags.get(RotorTags.FINGERPRINT_CURRENT)).toBe(key.fingerprint(now.password));
+        expect(tags.get(RotorTags.REVOKED_VERSION)).toBe(leakedVersionId);
+        // A second delivery of the same event finds the leaked value already revoked.
+        const [[again]] = await deliver(arn, rotation, { id: events[0]!.id, source: 'rotor', 'detail-type': 'Secret Leak Detected', detail: events[0]!.detail });
+        expect(['duplicate', 'already-revoked']).toContain(again!.outcome);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('a secret tagged before keyed fingerprints (legacy plain SHA-256) is still found by that fingerprint and rotated', async () => {
+    const { arn, rotation, leaked, leakedVersionId } = await arrange('single-user');
+    await suite.player.client.send(
+      new TagResourceCommand({ SecretId: arn, Tags: [{ Key: RotorTags.FINGERPRINT_CURRENT, Value: plainFingerprint(leaked.password) }] }),
+    );
+    const [[result]] = await deliver(arn, rotation, leakEvent({ fingerprint: plainFingerprint(leaked.password), reason: 'old scanner integration' }));
+    expect(result).toMatchObject({ outcome: 'rotated-and-revoked', leakedVersionId });
+    expect(await pgLogin(cluster, leaked.username, leaked.password)).toBe(false);
+    // The rotation rewrote the tags keyed.
+    const tags = new Map(((await suite.player.describe(arn)).Tags ?? []).map((t) => [t.Key!, t.Value!]));
+    expect(tags.get(RotorTags.FINGERPRINT_PREVIOUS)).toBe(suite.fingerprintKey.key.fingerprint(leaked.password));
   });
 });

@@ -134,7 +134,8 @@ describe('rotation engine: validation before every step', () => {
   it('makes at most 10 Secrets Manager calls and 3 logins in a warm rotation, 5 in createSecret', async () => {
     const user = await arrange();
     const { outcomes } = await suite.player.rotate(handler(), user.arn);
-    expect(outcomes.map((o) => o.secretsManagerCalls)).toEqual([5, 1, 0, 3]);
+    // finishSecret: DescribeSecret, two stage moves, TagResource (the keyed fingerprint tags).
+    expect(outcomes.map((o) => o.secretsManagerCalls)).toEqual([5, 1, 0, 4]);
     expect(outcomes.map((o) => o.logins)).toEqual([0, 2, 1, 0]);
   });
 

@@ -117,7 +117,8 @@ function tokenTarget(flavour: 'datadog' | 'cloudflare'): FaultTarget {
       }
       return { arn, keyName, seedTokenId, works: async (v) => provider.accepts(String(v.token)) };
     },
-    instance: () => suite.captured(createRotationHandler(kindFor(), { client: matrix.client(), env: {} })),
+    instance: () => suite.captured(createRotationHandler(kindFor(), { client: matrix.client(), env: { ...suite.fingerprintKey.env } })),
+    fingerprintKey: () => suite.fingerprintKey.key,
     unreachable: (on) => (on ? forwarder.refuse() : forwarder.pass()),
     async refusing(_subject, on) {
       if (!on) {

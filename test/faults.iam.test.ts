@@ -84,13 +84,14 @@ const iamTarget: FaultTarget = {
   instance: () => {
     suite.sensitive(t.admin.secretAccessKey);
     const client = matrix.client(t.admin) as SecretsManagerClient;
-    return suite.captured(createRotationHandler(kind(), { client, env: {} }));
+    return suite.captured(createRotationHandler(kind(), { client, env: { ...suite.fingerprintKey.env } }));
   },
   unreachable: (on) => (on ? forwarder.refuse() : forwarder.pass()),
   async refusing(_subject, on) {
     refusing = on;
   },
   leakIdentity: (v) => String(v.accessKeyId),
+  fingerprintKey: () => suite.fingerprintKey.key,
   async leftovers(subject) {
     const { username } = subject as IamSubject;
     const held = new Set<string>();

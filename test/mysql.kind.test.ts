@@ -3,7 +3,9 @@ import { PutSecretValueCommand, UpdateSecretCommand } from '@aws-sdk/client-secr
 import type mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StepOutcome } from '../lambdas/core/engine.js';
-import { Strategies } from '../lambdas/core/types.js';
+import { RotorTags, Strategies } from '../lambdas/core/types.js';
+import { candidateFingerprints, plainFingerprint } from '../lambdas/core/fingerprint.js';
+import { heldFingerprint } from '../lambdas/core/labels.js';
 import { handler as deployedHandler, mysqlKind } from '../lambdas/mysql/index.js';
 import { DatabaseError } from '../lambdas/mysql/connection.js';
 import { grantSyncStatements, parseGrants, parseRequire, tokenize } from '../lambdas/mysql/grants.js';
@@ -192,8 +194,9 @@ describe('MysqlRotation', () => {
       const seen = [user.password];
       for (let i = 0; i < 3; i++) {
         const { outcomes } = await suite.player.rotate(handler, user.arn);
-        // AWSPREVIOUS exists from the second rotation on, and is still not read: 9 calls each time.
-        expect(outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0)).toBe(9);
+        // AWSPREVIOUS exists from the second rotation on, and is still not read: 10 calls each time
+        // (finishSecret's TagResource of the keyed fingerprint tags included).
+        expect(outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0)).toBe(10);
         const now = await current(user.arn);
         expect(seen).not.toContain(now.password);
         expect(await logsIn(now)).toBe(true);
@@ -364,7 +367,8 @@ describe('MysqlRotation', () => {
       expect(versions[before!]).toEqual(['AWSPREVIOUS']);
       expect(await grantsOf(now.username)).toEqual(await grantsOf(user.username));
       const { calls, logins, durationMs } = totals(outcomes);
-      expect(calls).toBeLessThanOrEqual(10);
+      // 10, and finishSecret's TagResource of the keyed fingerprint tags (README, "Fingerprints").
+      expect(calls).toBeLessThanOrEqual(11);
       expect(logins).toBeLessThanOrEqual(3);
       (timings['alternating-users'] ??= []).push(durationMs);
     });
@@ -657,7 +661,8 @@ describe('MysqlRotation', () => {
         expect(outcomes.map((o) => o.outcome)).toEqual(['done', 'done', 'done', 'done']);
         const { calls, logins } = totals(outcomes);
         expect(logins).toBeLessThanOrEqual(3);
-        expect(calls).toBeLessThanOrEqual(10);
+        // 10, and finishSecret's TagResource of the keyed fingerprint tags.
+        expect(calls).toBeLessThanOrEqual(11);
         const now = await current(user.arn);
         expect(now.username).toBe(i % 2 === 0 ? `${user.username}_clone` : user.username);
         expect(await logsIn(now)).toBe(true);
@@ -718,6 +723,23 @@ describe('MysqlRotation', () => {
       expect(await logsIn(now)).toBe(true);
       expect(await logsIn({ ...now, password: clone.password })).toBe(false);
     });
+  });
+
+  describe('fingerprint tags (keyed: a leaked connection string names its secret)', () => {
+    for (const strategy of [Strategies.SINGLE_USER, Strategies.ALTERNATING_USERS]) {
+      it(`${strategy}: finishSecret tags the keyed fingerprints of the new and old password (not their SHA-256), found by the new one`, async () => {
+        const user = await arrangeUser({ alternating: strategy === Strategies.ALTERNATING_USERS });
+        await suite.player.rotate(strategy === Strategies.SINGLE_USER ? single() : alternating(), user.arn);
+        const now = await current(user.arn);
+        expect(await logsIn(now)).toBe(true);
+        const tags = new Map(((await suite.player.describe(user.arn)).Tags ?? []).map((t) => [t.Key!, t.Value!]));
+        const key = suite.fingerprintKey.key;
+        expect(tags.get(RotorTags.FINGERPRINT_CURRENT)).toBe(key.fingerprint(now.password));
+        expect(tags.get(RotorTags.FINGERPRINT_PREVIOUS)).toBe(key.fingerprint(user.password));
+        for (const password of [now.password, user.password]) expect([...tags.values()].join(' ')).not.toContain(plainFingerprint(password));
+        expect(heldFingerprint(tags, candidateFingerprints(now.password, [key]))?.which).toBe('current');
+      });
+    }
   });
 
   describe('malformed secrets', () => {

@@ -3,7 +3,12 @@ import { PutSecretValueCommand, UpdateSecretCommand } from '@aws-sdk/client-secr
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { postgresKind } from '../lambdas/postgres/postgresKind.js';
-import { lambdaContext, STEPS } from '../bin/local/harness.js';
+import { lambdaContext, smClient, STEPS } from '../bin/local/harness.js';
+import { startRefusingProxy } from '../bin/local/refusingProxy.js';
+import { RotorTags } from '../lambdas/contract/index.js';
+import { createRotationHandler } from '../lambdas/core/handler.js';
+import { candidateFingerprints, plainFingerprint } from '../lambdas/core/fingerprint.js';
+import { heldFingerprint } from '../lambdas/core/labels.js';
 import { adminClient, pgLogin, testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
 import { useRotationSuite } from './support/rotationSuite.js';
 import { freePort } from '../bin/local/ports.js';
@@ -108,8 +113,9 @@ describe('PostgresRotation single-user', () => {
     const seen = [user.password];
     for (let i = 0; i < 3; i++) {
       const { outcomes } = await suite.player.rotate(handler, user.arn);
-      // AWSPREVIOUS exists from the second rotation on, and is still not read: 9 calls each time.
-      expect(outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0)).toBe(9);
+      // AWSPREVIOUS exists from the second rotation on, and is still not read: 10 calls each time
+      // (finishSecret's TagResource of the keyed fingerprint tags included).
+      expect(outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0)).toBe(10);
       const now = await current(user.arn);
       expect(seen).not.toContain(now.password);
       expect(await logsIn(now)).toBe(true);
@@ -260,7 +266,8 @@ describe('PostgresRotation alternating-users', () => {
     expect(members.rows.map((r) => r.rolname).sort()).toEqual([user.username, reader].sort());
     const calls = outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0);
     const logins = outcomes.reduce((n, o) => n + o.logins, 0);
-    expect(calls).toBeLessThanOrEqual(10);
+    // 10, and finishSecret's TagResource of the keyed fingerprint tags (README, "Fingerprints").
+    expect(calls).toBeLessThanOrEqual(11);
     expect(logins).toBeLessThanOrEqual(3);
   });
 
@@ -482,7 +489,8 @@ describe('PostgresRotation alternating-users pairing (no confused deputy through
       const { outcomes } = await suite.player.rotate(handler, user.arn);
       expect(outcomes.map((o) => o.outcome)).toEqual(['done', 'done', 'done', 'done']);
       expect(outcomes.reduce((n, o) => n + o.logins, 0)).toBeLessThanOrEqual(3);
-      expect(outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0)).toBeLessThanOrEqual(10);
+      // 10, and finishSecret's TagResource of the keyed fingerprint tags.
+      expect(outcomes.reduce((n, o) => n + o.secretsManagerCalls, 0)).toBeLessThanOrEqual(11);
       const now = await current(user.arn);
       expect(now.username).toBe(i % 2 === 0 ? `${user.username}_clone` : user.username);
       expect(await logsIn(now)).toBe(true);
@@ -550,5 +558,66 @@ describe('PostgresRotation alternating-users pairing (no confused deputy through
     expect(now.username).toBe(clone.username);
     expect(await logsIn(now)).toBe(true);
     expect(await logsIn({ ...now, password: clone.password })).toBe(false);
+  });
+});
+
+describe('PostgresRotation fingerprint tags (keyed: a leaked connection string names its secret)', () => {
+  const tagsOf = async (arn: string) => new Map(((await suite.player.describe(arn)).Tags ?? []).map((t) => [t.Key!, t.Value!]));
+
+  for (const strategy of ['single-user', 'alternating-users'] as const) {
+    it(`${strategy}: finishSecret tags the keyed fingerprints of the new and the old password, never a plain SHA-256`, async () => {
+      const user = await arrangeUser({ alternating: strategy === 'alternating-users' });
+      await suite.player.rotate(strategy === 'single-user' ? single() : alternating(), user.arn);
+      const now = await current(user.arn);
+      expect(await logsIn(now)).toBe(true);
+      const tags = await tagsOf(user.arn);
+      const key = suite.fingerprintKey.key;
+      expect(tags.get(RotorTags.FINGERPRINT_CURRENT)).toBe(key.fingerprint(now.password));
+      expect(tags.get(RotorTags.FINGERPRINT_PREVIOUS)).toBe(key.fingerprint(user.password));
+      for (const password of [now.password, user.password]) {
+        expect([...tags.values()].join(' ')).not.toContain(plainFingerprint(password));
+      }
+      // A scanner's find of the new password maps to this secret, as AWSCURRENT.
+      expect(heldFingerprint(tags, candidateFingerprints(now.password, [key]))).toEqual({ fingerprint: key.fingerprint(now.password), which: 'current' });
+      expect(heldFingerprint(tags, candidateFingerprints(testPassword(), [key]))).toBeUndefined();
+    });
+  }
+
+  it('a key secret the function cannot read does not fail the rotation: it finishes, stale fingerprint tags are removed, the error names the variable and the permission', async () => {
+    const user = await arrangeUser();
+    // A first rotation with the key: the secret carries fingerprint tags.
+    await suite.player.rotate(single(), user.arn);
+    expect((await tagsOf(user.arn)).get(RotorTags.FINGERPRINT_CURRENT)).toMatch(/^k1:/);
+    const proxy = await startRefusingProxy(suite.moto.endpoint);
+    try {
+      const keyArn = suite.fingerprintKey.arn;
+      proxy.intercept((operation, body) => (operation === 'GetSecretValue' && body.SecretId === keyArn ? 'AccessDeniedException' : undefined));
+      const denied = suite.captured(
+        createRotationHandler(postgresKind, { client: smClient(proxy.endpoint), env: { ...suite.fingerprintKey.env, ROTATION_STRATEGY: 'single-user' } }),
+      );
+      const { outcomes } = await suite.player.rotate(denied, user.arn);
+      expect(outcomes.map((o) => o.outcome)).toEqual(['done', 'done', 'done', 'done']);
+      const now = await current(user.arn);
+      expect(await logsIn(now)).toBe(true);
+      const tags = await tagsOf(user.arn);
+      expect(tags.has(RotorTags.FINGERPRINT_CURRENT)).toBe(false);
+      expect(tags.has(RotorTags.FINGERPRINT_PREVIOUS)).toBe(false);
+      expect(tags.has(RotorTags.LAST_FAILURE)).toBe(false);
+      const logged = suite.logs.text();
+      expect(logged).toContain('fingerprint tags not written: the rotation finishes without them');
+      expect(logged).toContain(`ROTOR_FINGERPRINT_KEY_ARN): cannot read the fingerprint key secret ${keyArn}: access denied (secretsmanager:GetSecretValue on it`);
+      expect(logged).toContain('FingerprintTagsSkipped');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('without ROTOR_FINGERPRINT_KEY_ARN: rotates, writes no fingerprint tag, and says so', async () => {
+    const user = await arrangeUser();
+    const keyless = suite.captured(createRotationHandler(postgresKind, { client: smClient(suite.moto.endpoint), env: { ROTATION_STRATEGY: 'single-user' } }));
+    const { outcomes } = await suite.player.rotate(keyless, user.arn);
+    expect(outcomes.map((o) => o.outcome)).toEqual(['done', 'done', 'done', 'done']);
+    expect([...(await tagsOf(user.arn)).keys()].filter((k) => k.startsWith('rotor:fp-'))).toEqual([]);
+    expect(suite.logs.text()).toContain('no fingerprint key configured (ROTOR_FINGERPRINT_KEY_ARN): fingerprint tags are not written');
   });
 });

@@ -228,7 +228,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .addOption(new Option('--from <scanner>', 'read a secret scanner\'s report: one leak event per value a Rotor-managed secret holds').choices(SCANNERS))
     .option('--access-key-id <id>', 'an IAM access key id (AKIA..., ASIA...)')
     .option('--secret <secret>', 'a secret name or ARN')
-    .option('--fingerprint <hex>', "the leaked token's fingerprint (32 hex digits, see lambdas/core/fingerprint.ts)")
+    .option('--fingerprint <fp>', "the leaked value's fingerprint: keyed, k1: + 32 hex digits (as Rotor tags secrets), or a legacy 32 hex digits")
+    .option('--fingerprint-key-secret <secret>', "with --from: Rotor's fingerprint key secret (name or ARN) (default: every secret tagged rotor:fingerprint-key)")
     .option('--reason <text>', 'why: a finding, a ticket')
     .addOption(sourceOption())
     .addOption(busOption())
@@ -242,6 +243,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           accessKeyId?: string;
           secret?: string;
           fingerprint?: string;
+          fingerprintKeySecret?: string;
           from?: Scanner;
           reason?: string;
           source: string;
@@ -260,10 +262,22 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
           const { leakReportCommand } = await import('./leakReport.js');
           const scanner = opts.from;
           await run(json, globals(cmd), (ctx) =>
-            leakReportCommand({ scanner, file: reportFile, reason: opts.reason, source: opts.source, eventBus: opts.eventBus, yes: opts.yes }, ctx),
+            leakReportCommand(
+              {
+                scanner,
+                file: reportFile,
+                reason: opts.reason,
+                source: opts.source,
+                eventBus: opts.eventBus,
+                yes: opts.yes,
+                fingerprintKeySecret: opts.fingerprintKeySecret,
+              },
+              ctx,
+            ),
           );
           return;
         }
+        if (opts.fingerprintKeySecret !== undefined) throw new UsageError('--fingerprint-key-secret is for --from: the other forms send what they name as given');
         const given = (
           [
             ['--access-key-id', opts.accessKeyId],

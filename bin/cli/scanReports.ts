@@ -4,7 +4,8 @@
  * here, the value is never printed or sent).
  *
  *   gitleaks    `gitleaks detect --report-format json`: a JSON array of findings;
- *               Secret (the value), RuleID, File, StartLine, Commit.
+ *               Secret (the value), Match (the rule's whole match), RuleID, File, StartLine,
+ *               Commit.
  *   trufflehog  `trufflehog ... --json`: one JSON object per line; Raw (the value) and RawV2
  *               (the value with its pair, e.g. an AWS key id and secret), DetectorName,
  *               SourceMetadata.Data.<source>.{file, line, commit} (Git, Github, Filesystem).
@@ -29,13 +30,59 @@ export interface Finding {
 const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
-/** AWS access key ids inside a found string (a pair, a connection string): each is an identity too. */
+/**
+ * Database connection strings: URLs of these schemes carry a password in their user-info
+ * (`postgres://app:pa%40ss@db:5432/app`) or, JDBC style, in a `password` query parameter
+ * (`jdbc:postgresql://db:5432/app?user=app&password=...`, `jdbc:mysql://...`).
+ */
+const CONNECTION_URL = /\b(?:jdbc:)?(?:postgres|postgresql|mysql|mariadb)(?:\+[a-z0-9]+)?:\/\/[^\s"'`<>]+/gi;
+
+/** A URL-encoded part decoded; a malformed escape leaves it as found. */
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
+/**
+ * The passwords inside the connection strings of a found string. The URL is split by hand, not
+ * with WHATWG's URL (which refuses the unbracketed host lists and JDBC forms scanners report and
+ * would normalise the very password to be matched).
+ */
+export function connectionStringPasswords(text: string): string[] {
+  const out: string[] = [];
+  for (const [url] of text.matchAll(CONNECTION_URL)) {
+    const rest = url.slice(url.indexOf('://') + 3);
+    const authorityEnd = rest.search(/[/?#]/);
+    const authority = authorityEnd === -1 ? rest : rest.slice(0, authorityEnd);
+    const at = authority.lastIndexOf('@');
+    if (at !== -1) {
+      const userInfo = authority.slice(0, at);
+      const colon = userInfo.indexOf(':');
+      if (colon !== -1 && colon < userInfo.length - 1) out.push(decoded(userInfo.slice(colon + 1)));
+    }
+    const query = url.indexOf('?') === -1 ? '' : url.slice(url.indexOf('?') + 1).split('#')[0]!;
+    for (const pair of query.split(/[&;]/)) {
+      const eq = pair.indexOf('=');
+      if (eq > 0 && /^password$/i.test(pair.slice(0, eq)) && eq < pair.length - 1) out.push(decoded(pair.slice(eq + 1)));
+    }
+  }
+  return out;
+}
+
+/**
+ * The identities inside the found strings, each fingerprinted: the strings themselves, the AWS
+ * access key ids in them (a key pair), and the passwords of the connection strings in them.
+ */
 function withAccessKeyIds(values: Array<string | undefined>): string[] {
   const out = new Set<string>();
   for (const v of values) {
     if (!v) continue;
     out.add(v);
     for (const m of v.matchAll(/\b((?:AKIA|ASIA)[A-Z0-9]{16})\b/g)) out.add(m[1]!);
+    for (const password of connectionStringPasswords(v)) out.add(password);
   }
   return [...out];
 }
@@ -54,7 +101,8 @@ function gitleaks(text: string): Finding[] {
   return report.map((raw, i) => {
     const f = obj(raw);
     const where = `${str(f.File) ?? '?'}:${typeof f.StartLine === 'number' ? f.StartLine : '?'}${str(f.Commit) ? `@${String(f.Commit).slice(0, 12)}` : ''}`;
-    const values = withAccessKeyIds([str(f.Secret)]);
+    // Match (the rule's whole match) holds the connection string when Secret is only a part of it.
+    const values = withAccessKeyIds([str(f.Secret), str(f.Match)]);
     if (values.length === 0) throw new UsageError(`--from gitleaks: finding ${i + 1} (${where}) has no Secret field`);
     return { where, rule: str(f.RuleID) ?? 'unknown rule', values };
   });

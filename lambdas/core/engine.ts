@@ -5,13 +5,13 @@ import { CLAIM_STAGE, newClaimOwner, releaseClaim, takeClaim } from './claim.js'
 import { InvalidEventError, ReplicaSyncError, RotationStateError, RotationStepError, RotorError, SecretFormatError } from './errors.js';
 import { Bounds } from '../contract/index.js';
 import { describeReplicas, waitForReplicas } from './replication.js';
-import { RotorMetrics } from '../contract/index.js';
+import { RotorMetrics, settings as contractSettings } from '../contract/index.js';
 import { Redactor } from './redact.js';
 import { RotationCache } from './rotationCache.js';
 import { readSecretValue } from './secretValue.js';
 import { SecretsApi, versionWithStage, type SecretDescription } from './secretsApi.js';
 import type { Settings } from './settings.js';
-import { fingerprint } from './fingerprint.js';
+import type { FingerprintKey, FingerprintKeySource } from './fingerprint.js';
 import {
   RotorTags,
   Stages,
@@ -67,6 +67,8 @@ export interface EngineDeps {
   readonly bounds?: Partial<EngineBounds>;
   /** @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Rotor's fingerprint key (kinds with a leak identity). @default - none: no fingerprint tags are written */
+  readonly fingerprintKey?: FingerprintKeySource;
 }
 
 /** What a step reports when it ends (also logged). */
@@ -583,21 +585,63 @@ class StepRun<S> {
   }
 
   /**
-   * Tags the secret with the fingerprints of the leak identities of AWSCURRENT (`current`) and
-   * AWSPREVIOUS (the version `previousId`), read from this rotation's cache where the earlier
+   * Tags the secret with the keyed fingerprints of the leak identities of AWSCURRENT (`current`)
+   * and AWSPREVIOUS (the version `previousId`), read from this rotation's cache where the earlier
    * steps ran here. `unlessTagged`: only when the tags DescribeSecret answered say otherwise.
+   *
+   * A rotation never fails because of its fingerprints: without a readable key (the variable
+   * unset, the key secret missing or not readable) the rotation finishes, the error is logged,
+   * and the fingerprint tags are removed, since they no longer name the secret's values (a stale
+   * `fp-current` would make the emergency handler take AWSPREVIOUS for AWSCURRENT). The secret
+   * is then found by its name only until a rotation with a readable key tags it again. No plain
+   * SHA-256 tag is ever written.
    */
   private async tagFingerprints(description: SecretDescription, current: S, previousId: string | undefined, unlessTagged: boolean): Promise<void> {
     const identity = this.kind.leakIdentity;
     if (!identity) return;
-    const tags: Record<string, string> = { [RotorTags.FINGERPRINT_CURRENT]: fingerprint(identity(current)) };
+    const key = await this.fingerprintKey();
+    if (!key) {
+      const stale = [RotorTags.FINGERPRINT_CURRENT, RotorTags.FINGERPRINT_PREVIOUS].filter((k) => description.tags[k] !== undefined);
+      if (stale.length > 0) {
+        await this.api.untag(this.event.SecretId, stale).catch((err: unknown) =>
+          this.deps.logger.warn('could not remove the fingerprint tags', { error: (err as Error).name }),
+        );
+      }
+      return;
+    }
+    const tags: Record<string, string> = { [RotorTags.FINGERPRINT_CURRENT]: key.fingerprint(identity(current)) };
     if (previousId) {
       const old = await this.read(previousId, Stages.PREVIOUS).catch(() => undefined);
-      if (old !== undefined) tags[RotorTags.FINGERPRINT_PREVIOUS] = fingerprint(identity(this.parse(old, Stages.PREVIOUS)));
+      if (old !== undefined) tags[RotorTags.FINGERPRINT_PREVIOUS] = key.fingerprint(identity(this.parse(old, Stages.PREVIOUS)));
     }
-    if (unlessTagged && Object.entries(tags).every(([key, value]) => description.tags[key] === value)) return;
+    if (unlessTagged && Object.entries(tags).every(([k, value]) => description.tags[k] === value)) return;
     await this.api.tag(this.event.SecretId, tags);
     if (unlessTagged) this.deps.logger.info('fingerprint tags written: an earlier finishSecret stopped before tagging');
+  }
+
+  /** The fingerprint key, or undefined (logged) when there is none or it cannot be read. */
+  private async fingerprintKey(): Promise<FingerprintKey | undefined> {
+    const source = this.deps.fingerprintKey;
+    const before = source?.reads ?? 0;
+    try {
+      const key = await source?.();
+      if (key) {
+        key.registerWith(this.redactor);
+        return key;
+      }
+      this.deps.logger.warn(`no fingerprint key configured (${contractSettings.fingerprintKeyArn.name}): fingerprint tags are not written`);
+    } catch (err) {
+      this.deps.logger.error('fingerprint tags not written: the rotation finishes without them', { error: this.redactor.error(err) });
+    } finally {
+      // Once per container, not per rotation: reported on its own line, outside the step's
+      // steady-state count (secretsManagerCalls), which it would otherwise raise on a cold start only.
+      const reads = (source?.reads ?? 0) - before;
+      if (reads > 0) this.deps.logger.info('fingerprint key read (kept for the life of this container)', { fingerprintKeyReads: reads });
+    }
+    const single = this.deps.metrics.singleMetric();
+    single.addDimensions({ kind: this.kind.name });
+    single.addMetric(RotorMetrics.FINGERPRINT_TAGS_SKIPPED, MetricUnit.Count, 1);
+    return undefined;
   }
 
   /**

@@ -83,6 +83,18 @@ export class ConfigurationError extends RotorError {
   }
 }
 
+/** Rotor's fingerprint key secret cannot be read (missing, access denied, too short): names the secret and what is missing. */
+export class FingerprintKeyError extends ConfigurationError {
+  public constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'FingerprintKeyError';
+  }
+
+  protected override copyWith(message: string, options?: ErrorOptions): RotorError {
+    return new FingerprintKeyError(message, options);
+  }
+}
+
 /** A step failed against the target system (database, IAM, provider). */
 export class RotationStepError extends RotorError {
   public constructor(message: string, options?: ErrorOptions) {

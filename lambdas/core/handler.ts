@@ -8,6 +8,7 @@ import type { Context } from 'aws-lambda';
 import { looksLikePreflight, RotorMetrics, ServiceNames, type PreflightEvent, type PreflightReport } from '../contract/index.js';
 import { runStep, type EngineDeps, type StepOutcome } from './engine.js';
 import { runPreflight } from './preflight.js';
+import { fingerprintKeySource } from './fingerprint.js';
 import { cacheDefaults, RotationCache } from './rotationCache.js';
 import { readSettings, type Settings } from './settings.js';
 import type { RotationKind } from './types.js';
@@ -43,8 +44,9 @@ export function createRotationHandler<S>(
     overrides.metrics ??
     new Metrics({ namespace: handlerDefaults.metricsNamespace, serviceName: handlerDefaults.serviceName });
   let settings: Settings | undefined;
+  const client = overrides.client ?? new SecretsManagerClient({});
   const deps: EngineDeps = {
-    client: overrides.client ?? new SecretsManagerClient({}),
+    client,
     logger,
     metrics,
     // Read on first use so a bad setting fails the step with a logged error, not the cold start.
@@ -53,6 +55,8 @@ export function createRotationHandler<S>(
     descriptionReuseMs: overrides.descriptionReuseMs ?? handlerDefaults.descriptionReuseMs,
     bounds: overrides.bounds,
     sleep: overrides.sleep,
+    // ROTOR_FINGERPRINT_KEY_ARN: read at the first finishSecret of a kind with a leak identity, then kept.
+    fingerprintKey: overrides.fingerprintKey ?? (kind.leakIdentity ? fingerprintKeySource(client, overrides.env ?? process.env, `${kind.name} rotation`) : undefined),
   };
   // A preflight is recognised before the step parsing: it runs no step and changes nothing.
   return middy(async (event: unknown, context: Context) =>

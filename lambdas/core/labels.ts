@@ -24,7 +24,8 @@ export function tagMap(tags: ReadonlyArray<{ Key?: string; Value?: string }> | u
 
 /**
  * The leak identities a secret's tags name (finishSecret writes them): the fingerprint of
- * AWSCURRENT's and of AWSPREVIOUS's value, each with the value it belongs to.
+ * AWSCURRENT's and of AWSPREVIOUS's value, each with the value it belongs to. A tag is keyed
+ * (`k1:` + 32 hex) or, written before keyed fingerprints, legacy plain (32 hex): both are read.
  */
 export function heldFingerprints(tags: ReadonlyMap<string, string>): Array<{ fingerprint: string; which: 'current' | 'previous' }> {
   const held: Array<{ fingerprint: string; which: 'current' | 'previous' }> = [];
@@ -33,4 +34,16 @@ export function heldFingerprints(tags: ReadonlyMap<string, string>): Array<{ fin
     if (fingerprint) held.push({ fingerprint, which });
   }
   return held;
+}
+
+/**
+ * Which of the secret's values a leaked identity's fingerprints name, if any: `candidates` are
+ * every fingerprint the identity may be tagged with (fingerprint.ts, candidateFingerprints: keyed
+ * and legacy plain), or the one fingerprint a leak event carried.
+ */
+export function heldFingerprint(
+  tags: ReadonlyMap<string, string>,
+  candidates: readonly string[],
+): { fingerprint: string; which: 'current' | 'previous' } | undefined {
+  return heldFingerprints(tags).find((h) => candidates.includes(h.fingerprint));
 }

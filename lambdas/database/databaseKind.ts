@@ -220,6 +220,9 @@ export function databaseKind<S extends DatabaseSecret, P>(engine: DatabaseEngine
     passwordPolicy: engine.passwordPolicy,
     parse: (value, where) => engine.parse(value, where),
     sensitive: (secret) => [secret.password],
+    // What a scanner finds in a leaked connection string is the password: finishSecret tags its
+    // keyed fingerprint (never a plain hash: a chosen password may be guessable).
+    leakIdentity: (secret) => secret.password,
 
     async create(current: S, ctx: CreateContext<S>): Promise<S> {
       engine.checkSettings?.();

@@ -6,11 +6,11 @@ import type { DescribeSecretCommandOutput, RotationRulesType, SecretsManagerClie
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { CLAIM_STAGE, newClaimOwner, takeClaim, type ClaimOutcome } from '../core/claim.js';
 import { InvalidEventError, RotationStateError, RotorError } from '../core/errors.js';
-import { fingerprint } from '../core/fingerprint.js';
+import { candidateFingerprints, type FingerprintKey, type FingerprintKeySource } from '../core/fingerprint.js';
 import { maskCredentialShapes, Redactor } from '../core/redact.js';
 import { removeLeakedLabel, revokeVersion } from './revoke.js';
 import { throttleTolerant } from './throttling.js';
-import { heldFingerprints, tagMap } from '../core/labels.js';
+import { heldFingerprint, tagMap } from '../core/labels.js';
 import { readSecretValue } from '../core/secretValue.js';
 import { SecretsApi, toDescription, versionWithStage, type SecretDescription } from '../core/secretsApi.js';
 import { resolveStrategy, RotorMetrics, RotorTags, settings } from '../contract/index.js';
@@ -64,6 +64,11 @@ export interface EmergencyDeps {
   readonly announceLeaseMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Rotor's fingerprint key, to fingerprint a leaked access key id as finishSecret tags it.
+   * @default - none: an access key id matches legacy (plain SHA-256) tags only
+   */
+  readonly fingerprintKey?: FingerprintKeySource;
 }
 
 /** What was done about one leak (ids, times and reasons only). */
@@ -142,7 +147,7 @@ async function handleLeak(report: LeakReport, deps: EmergencyDeps): Promise<Emer
   const started = Date.now();
   const logger = deps.logger.createChild({ persistentKeys: { via: report.via, leakEventId: report.eventId } });
   const api = new SecretsApi(deps.sm);
-  const found = await locate(report, api);
+  const found = await locate(report, api, deps, logger);
   const kind = Object.hasOwn(deps.kinds, found.kind) ? deps.kinds[found.kind] : undefined;
   if (!kind?.revoke) {
     throw new RotationStateError(`secret ${found.arn}: kind '${found.kind}' cannot revoke a leaked value`);
@@ -224,7 +229,7 @@ async function handleLeak(report: LeakReport, deps: EmergencyDeps): Promise<Emer
 }
 
 /** Finds the secret a leak report names, and which of its versions leaked. */
-async function locate(report: LeakReport, api: SecretsApi): Promise<Located> {
+async function locate(report: LeakReport, api: SecretsApi, deps: EmergencyDeps, logger: Logger): Promise<Located> {
   if (report.secretId) {
     const out = await api.describeSecret(report.secretId).catch((err: Error) => {
       if (err.name === 'ResourceNotFoundException') {
@@ -240,17 +245,34 @@ async function locate(report: LeakReport, api: SecretsApi): Promise<Located> {
     const ownRotation = report.eventId ? out.VersionIdsToStages?.[rotationTokenFor(out.ARN ?? report.secretId, report.eventId)] : undefined;
     return located(out, ownRotation?.includes(Stages.CURRENT) ? Stages.PREVIOUS : Stages.CURRENT);
   }
-  const fp = report.fingerprint ?? fingerprint(report.accessKeyId!);
-  const what = report.accessKeyId ? `access key ${report.accessKeyId}` : `fingerprint ${fp}`;
-  for await (const entry of api.listSecrets([{ Key: 'tag-value', Values: [fp] }])) {
+  // A fingerprint in the event is matched as given (keyed or legacy); an access key id is
+  // fingerprinted here both ways: keyed with Rotor's key, and plain for secrets tagged before.
+  let keyProblem: Error | undefined;
+  let candidates: string[];
+  if (report.fingerprint) {
+    candidates = [report.fingerprint];
+  } else {
+    let key: FingerprintKey | undefined;
+    try {
+      key = await deps.fingerprintKey?.();
+    } catch (err) {
+      keyProblem = err as Error;
+      logger.error('the fingerprint key cannot be read: matching legacy fingerprint tags only', { error: keyProblem });
+    }
+    candidates = candidateFingerprints(report.accessKeyId!, key ? [key] : []);
+  }
+  const what = report.accessKeyId ? `access key ${report.accessKeyId}` : `fingerprint ${report.fingerprint}`;
+  for await (const entry of api.listSecrets([{ Key: 'tag-value', Values: candidates }])) {
     const tags = tagMap(entry.Tags);
     if (!tags.get(RotorTags.KIND)) continue;
-    const held = heldFingerprints(tags).find((h) => h.fingerprint === fp);
+    const held = heldFingerprint(tags, candidates);
     if (!held) continue;
     return located(await api.describeSecret(entry.ARN ?? entry.Name ?? ''), held.which === 'current' ? Stages.CURRENT : Stages.PREVIOUS);
   }
   throw new RotationStateError(
-    `no Rotor-managed secret holds ${what} (secrets are fingerprinted at each rotation; one never rotated by Rotor must be named by secretId)`,
+    `no Rotor-managed secret holds ${what} (secrets are fingerprinted at each rotation; one never rotated by Rotor must be named by secretId)` +
+      (keyProblem ? `; only legacy fingerprints were matched: ${keyProblem.message}` : ''),
+    keyProblem ? { cause: keyProblem } : undefined,
   );
 
   function located(out: DescribeSecretCommandOutput, stage: typeof Stages.CURRENT | typeof Stages.PREVIOUS): Located {

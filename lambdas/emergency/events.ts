@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import '../contract/zodMessages.js';
-import { AwsEvents, RotorEvents } from '../contract/index.js';
+import { AwsEvents, FINGERPRINT_PATTERN, RotorEvents } from '../contract/index.js';
 import { InvalidEventError } from '../core/errors.js';
 
 /**
@@ -51,8 +51,14 @@ export const leakDetailSchema = z
     secretId: z.optional(z.string().check(z.minLength(1), z.maxLength(leakDetailLimits.secretId))),
     /** An IAM access key id (AKIA… / ASIA…). */
     accessKeyId: z.optional(z.string().check(z.regex(ACCESS_KEY_ID, 'must be an access key id'))),
-    /** `fingerprint()` of the leaked value's identity (a token): 32 hex digits. */
-    fingerprint: z.optional(z.string().check(z.regex(/^[0-9a-f]{32}$/, 'must be 32 lowercase hex digits'))),
+    /**
+     * The fingerprint of the leaked value's identity (a token, a password; see core/fingerprint.ts):
+     * keyed, `k1:` + 32 lowercase hex digits (what `rotor leak --from` computes with Rotor's key),
+     * or a legacy plain one, 32 lowercase hex digits.
+     */
+    fingerprint: z.optional(
+      z.string().check(z.regex(FINGERPRINT_PATTERN, 'must be 32 lowercase hex digits, keyed with the prefix k1: (as Rotor writes them) or legacy without')),
+    ),
     /** Why: the scanner's finding, a ticket, an operator's words. Masked before Rotor echoes it. */
     reason: z._default(z.string().check(z.maxLength(leakDetailLimits.reason)), 'no reason given'),
     /** Who reported it (scanner, person). */

@@ -8,6 +8,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { RotorMetrics, ServiceNames, settings, type Setting } from '../contract/index.js';
+import { fingerprintKeySource } from '../core/fingerprint.js';
 import { readSetting } from '../core/settings.js';
 import { kinds } from '../kinds.js';
 import { handleLeakEvent, type EmergencyDeps, type EmergencyKinds, type EmergencyResult } from './emergency.js';
@@ -21,7 +22,8 @@ export const emergencyKinds: EmergencyKinds = kinds;
  * credential findings and Rotor's "Secret Leak Detected" events. Its environment is the
  * contract's settings eventSource (ROTOR_EVENT_SOURCE), eventBus (ROTOR_EVENT_BUS),
  * alarmTopicArn (ALARM_TOPIC_ARN, the audit summary) and waitTimeoutMs (WAIT_TIMEOUT_MS, how
- * long to wait for the rotation), each validated, with the contract's defaults.
+ * long to wait for the rotation) and fingerprintKeyArn (ROTOR_FINGERPRINT_KEY_ARN, Rotor's
+ * fingerprint key), each validated, with the contract's defaults.
  */
 export function createEmergencyHandler(overrides: Partial<EmergencyDeps> = {}) {
   const env = overrides.env ?? process.env;
@@ -29,8 +31,9 @@ export function createEmergencyHandler(overrides: Partial<EmergencyDeps> = {}) {
   const logger = overrides.logger ?? new Logger({ serviceName: ServiceNames.EMERGENCY });
   const metrics = overrides.metrics ?? new Metrics({ namespace: RotorMetrics.NAMESPACE, serviceName: ServiceNames.EMERGENCY });
   const alarmTopicArn = read(settings.alarmTopicArn);
+  const sm = overrides.sm ?? new SecretsManagerClient({});
   const deps: EmergencyDeps = {
-    sm: overrides.sm ?? new SecretsManagerClient({}),
+    sm,
     events: overrides.events ?? new EventBridgeClient({}),
     sns: overrides.sns ?? (alarmTopicArn ? new SNSClient({}) : undefined),
     topicArn: overrides.topicArn ?? alarmTopicArn,
@@ -44,6 +47,8 @@ export function createEmergencyHandler(overrides: Partial<EmergencyDeps> = {}) {
     announceLeaseMs: overrides.announceLeaseMs,
     sleep: overrides.sleep,
     env,
+    // ROTOR_FINGERPRINT_KEY_ARN: read at the first lookup by access key id, then kept.
+    fingerprintKey: overrides.fingerprintKey ?? fingerprintKeySource(sm, env, 'emergency handler'),
   };
   return middy(async (event: EventBridgeEvent | unknown) => handleLeakEvent(event, deps))
     .use(injectLambdaContext(logger, { resetKeys: true }))

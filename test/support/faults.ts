@@ -12,7 +12,7 @@ import {
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll } from 'vitest';
 import { SecretCache } from '../../client/secrets.js';
-import { fingerprint } from '../../lambdas/core/fingerprint.js';
+import type { FingerprintKey } from '../../lambdas/core/fingerprint.js';
 import { RotorTags, Steps, type Step } from '../../lambdas/core/types.js';
 import type { EmergencyResult } from '../../lambdas/emergency/emergency.js';
 import { lambdaContext, STEPS, type Handler, type SecretsManagerPlayer } from '../../bin/local/harness.js';
@@ -118,6 +118,8 @@ export interface FaultTarget {
   gap?(subject: Subject, situation: { readonly step: string; readonly fault: string }): Promise<string | undefined>;
   /** The value's leak identity (kinds whose finishSecret fingerprints AWSCURRENT in the tags). */
   leakIdentity?(value: Record<string, unknown>): string;
+  /** Rotor's fingerprint key the instances read (ROTOR_FINGERPRINT_KEY_ARN): the tags are keyed with it. */
+  fingerprintKey?(): FingerprintKey;
   /** Credentials left live that no labelled version holds, as text (reported, not failed). */
   leftovers?(subject: Subject): Promise<string[]>;
   /** The leaked value is refused by the target after an emergency revocation. */
@@ -695,7 +697,8 @@ class CaseRun {
       const id = Object.entries(versions).find(([, s]) => s.includes(stage))?.[0];
       const value = id ? await this.valueOf(id, stage) : undefined;
       if (!value) continue;
-      if (tags.get(tag) !== fingerprint(identity(value))) {
+      const key = this.target.fingerprintKey?.();
+      if (!key || tags.get(tag) !== key.fingerprint(identity(value))) {
         this.broken = true;
         this.notes.push(`${when}, tag ${tag} does not fingerprint ${stage} (an emergency lookup by the leaked value would miss or mislabel it)`);
       }

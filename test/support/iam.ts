@@ -113,7 +113,7 @@ export function useIamSuite() {
       const { client, ...kindOptions } = options;
       // A fresh handler is a cold function instance: nothing cached from an earlier attempt.
       suite.sensitive(state.admin.secretAccessKey);
-      return suite.captured(createRotationHandler(fixture.kind(kindOptions), { client: client ?? state.sm, env: {} }));
+      return suite.captured(createRotationHandler(fixture.kind(kindOptions), { client: client ?? state.sm, env: { ...suite.fingerprintKey.env } }));
     },
 
     /**

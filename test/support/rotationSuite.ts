@@ -5,11 +5,16 @@ import { allSecretStrings, SecretsManagerPlayer, sensitiveValues, smClient, type
 import { errorText, LogCapture } from './logCapture.js';
 import { noteCredential } from '../../bin/local/hygiene.js';
 import { awsEnvFor, startMoto, type MotoServer } from '../../bin/local/moto.js';
+import { createFingerprintKey, type LocalFingerprintKey } from '../../bin/local/fingerprintKey.js';
+import { settings } from '../../lambdas/contract/index.js';
 
 /**
  * The per-file fixture every rotation test uses: its own moto server (reset before each case),
  * a Secrets Manager player, and a log capture that fails the case if any password, key or token
  * of any version of any secret the case made, or any extra value it registers, was printed.
+ * Each case has Rotor's fingerprint key secret, as a deployed stack does: `handler()` gets its
+ * ARN (ROTOR_FINGERPRINT_KEY_ARN), and so does process.env (emergency handlers built without an
+ * env of their own read it there).
  */
 export function useRotationSuite(options: { motoInitialNoAuth?: number } = {}) {
   const state = {
@@ -18,6 +23,7 @@ export function useRotationSuite(options: { motoInitialNoAuth?: number } = {}) {
     logs: new LogCapture(),
     secretIds: new Set<string>(),
     extraSensitive: new Set<string>(),
+    fingerprintKey: undefined as LocalFingerprintKey | undefined,
   };
 
   beforeAll(async () => {
@@ -33,9 +39,12 @@ export function useRotationSuite(options: { motoInitialNoAuth?: number } = {}) {
     state.secretIds.clear();
     state.extraSensitive.clear();
     state.logs = new LogCapture().start();
+    state.fingerprintKey = await createFingerprintKey(state.player.client);
+    Object.assign(process.env, state.fingerprintKey.env);
   });
   afterEach(async () => {
     state.logs.stop();
+    delete process.env[settings.fingerprintKeyArn.name];
     const stored = await allSecretStrings(state.player.client, state.secretIds);
     const values = [...sensitiveValues(stored), ...state.extraSensitive];
     noteCredential(...values);
@@ -53,6 +62,11 @@ export function useRotationSuite(options: { motoInitialNoAuth?: number } = {}) {
     get logs() {
       return state.logs;
     },
+    /** This case's fingerprint key (its secret, ROTOR_FINGERPRINT_KEY_ARN, the key to compute expected tags). */
+    get fingerprintKey(): LocalFingerprintKey {
+      if (!state.fingerprintKey) throw new Error('the fingerprint key is made before each case: ask for it inside a case');
+      return state.fingerprintKey;
+    },
     /** Creates a secret the case owns (its every version is checked for leaks). */
     async secret(name: string, value: unknown): Promise<string> {
       const arn = await state.player.createSecret(name, value);
@@ -65,7 +79,7 @@ export function useRotationSuite(options: { motoInitialNoAuth?: number } = {}) {
       for (const v of values) state.extraSensitive.add(v);
     },
     handler<S>(kind: RotationKind<S>, env: Record<string, string> = {}): Handler {
-      return this.captured(createRotationHandler(kind, { client: smClient(state.moto.endpoint), env }));
+      return this.captured(createRotationHandler(kind, { client: smClient(state.moto.endpoint), env: { ...state.fingerprintKey?.env, ...env } }));
     },
     /** The handler, with whatever it throws captured: that reaches the Lambda runtime's log too. */
     captured(handler: Handler): Handler {
