@@ -30,3 +30,10 @@ export * from './secret-access.js';
 /** The strategies a rotation construct takes: the contract's Strategies, under the name lib/ exported before. */
 export const RotationStrategy = Strategies;
 export type RotationStrategy = Strategy;
+
+// The Organizations deployment shape (README, "Many accounts").
+export * from './organization/asset-digest.js';
+export * from './organization/central-stack.js';
+export * from './organization/member-stack.js';
+export * from './organization/member-synthesizer.js';
+export * from './organization/organization-config.js';

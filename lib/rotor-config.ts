@@ -125,6 +125,13 @@ export interface SecretConfigBase {
    */
   readonly secretArn?: string;
   /**
+   * Name of an existing secret in the account and region the stack deploys to (instead of
+   * `secretArn`): the same name in every account of an Organization's member stack
+   * (`OrganizationShape`), whose ARN suffix differs per account. Grants use the `-??????` pattern.
+   * @default - `secretArn`, or a new secret
+   */
+  readonly secretName?: string;
+  /**
    * Overrides `defaults.schedule`.
    * @default - defaults.schedule
    */

@@ -42,10 +42,10 @@ export class RotorStack extends Stack {
   public readonly emergency?: EmergencyRotation;
   /** The rotation-health dashboard (config `dashboard`, on by default). */
   public readonly dashboard?: RotorDashboard;
-  /** Rotor's fingerprint key (the HMAC key of the rotor:fp-* tags), shared by every function of this stack. */
-  public readonly fingerprintKey: FingerprintKey;
   /** The scheduled audit (config `audit`, off by default). */
   public readonly audit?: AuditSchedule;
+  /** Rotor's fingerprint key (the HMAC key of the rotor:fp-* tags), shared by every function of this stack. */
+  public readonly fingerprintKey: FingerprintKey;
 
   public constructor(scope: Construct, id: string, props: RotorStackProps) {
     super(scope, id, props);
@@ -113,7 +113,9 @@ export class RotorStack extends Stack {
   private addSecret(c: RotorSecretConfig, config: RotorConfig, vpc: ec2.IVpc | undefined): RotationFunctionBase {
     const secret = c.secretArn
       ? secretsmanager.Secret.fromSecretCompleteArn(this, `${c.id}Secret`, c.secretArn)
-      : new secretsmanager.Secret(this, `${c.id}Secret`, { description: `Rotor-managed ${c.kind} secret ${c.id}` });
+      : c.secretName
+        ? secretsmanager.Secret.fromSecretNameV2(this, `${c.id}Secret`, c.secretName)
+        : new secretsmanager.Secret(this, `${c.id}Secret`, { description: `Rotor-managed ${c.kind} secret ${c.id}` });
     const windowHours = c.windowHours ?? config.defaults?.windowHours;
     const context: KindContext = {
       common: {
@@ -189,6 +191,13 @@ export function validateConfig(config: RotorConfig): void {
     const traits = KIND_TRAITS[s.kind];
     if (s.secretArn && !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+-[A-Za-z0-9]{6}$/.test(s.secretArn)) {
       throw new Error(`secrets[${s.id}].secretArn must be a complete secret ARN (with the 6-character suffix), got '${s.secretArn}'`);
+    }
+    if (s.secretArn && s.secretName) throw new Error(`secrets[${s.id}]: give secretArn or secretName, not both`);
+    // Secrets Manager's name rule; a name ending in a hyphen and 6 characters reads as an ARN suffix.
+    if (s.secretName !== undefined && (!/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(s.secretName) || /-[A-Za-z0-9]{6}$/.test(s.secretName))) {
+      throw new Error(
+        `secrets[${s.id}].secretName must be 1 to 512 letters, digits and /_+=.@- and not end in a hyphen and 6 characters, got '${s.secretName}'`,
+      );
     }
     if ('strategy' in s && s.strategy !== undefined && !traits.strategies.includes(s.strategy)) {
       throw new Error(`secrets[${s.id}].strategy must be one of ${traits.strategies.join(', ')}, got '${String(s.strategy)}'`);
