@@ -3,6 +3,7 @@ import { preflightReportSchema } from '../lambdas/contract/index.js';
 import { createRotationHandler } from '../lambdas/core/handler.js';
 import { DatabaseChecks } from '../lambdas/database/preflight.js';
 import { postgresKind } from '../lambdas/postgres/postgresKind.js';
+import { withPostgresPreflight } from '../lambdas/postgres/preflight.js';
 import { smClient } from '../bin/local/harness.js';
 import { LambdaInvokeStandIn } from '../bin/local/lambdaInvoke.js';
 import { testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
@@ -50,7 +51,7 @@ describe('rotor preflight (the real binary against moto, Lambda Invoke stood in)
     });
     if (opts.rotation === false) return { arn, username };
     const functionArn = await enableRotation(suite.moto.endpoint, suite.player.client, arn, { functionName: opts.functionName });
-    const handler = createRotationHandler(postgresKind, { client: smClient(suite.moto.endpoint), env: { ROTATION_STRATEGY: 'single-user' } });
+    const handler = createRotationHandler(withPostgresPreflight(postgresKind), { client: smClient(suite.moto.endpoint), env: { ROTATION_STRATEGY: 'single-user' } });
     lambda.register(functionArn, handler);
     return { arn, username, functionArn };
   }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ApiTokenChecks } from '../lambdas/api-token/preflight.js';
+import { ApiTokenChecks, withApiTokenPreflight } from '../lambdas/api-token/preflight.js';
 import { createApiTokenKind } from '../lambdas/api-token/apiTokenKind.js';
 import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing.js';
 import { ListeningTrap } from '../bin/local/hostile.js';
@@ -23,7 +23,7 @@ const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`
 
 describe('ApiTokenRotation preflight', () => {
   const suite = useRotationSuite();
-  const kind = createApiTokenKind({ http: { backoffMs: 20, maxAttempts: 2, timeoutMs: 3_000 } });
+  const kind = withApiTokenPreflight(createApiTokenKind({ http: { backoffMs: 20, maxAttempts: 2, timeoutMs: 3_000 } }));
   let provider: TokenProviderServer;
   let after: (() => Promise<void>) | undefined;
 

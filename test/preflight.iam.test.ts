@@ -1,7 +1,7 @@
 import { ListUserTagsCommand, TagUserCommand } from '@aws-sdk/client-iam';
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IamChecks } from '../lambdas/iam/preflight.js';
+import { IamChecks, withIamPreflight } from '../lambdas/iam/preflight.js';
 import { check, enableRotation, problems, runPreflight, secretState } from './support/preflight.js';
 import { useIamSuite } from './support/iam.js';
 
@@ -35,7 +35,7 @@ describe('IamAccessKeyRotation preflight', () => {
       expect(await userState(username)).toEqual(before.user);
     };
     suite.sensitive(t.admin.secretAccessKey);
-    return () => runPreflight(suite.moto.endpoint, t.kind(), arn, { client: t.sm, note: (text) => suite.logs.note(text) });
+    return () => runPreflight(suite.moto.endpoint, withIamPreflight(t.kind(), { iam: t.iam }), arn, { client: t.sm, note: (text) => suite.logs.note(text) });
   }
 
   it('reports every check ok for a user with one key: room for the second', async () => {

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PreflightChecks } from '../lambdas/contract/index.js';
 import { DatabaseChecks } from '../lambdas/database/preflight.js';
 import { mysqlKind } from '../lambdas/mysql/mysqlKind.js';
+import { withMysqlPreflight } from '../lambdas/mysql/preflight.js';
 import { account, mysqlServer, MysqlFixtures, rootConnection } from '../bin/local/mysql.js';
 import { freePort } from '../bin/local/ports.js';
 import { testPassword, uniqueName } from '../bin/local/postgres.js';
@@ -74,7 +75,7 @@ describe('MysqlRotation preflight', () => {
       expect(await dbState(username)).toEqual(before.db);
     };
     const env = { ROTATION_STRATEGY: opts.master ? 'alternating-users' : 'single-user', ...opts.env };
-    return { preflight: () => runPreflight(suite.moto.endpoint, mysqlKind, arn, { env, note: (t) => suite.logs.note(t) }) };
+    return { preflight: () => runPreflight(suite.moto.endpoint, withMysqlPreflight(mysqlKind), arn, { env, note: (t) => suite.logs.note(t) }) };
   }
 
   it('reports every check ok for a healthy single-user secret', async () => {

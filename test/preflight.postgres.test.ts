@@ -1,7 +1,10 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { PreflightChecks } from '../lambdas/contract/index.js';
+import { PreflightChecks, preflightReportSchema, type PreflightReport } from '../lambdas/contract/index.js';
+import { lambdaContext } from '../bin/local/harness.js';
+import { builtHandler } from './support/builtBundle.js';
 import { DatabaseChecks } from '../lambdas/database/preflight.js';
 import { postgresKind } from '../lambdas/postgres/postgresKind.js';
+import { withPostgresPreflight } from '../lambdas/postgres/preflight.js';
 import { freePort } from '../bin/local/ports.js';
 import { testPassword, uniqueName, type PostgresCluster } from '../bin/local/postgres.js';
 import { usePostgresAdmin } from './support/pgAdmin.js';
@@ -60,7 +63,7 @@ describe('PostgresRotation preflight', () => {
       for (const role of [username, `${username}_clone`, masterName]) if (role) await admin.query(`DROP ROLE IF EXISTS ${ident(role)}`);
     };
     const env = { ROTATION_STRATEGY: opts.master ? 'alternating-users' : 'single-user', ...opts.env };
-    return { arn, username, preflight: (functionName?: string) => runPreflight(suite.moto.endpoint, postgresKind, arn, { env, functionName, note: (t) => suite.logs.note(t) }) };
+    return { arn, username, preflight: (functionName?: string) => runPreflight(suite.moto.endpoint, withPostgresPreflight(postgresKind), arn, { env, functionName, note: (t) => suite.logs.note(t) }) };
   }
 
   it('reports every check ok for a healthy single-user secret', async () => {
@@ -96,6 +99,8 @@ describe('PostgresRotation preflight', () => {
     expect(check(report, DatabaseChecks.MASTER_PRIVILEGES).detail).toMatch(/CREATEROLE/);
     expect(check(report, DatabaseChecks.CLONE_PAIRING).detail).toMatch(/the first rotation creates/);
     expect(report.logins).toBe(2);
+    // DescribeSecret, GetSecretValue of AWSCURRENT and of the master, GetRandomPassword.
+    expect(report.secretsManagerCalls).toBe(4);
   });
 
   it('finds a target that does not answer (a closed loopback port) and tries no login', async () => {
@@ -158,6 +163,17 @@ describe('PostgresRotation preflight', () => {
     expect(problems(shortReport)).toEqual([PreflightChecks.SETTINGS]);
     expect(check(shortReport, PreflightChecks.SETTINGS).detail).toMatch(/PASSWORD_LENGTH is invalid/);
     expect(check(shortReport, PreflightChecks.KIND).status).toBe('skipped');
+  });
+
+  it('is answered by the deployed bundle (dist/lambdas/postgres), whose entry attaches the preflight', async () => {
+    const { arn } = await arrange();
+    const report = (await builtHandler('postgres')({ rotor: 'preflight', secretId: arn }, lambdaContext('rotor-rotation'))) as unknown as PreflightReport;
+    suite.logs.note(JSON.stringify(report));
+    expect(preflightReportSchema.parse(report).ok, JSON.stringify(report.checks)).toBe(true);
+    expect(check(report, DatabaseChecks.CURRENT_LOGIN).status).toBe('ok');
+    // The kind as the emergency and retire functions hold it has no preflight of its own: the engine's checks only.
+    const bare = await runPreflight(suite.moto.endpoint, postgresKind, arn, { env: { ROTATION_STRATEGY: 'single-user' } });
+    expect(check(bare, PreflightChecks.KIND)).toMatchObject({ status: 'skipped', detail: 'kind postgres has no checks of its own' });
   });
 
   it('refuses a secret whose rotation function is not this function, before reading its value', async () => {

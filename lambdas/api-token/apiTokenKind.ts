@@ -16,7 +16,7 @@ import type { Issued, ProviderSession, TokenProvider } from './provider.js';
 import { providerFor } from './providers/index.js';
 import { graceMs, parseApiTokenSecret, targetOf, type ApiTokenSecret } from './secret.js';
 import type { UrlPolicy } from './urls.js';
-import { apiTokenPreflight } from './preflight.js';
+import type { PreflightSessions } from './preflight.js';
 import type { RetireContext } from '../retire/context.js';
 import { KIND_TRAITS, Kinds, loopbackAllowedForTests, RotorMetrics, ServiceNames } from '../contract/index.js';
 
@@ -188,7 +188,13 @@ class Session {
  * cold retry finds AWSCURRENT refused: with a management credential it rolls again by token id
  * (the lost value dies with that roll); with selfRotation it cannot, and says so.
  */
-export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationKind<ApiTokenSecret> {
+/** The API token kind, with the provider sessions its preflight uses (preflight.ts). */
+export interface ApiTokenKind extends RotationKind<ApiTokenSecret> {
+  /** The provider of `current` and the kind's host-restricted sessions for it (what every hook uses). */
+  sessions(current: ApiTokenSecret, ctx: KindContext): PreflightSessions;
+}
+
+export function createApiTokenKind(options: ApiTokenKindOptions = {}): ApiTokenKind {
   const http: HttpOptions = { ...httpDefaults, ...options.http };
   const readSecret = options.readSecret ?? currentValueReader();
   const verifyAttempts = options.verifyAttempts ?? apiTokenKindDefaults.verifyAttempts;
@@ -523,17 +529,12 @@ export function createApiTokenKind(options: ApiTokenKindOptions = {}): RotationK
       ctx.logger.info('previous tokens retired', { provider: provider.name, tokenIds: revoked });
     },
 
-    // rotor preflight: the provider, the current token and the management credential, through the
-    // same host-restricted sessions as the steps; nothing is issued, rolled or revoked.
-    async preflight(current, ctx) {
+    // rotor preflight (preflight.ts, attached by the rotation entry): the same host-restricted
+    // sessions as the steps, for the provider, the current token and the management credential.
+    sessions(current, ctx) {
       const provider = providerOf(current, `secret ${ctx.secretArn} (AWSCURRENT)`);
       const session = open(current, provider, ctx);
-      return apiTokenPreflight(current, ctx, {
-        provider,
-        plain: () => session.plain(),
-        managed: () => session.managed(),
-        safe: (err) => session.redactor.error(err),
-      });
+      return { provider, plain: () => session.plain(), managed: () => session.managed(), safe: (err) => session.redactor.error(err) };
     },
 
     async revoke(leaked, ctx) {

@@ -1,5 +1,6 @@
 import { CheckStatuses } from '../contract/index.js';
-import type { PreflightContext, PreflightFinding } from '../core/types.js';
+import type { PreflightContext, PreflightFinding, RotationKind } from '../core/types.js';
+import type { ApiTokenKind } from './apiTokenKind.js';
 import { ProviderError, ProviderFailures } from './errors.js';
 import type { ProviderSession, TokenProvider } from './provider.js';
 import type { ApiTokenSecret } from './secret.js';
@@ -28,6 +29,14 @@ const skipped = (check: string, detail: string): PreflightFinding => ({ check, s
 
 const unreachable = (err: unknown) =>
   err instanceof ProviderError && (err.failure === ProviderFailures.UNREACHABLE || err.failure === ProviderFailures.TIMEOUT);
+
+/**
+ * The API token kind with its preflight (`rotor preflight`), as the rotation function's entry
+ * deploys it (attached there: the emergency and retire functions never preflight and do not carry it).
+ */
+export function withApiTokenPreflight(kind: ApiTokenKind): RotationKind<ApiTokenSecret> {
+  return { ...kind, preflight: (current, ctx) => apiTokenPreflight(current, ctx, kind.sessions(current, ctx)) };
+}
 
 /**
  * The API token kind's preflight: the provider answers, it accepts the AWSCURRENT token (the

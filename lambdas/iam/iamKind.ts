@@ -21,7 +21,6 @@ import {
   type StsClientFactory,
 } from './callerIdentity.js';
 import { parseIamSecret, type IamSecret } from './secret.js';
-import { iamPreflight } from './preflight.js';
 import type { RetireContext } from '../retire/context.js';
 import type { UsageEvidence } from '../retire/evidence.js';
 
@@ -405,9 +404,6 @@ export function createIamKind(
       await keys.setStatus(previous.accessKeyId, KeyStatus.INACTIVE);
       ctx.logger.info('deactivated the previous access key', { accessKeyId: previous.accessKeyId });
     },
-
-    // rotor preflight: the user's keys and room for a new one, the current key through STS; changes nothing.
-    preflight: (current, ctx) => iamPreflight(current, ctx, { iam: iam(), stsClient: stsClient() }),
 
     async revoke(leaked: IamSecret, ctx: RevokeContext<IamSecret>): Promise<void> {
       // The leaked value must not lead the emergency function to another user's key.

@@ -1,8 +1,8 @@
-import type { IAMClient } from '@aws-sdk/client-iam';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { CheckStatuses } from '../contract/index.js';
-import type { PreflightContext, PreflightFinding } from '../core/types.js';
+import type { PreflightContext, PreflightFinding, RotationKind } from '../core/types.js';
 import { AccessKeys, KeyStatus } from './accessKeys.js';
-import { callerIdentity, KeyNotAcceptedError, userNameOfArn, type StsClientFactory } from './callerIdentity.js';
+import { callerIdentity, defaultStsClientFactory, KeyNotAcceptedError, userNameOfArn, type StsClientFactory } from './callerIdentity.js';
 import { planRoom, type RoomPlan } from './iamKind.js';
 import type { IamSecret } from './secret.js';
 
@@ -17,6 +17,25 @@ const ONE_ATTEMPT = { timeoutMs: 0, firstDelayMs: 1, maxDelayMs: 1 } as const;
 
 const ok = (check: string, detail: string): PreflightFinding => ({ check, status: CheckStatuses.OK, detail });
 const problem = (check: string, detail: string, fix: string): PreflightFinding => ({ check, status: CheckStatuses.PROBLEM, detail, fix });
+
+/**
+ * The IAM kind with its preflight (`rotor preflight`), as the rotation function's entry deploys
+ * it (attached there: the emergency and retire functions never preflight and do not carry it).
+ * `clients` as the kind's own options: the IAM client (or a factory, called on first use) and the
+ * STS client factory that signs with a key.
+ * @default - new IAMClient({}) and new STSClient({ credentials }), as the kind's defaults
+ */
+export function withIamPreflight(
+  kind: RotationKind<IamSecret>,
+  clients: { readonly iam?: IAMClient | (() => IAMClient); readonly stsClient?: StsClientFactory } = {},
+): RotationKind<IamSecret> {
+  let client: IAMClient | undefined;
+  const iam = () => (client ??= typeof clients.iam === 'function' ? clients.iam() : (clients.iam ?? new IAMClient({})));
+  return {
+    ...kind,
+    preflight: (current, ctx) => iamPreflight(current, ctx, { iam: iam(), stsClient: clients.stsClient ?? defaultStsClientFactory }),
+  };
+}
 
 /**
  * The IAM kind's preflight. Read-only: ListAccessKeys and, only when the user holds a key no

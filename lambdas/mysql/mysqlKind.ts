@@ -24,8 +24,6 @@ import {
 import { defaultRoleStatement, grantSyncStatements, parseDefaultRoles, parseGrants, parseRequire } from './grants.js';
 import { readMysqlOptions, type MysqlOptions } from './options.js';
 import { parseMysqlSecret, type MysqlSecret } from './secret.js';
-import { withDatabasePreflight } from '../database/preflight.js';
-import { mysqlPreflight } from './preflight.js';
 import {
   accountName,
   deletePairingStatement,
@@ -612,7 +610,13 @@ async function lockAlternate(
  * settings (MAX_USERNAME_LENGTH, DUAL_PASSWORD, see `mysqlDefaults`) are read from `env` on
  * first use, so a bad value fails a step with a logged error rather than the cold start.
  */
-export function createMysqlKind(source: { env?: NodeJS.ProcessEnv } = {}): RotationKind<MysqlSecret> {
+/** The MySQL kind, with its engine and settings for the preflight that the rotation entry attaches (preflight.ts). */
+export interface MysqlKind extends RotationKind<MysqlSecret> {
+  readonly engine: DatabaseEngine<MysqlSecret, string>;
+  readonly options: () => MysqlOptions;
+}
+
+export function createMysqlKind(source: { env?: NodeJS.ProcessEnv } = {}): MysqlKind {
   let options: MysqlOptions | undefined;
   const settings = () => (options ??= readMysqlOptions(source.env ?? process.env));
 
@@ -657,7 +661,7 @@ export function createMysqlKind(source: { env?: NodeJS.ProcessEnv } = {}): Rotat
       await discardOld(previous, ctx, opts);
     },
   };
-  return withDatabasePreflight(databaseKind(engine), engine, mysqlPreflight(settings));
+  return { ...databaseKind(engine), engine, options: settings };
 }
 
 /** The kind as deployed: settings from the function's environment. */

@@ -1,11 +1,11 @@
 import { CheckStatuses } from '../contract/index.js';
 import { UnsafeRotationError } from '../core/errors.js';
-import type { PreflightContext, PreflightFinding } from '../core/types.js';
+import type { PreflightContext, PreflightFinding, RotationKind } from '../core/types.js';
 import { checkPairing } from '../database/alternatingUsers.js';
 import type { AlternatePair } from '../database/databaseKind.js';
-import { DatabaseChecks, type DatabasePreflight } from '../database/preflight.js';
+import { DatabaseChecks, withDatabasePreflight, type DatabasePreflight } from '../database/preflight.js';
 import { isAuthFailure, withSession, type Session } from './connection.js';
-import { PAIRING_WHERE, readPairing } from './mysqlKind.js';
+import { PAIRING_WHERE, readPairing, type MysqlKind } from './mysqlKind.js';
 import type { MysqlOptions } from './options.js';
 import type { MysqlSecret } from './secret.js';
 import { accountName, describeServer, hexLiteral } from './sql.js';
@@ -42,6 +42,15 @@ export function mysqlPreflight(settings: () => MysqlOptions): DatabasePreflight<
       }
     },
   };
+}
+
+/**
+ * The MySQL kind with its preflight (`rotor preflight`), as the rotation function's entry deploys
+ * it. Attached there, not in mysqlKind.ts: the emergency and retire functions, which hold every
+ * kind, never preflight and do not carry its code.
+ */
+export function withMysqlPreflight(kind: MysqlKind): RotationKind<MysqlSecret> {
+  return withDatabasePreflight(kind, kind.engine, mysqlPreflight(kind.options));
 }
 
 async function masterFindings(s: Session, pair: AlternatePair, host: string, ctx: PreflightContext<MysqlSecret>): Promise<PreflightFinding[]> {

@@ -8,8 +8,6 @@ import { isAuthFailure, passwordLiteral, withConnection } from './connection.js'
 import { readPostgresOptions, type PostgresOptions } from './options.js';
 import { MAX_IDENTIFIER_BYTES, parsePostgresSecret, type PostgresSecret } from './secret.js';
 import { countSessions, reportOldLoginSessions } from './sessions.js';
-import { withDatabasePreflight } from '../database/preflight.js';
-import { postgresPreflight } from './preflight.js';
 
 /** As AWS's PostgreSQL rotation templates: 32 characters, none of these. */
 export const postgresPasswordPolicy = { length: 32, excludeCharacters: ':/@"\'\\' } as const;
@@ -314,9 +312,8 @@ export const postgresEngine: DatabaseEngine<PostgresSecret, void> = createPostgr
 
 /** The PostgreSQL kind with its settings read from `env` (tests; the deployed one reads process.env). */
 export function createPostgresKind(source: { env?: NodeJS.ProcessEnv } = {}): RotationKind<PostgresSecret> {
-  const engine = createPostgresEngine(source);
-  return withDatabasePreflight(databaseKind(engine), engine, postgresPreflight);
+  return databaseKind(createPostgresEngine(source));
 }
 
 /** The PostgreSQL kind: single-user and alternating-users rotation with the pg client. */
-export const postgresKind: RotationKind<PostgresSecret> = withDatabasePreflight(databaseKind(postgresEngine), postgresEngine, postgresPreflight);
+export const postgresKind: RotationKind<PostgresSecret> = databaseKind(postgresEngine);

@@ -1,11 +1,11 @@
 import type pg from 'pg';
 import { CheckStatuses } from '../contract/index.js';
 import { UnsafeRotationError } from '../core/errors.js';
-import type { PreflightContext, PreflightFinding } from '../core/types.js';
+import type { PreflightContext, PreflightFinding, RotationKind } from '../core/types.js';
 import type { AlternatePair } from '../database/databaseKind.js';
-import { DatabaseChecks, type DatabasePreflight } from '../database/preflight.js';
+import { DatabaseChecks, withDatabasePreflight, type DatabasePreflight } from '../database/preflight.js';
 import { isAuthFailure, withConnection } from './connection.js';
-import { memberships, verifyPairing } from './postgresKind.js';
+import { createPostgresEngine, memberships, postgresEngine, verifyPairing } from './postgresKind.js';
 import type { PostgresSecret } from './secret.js';
 
 /** PostgreSQL 16 changed CREATEROLE: it no longer grants every role, only those the role has ADMIN OPTION on. */
@@ -41,6 +41,15 @@ export const postgresPreflight: DatabasePreflight<PostgresSecret, void> = {
     }
   },
 };
+
+/**
+ * The PostgreSQL kind with its preflight (`rotor preflight`), as the rotation function's entry
+ * deploys it. Attached there, not in postgresKind.ts: the emergency and retire functions, which
+ * hold every kind, never preflight and do not carry its code.
+ */
+export function withPostgresPreflight(kind: RotationKind<PostgresSecret>, source?: { env?: NodeJS.ProcessEnv }): RotationKind<PostgresSecret> {
+  return withDatabasePreflight(kind, source ? createPostgresEngine(source) : postgresEngine, postgresPreflight);
+}
 
 async function masterFindings(client: pg.Client, master: PostgresSecret, pair: AlternatePair): Promise<PreflightFinding[]> {
   const found: PreflightFinding[] = [ok(DatabaseChecks.MASTER_LOGIN, `the master logs in as ${JSON.stringify(master.username)}`)];
