@@ -171,8 +171,9 @@ export interface RotationKind<S> {
    */
   graceHours?(current: S): number | undefined;
   /**
-   * The string that identifies a value when it leaks (an access key id, a token). finishSecret
-   * stores its fingerprint (see `fingerprint()`) in the secret's tags so that the emergency
+   * The string that identifies a value when it leaks (an access key id, a token, a database
+   * password). finishSecret stores its keyed fingerprint (core/fingerprint.ts: HMAC-SHA-256 under
+   * Rotor's fingerprint key, never a plain hash) in the secret's tags so that the emergency
    * handler can find the secret from a leaked value without reading every secret.
    */
   leakIdentity?(value: S): string;
