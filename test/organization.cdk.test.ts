@@ -261,7 +261,7 @@ describe('OrganizationCentralStack', () => {
       expect(byId('Leak')[0]).toEqual(
         expect.objectContaining({
           EventBusName: { Ref: expect.stringMatching(/^CentralBus/) },
-          EventPattern: { source: ['rotor'], 'detail-type': [RotorEvents.LEAK_DETECTED], detail: { account: [account] } },
+          EventPattern: { source: ['rotor'], 'detail-type': [RotorEvents.LEAK_DETECTED], account: [CENTRAL, account], detail: { account: [account] } },
           Targets: [target],
         }),
       );
@@ -271,6 +271,7 @@ describe('OrganizationCentralStack', () => {
           EventPattern: {
             source: ['rotor'],
             'detail-type': [RotorEvents.LEAK_DETECTED],
+            account: [CENTRAL, account],
             detail: { secretId: [{ prefix: `arn:aws:secretsmanager:eu-west-1:${account}:secret:` }], account: [{ exists: false }] },
           },
           Targets: [target],
@@ -318,6 +319,15 @@ describe('OrganizationCentralStack', () => {
       TemplateURL: `https://example-rotor-assets-eu-west-1.s3.eu-west-1.amazonaws.com/${manifest.template.key}`,
     });
     expect(JSON.stringify(central.toJSON())).not.toContain('pending-synthesis');
+  });
+
+  it('routes leak reports from the named reporter accounts and the member itself only', () => {
+    const { central } = synth({ ...organization, leakReporterAccounts: ['444444444444', '222222222222'] });
+    const leakRules = Object.values(central.findResources('AWS::Events::Rule')).filter((r) => r.Properties.EventPattern['detail-type'][0] === RotorEvents.LEAK_DETECTED);
+    expect(leakRules).toHaveLength(4);
+    const senders = leakRules.map((r) => [r.Properties.EventPattern.detail.account?.[0] ?? r.Properties.EventPattern.detail.secretId[0].prefix, r.Properties.EventPattern.account]);
+    expect(senders).toContainEqual(['222222222222', ['444444444444', '222222222222']]);
+    expect(senders).toContainEqual(['333333333333', ['444444444444', '222222222222', '333333333333']]);
   });
 
   it('routes organizational-view Health events from us-east-1 and us-west-2 by detail.affectedAccount', () => {
@@ -384,6 +394,7 @@ describe('OrganizationCentralStack', () => {
     expect(bad({ organizationalUnitIds: [] })).toThrow('organization.organizationalUnitIds is empty');
     expect(bad({ region: 'Ireland' })).toThrow("organization.region must be a region name such as eu-west-1, got 'Ireland'");
     expect(bad({ assetBucketPrefix: 'Rotor_Assets' })).toThrow(/organization.assetBucketPrefix must be .* got 'Rotor_Assets'/);
+    expect(bad({ leakReporterAccounts: ['4444'] })).toThrow("organization.leakReporterAccounts must hold 12-digit account ids, got '4444'");
     expect(bad({ archiveDays: -1 })).toThrow('organization.archiveDays must be a whole number from 0 to 3650, got -1');
   });
 });

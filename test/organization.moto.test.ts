@@ -23,7 +23,9 @@ import { LambdaAssets, MEMBER_ASSETS_MANIFEST_SUFFIX, OrganizationShape, type Me
 
 const REGION = 'eu-west-1';
 const MEMBERS = ['222222222222', '333333333333'];
-const organization: OrganizationConfig = { ...exampleOrganization, region: REGION, memberAccounts: MEMBERS };
+/** moto puts every event as its default account: here, the central account (the leak reporter). */
+const MOTO_ACCOUNT = '123456789012';
+const organization: OrganizationConfig = { ...exampleOrganization, centralAccount: MOTO_ACCOUNT, region: REGION, memberAccounts: MEMBERS };
 const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
 let moto: MotoServer;
@@ -31,7 +33,16 @@ const dirs: string[] = [];
 let assembly: string;
 let manifest: MemberAssetsManifest;
 let memberTemplate: { Resources: Record<string, { Type: string; Properties: Record<string, any> }> };
-let centralTemplates: Array<{ Resources: Record<string, { Type: string; Properties: Record<string, any> }> }>;
+type Templates = Array<{ Resources: Record<string, { Type: string; Properties: Record<string, any> }> }>;
+let centralTemplates: Templates;
+
+/** The central account's synthesized templates (central stack, Health routers) of a shape. */
+function synthCentral(org: OrganizationConfig, outdir: string): Templates {
+  const app = new App({ outdir });
+  const shape = new OrganizationShape(app, { organization: org, member: exampleMember });
+  app.synth();
+  return [shape.central, ...shape.healthRouters].map((s) => JSON.parse(readFileSync(join(outdir, s.templateFile), 'utf8')));
+}
 
 const s3For = (region: string) => new S3Client({ region, endpoint: moto.endpoint, forcePathStyle: true, credentials, maxAttempts: 2 });
 
@@ -136,7 +147,7 @@ describe("the central account's routing patterns against moto's EventBridge", ()
    * Puts every routing rule of the synthesized central templates on moto's buses (the central bus,
    * the default bus), each target replaced by the queue that stands in for that member's bus.
    */
-  async function deployRouting(): Promise<Map<string, string>> {
+  async function deployRouting(templates: Templates = centralTemplates): Promise<Map<string, string>> {
     const eb = events();
     const q = sqs();
     await eb.send(new CreateEventBusCommand({ Name: Organization.CENTRAL_BUS_NAME }));
@@ -146,7 +157,7 @@ describe("the central account's routing patterns against moto's EventBridge", ()
       queues.set(account, QueueUrl!);
     }
     let n = 0;
-    for (const template of centralTemplates) {
+    for (const template of templates) {
       for (const rule of Object.values(template.Resources).filter((r): r is Rule => r.Type === 'AWS::Events::Rule')) {
         const targetArn = rule.Properties.Targets[0].Arn as string;
         const account = /^arn:aws:events:[a-z0-9-]+:(\d{12}):event-bus\//.exec(targetArn)![1]!;
@@ -225,5 +236,23 @@ describe("the central account's routing patterns against moto's EventBridge", ()
     const got = await delivered(queues);
     expect(got['222222222222']!.sort()).toEqual(['gd-222-exfil', 'health-222', 'health-222', 'leak-account-222', 'leak-both-222'].sort());
     expect(got['333333333333']!.sort()).toEqual(['gd-333', 'leak-account-333-arn-222', 'leak-arn-333'].sort());
+  });
+
+  it('does not route a leak report put by an account that is neither a reporter nor the member', async () => {
+    // Prepare: reporters other than the account moto puts events as.
+    const outdir = mkdtempSync(join(tmpdir(), 'rotor-org-reporters-'));
+    dirs.push(outdir);
+    const queues = await deployRouting(synthCentral({ ...organization, leakReporterAccounts: ['444444444444'] }, outdir));
+    // Act
+    const eb = events();
+    for (const entry of [
+      leak('leak-account-222', { account: '222222222222', accessKeyId: 'AKIAIOSFODNN7EXAMPLE' }),
+      leak('leak-arn-333', { secretId: 'arn:aws:secretsmanager:eu-west-1:333333333333:secret:prod/app/db-AbCdEf' }),
+      guardDuty('gd-333', '333333333333', 'CredentialAccess:IAMUser/AnomalousBehavior'),
+    ]) {
+      expect((await eb.send(new PutEventsCommand({ Entries: [entry] }))).FailedEntryCount ?? 0).toBe(0);
+    }
+    // Assess: GuardDuty's routing does not depend on the reporters; the leak reports were dropped.
+    expect(await delivered(queues)).toEqual({ '222222222222': [], '333333333333': ['gd-333'] });
   });
 });

@@ -153,6 +153,7 @@ export class OrganizationCentralStack extends Stack {
     this.deadLetterQueue = routingDlq(this);
 
     const defaultBus = events.EventBus.fromEventBusName(this, 'DefaultBus', 'default');
+    const reporters = organization.leakReporterAccounts ?? [organization.centralAccount];
     const guardDuty = guardDutyCredentialPattern();
     for (const account of organization.memberAccounts) {
       const memberBus = events.EventBus.fromEventBusArn(this, `MemberBus${account}`, OrganizationNames.memberBusArn(partition, region, account));
@@ -164,11 +165,12 @@ export class OrganizationCentralStack extends Stack {
       role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [memberBus.eventBusArn] }));
       this.routeRoles[account] = role;
       const target = new targets.EventBus(memberBus, { role, deadLetterQueue: this.deadLetterQueue });
-      // A scanner or bridge names the account (detail.account); `rotor leak --secret <ARN>` names it in the ARN.
+      // A scanner or bridge names the account (detail.account); `rotor leak --secret <ARN>` names it in
+      // the ARN. Only from the reporter accounts or the member itself (`account`: who put the event).
       new events.Rule(this, `Leak${account}`, {
         eventBus: this.centralBus,
         description: `Rotor leak reports naming account ${account} (detail.account)`,
-        eventPattern: { ...leakReportedPattern(source), detail: { account: [account] } },
+        eventPattern: { ...leakReportedPattern(source), account: senders(reporters, account), detail: { account: [account] } },
         targets: [target],
       });
       new events.Rule(this, `LeakArn${account}`, {
@@ -176,6 +178,7 @@ export class OrganizationCentralStack extends Stack {
         description: `Rotor leak reports naming a secret ARN of account ${account} (and no detail.account)`,
         eventPattern: {
           ...leakReportedPattern(source),
+          account: senders(reporters, account),
           detail: { secretId: [{ prefix: `arn:${partition}:secretsmanager:${region}:${account}:secret:` }], account: [{ exists: false }] },
         },
         targets: [target],
@@ -243,6 +246,11 @@ export class HealthRouting extends Construct {
       });
     }
   }
+}
+
+/** The accounts whose leak reports about `member` are routed (the reporters, and the member itself). */
+function senders(reporters: readonly string[], member: string): string[] {
+  return [...new Set([...reporters, member])];
 }
 
 /** The routing targets' dead-letter queue of a stack (events EventBridge could not deliver to a member bus). */

@@ -38,6 +38,13 @@ export interface OrganizationConfig {
    */
   readonly readerAccount?: string;
   /**
+   * The accounts whose leak reports on the central bus are routed to any member account (a
+   * member's own reports about itself always are): the central bus admits every principal of the
+   * Organization, and one member must not be able to set off emergency rotations in another.
+   * @default - the central account only
+   */
+  readonly leakReporterAccounts?: readonly string[];
+  /**
    * How the central account calls StackSets: `DELEGATED_ADMIN` (a delegated administrator
    * account, the recommended setup) or `SELF` (the management account).
    * @default 'DELEGATED_ADMIN'
@@ -121,6 +128,9 @@ export function validateOrganizationConfig(config: OrganizationConfig): void {
   if (!ACCOUNT.test(config.centralAccount)) fail(`centralAccount must be a 12-digit account id, got '${config.centralAccount}'`);
   if (config.readerAccount !== undefined && !ACCOUNT.test(config.readerAccount)) {
     fail(`readerAccount must be a 12-digit account id, got '${config.readerAccount}'`);
+  }
+  for (const account of config.leakReporterAccounts ?? []) {
+    if (!ACCOUNT.test(account)) fail(`leakReporterAccounts must hold 12-digit account ids, got '${account}'`);
   }
   if (!REGION.test(config.region)) fail(`region must be a region name such as eu-west-1, got '${config.region}'`);
   if (config.organizationalUnitIds.length === 0) fail('organizationalUnitIds is empty: the StackSet would deploy to no account');
