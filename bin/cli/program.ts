@@ -6,17 +6,21 @@ import { packageVersion } from '../../lib/package-root.js';
 import type { AwsClients, AwsOptions } from './aws.js';
 import type { CommandContext } from './commands.js';
 import {
+  accountsDefaults,
   AUDIT_CONDITIONS,
   auditDefaults,
   FAIL_ON_CONDITIONS,
+  parseAccounts,
   parseConditions,
   parseFailOn,
+  parseRoleName,
   runDefaults,
   statusDefaults,
   waitDefaults,
   type FailOnCondition,
 } from './defaults.js';
 import { CliError, EXIT_CODE_HELP, ExitCodes, UsageError } from './errors.js';
+import type { AccountSelection } from './accounts.js';
 import type { LeakTarget } from './leak.js';
 import { SCANNERS, type Scanner } from './scanReports.js';
 import { OUTPUT_FORMATS, resolveOutputFormat, streamOutput, type Output, type Streams } from './output.js';
@@ -83,6 +87,22 @@ function time(value: string): Date {
   return d;
 }
 
+/** --accounts / --org / --role-name of `status` and `audit`: one account list, or none (the CLI's own account). */
+const accountOptions = (cmd: Command) =>
+  cmd
+    .option('--accounts <ids>', "these accounts (12-digit ids, comma-separated), each read through its read role (--role-name); the CLI's own account with its own credentials")
+    .option('--org', "every ACTIVE account of the Organization (Organizations ListAccounts: the management account or a delegated administrator), as --accounts")
+    .option('--role-name <name>', `with --accounts or --org: the role to assume in each account (default: ${accountsDefaults.roleName}, the one Rotor's member stack creates)`);
+
+function accountSelection(opts: { accounts?: string; org?: boolean; roleName?: string }): AccountSelection | undefined {
+  if (opts.accounts !== undefined && opts.org) throw new UsageError('--accounts and --org: pass one of them');
+  const roleName = opts.roleName === undefined ? accountsDefaults.roleName : parseRoleName(opts.roleName);
+  if (opts.accounts !== undefined) return { accounts: parseAccounts(opts.accounts), roleName };
+  if (opts.org) return { org: true, roleName };
+  if (opts.roleName !== undefined) throw new UsageError('--role-name applies only with --accounts or --org');
+  return undefined;
+}
+
 const sourceOption = () =>
   new Option('--source <source>', "the leak event's source (the emergency rule matches on it)").default(RotorEvents.SOURCE);
 const busOption = () => new Option('--event-bus <name>', 'the event bus to send the leak event to').default(RotorEvents.BUS);
@@ -139,7 +159,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       `\nAWS_ENDPOINT_URL points every call at another endpoint (a local emulator).\n${EXIT_CODE_HELP}`,
     );
 
-  program
+  const status = program
     .command('status')
     .description('every Rotor-managed secret (tagged rotor:kind): kind, strategy, last and next rotation, overdue, stuck AWSPENDING, grace of the previous value; reads no secret value')
     .option('--json', 'print JSON instead of a table (same as --output json)', false)
@@ -149,14 +169,28 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       '--fail-on <conditions>',
       `exit ${ExitCodes.ATTENTION} when any secret is in one of these conditions, comma-separated: ${FAIL_ON_CONDITIONS.join(', ')} (for cron and CI)`,
     )
-    .addHelpText('after', exitCodesHelp)
-    .action(async (opts: { json: boolean; at?: Date; stuckAfter: number; failOn?: string }, cmd: Command) => {
+    .addHelpText('after', exitCodesHelp);
+  accountOptions(status).action(
+    async (opts: { json: boolean; at?: Date; stuckAfter: number; failOn?: string; accounts?: string; org?: boolean; roleName?: string }, cmd: Command) => {
       const json = jsonFor(cmd);
       const failOn: FailOnCondition[] | undefined = opts.failOn === undefined ? undefined : parseFailOn(opts.failOn);
-      await run(json, globals(cmd), (ctx) =>
+      const accounts = accountSelection(opts);
+      const global = globals(cmd);
+      if (accounts) {
+        const { statusAccountsCommand } = await import('./status.js');
+        await run(json, global, (ctx) =>
+          statusAccountsCommand(
+            { at: opts.at, stuckAfterMinutes: opts.stuckAfter, failOn, accounts, profile: global.profile, progress: !json && io.streams.err === process.stderr && process.stderr.isTTY === true },
+            ctx,
+          ),
+        );
+        return;
+      }
+      await run(json, global, (ctx) =>
         commands().then(({ statusCommand }) => statusCommand({ json, at: opts.at, stuckAfterMinutes: opts.stuckAfter, failOn }, ctx)),
       );
-    });
+    },
+  );
 
   program
     .command('rotate')
@@ -306,7 +340,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       },
     );
 
-  program
+  const audit = program
     .command('audit')
     .description(
       'every secret of the account and region (not only Rotor\'s; --all-regions: every enabled region) and the IAM users\' access keys: ' +
@@ -320,14 +354,27 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     .option('--stuck-after <minutes>', 'an AWSPENDING version older than this is stuck', minutes, auditDefaults.stuckAfterMinutes)
     .option('--key-max-age <days>', 'report IAM access keys older than this that no secret holds', minutes, auditDefaults.keyMaxAgeDays)
     .option('--no-iam', 'skip the IAM access keys')
-    .option('--fail-on <conditions>', `exit ${ExitCodes.ATTENTION} when anything is in one of these conditions, comma-separated: ${AUDIT_CONDITIONS.join(', ')} (for cron and CI)`)
-    .addHelpText('after', exitCodesHelp)
-    .action(
+    .option('--fail-on <conditions>', `exit ${ExitCodes.ATTENTION} when anything is in one of these conditions, comma-separated: ${AUDIT_CONDITIONS.join(', ')} (for cron and CI); with --accounts/--org an account that cannot be read counts too`)
+    .addHelpText('after', exitCodesHelp);
+  accountOptions(audit).action(
       async (
-        opts: { json: boolean; allRegions: boolean; regions?: string; at?: Date; stuckAfter: number; keyMaxAge: number; iam: boolean; failOn?: string },
+        opts: {
+          json: boolean;
+          allRegions: boolean;
+          regions?: string;
+          at?: Date;
+          stuckAfter: number;
+          keyMaxAge: number;
+          iam: boolean;
+          failOn?: string;
+          accounts?: string;
+          org?: boolean;
+          roleName?: string;
+        },
         cmd: Command,
       ) => {
         const json = jsonFor(cmd);
+        const accounts = accountSelection(opts);
         if (opts.allRegions && opts.regions !== undefined) throw new UsageError('--all-regions and --regions: pass one of them');
         const failOn = opts.failOn === undefined ? undefined : parseConditions(opts.failOn, AUDIT_CONDITIONS);
         const regions = opts.regions?.split(',').map((r) => r.trim()).filter(Boolean);
@@ -348,6 +395,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
               // Progress for a person watching a terminal; none in JSON mode or in a pipe.
               progress: !json && io.streams.err === process.stderr && process.stderr.isTTY === true,
               profile: global.profile,
+              accounts,
             },
             { region: ctx.clients.region, out: ctx.out, now: ctx.now, endpoint: ctx.clients.endpoint },
           ),

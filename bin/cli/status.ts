@@ -2,13 +2,16 @@ import type { SecretListEntry, SecretsManagerClient } from '@aws-sdk/client-secr
 import { ReplicaStatuses, RotorTags } from '../../lambdas/contract/index.js';
 import { SecretsApi } from '../../lambdas/core/secretsApi.js';
 import { Stages } from '../../lambdas/core/types.js';
-import { functionNameOf } from './aws.js';
+import type { CommandContext } from './commands.js';
+import { forEachAccount, type AccountSelection } from './accounts.js';
+import { explainAwsError, functionNameOf } from './aws.js';
+import { CliError, ExitCodes, type ExitCode } from './errors.js';
 import { formatDuration, formatTime, shortId, table } from './output.js';
 import { nextRotation, type NextRotation } from './schedule.js';
 import { tagMap, versionHolding } from '../../lambdas/core/labels.js';
 import { replicasOf, type ReplicaState } from '../../lambdas/core/replication.js';
 
-import { statusDefaults } from './defaults.js';
+import { statusDefaults, type FailOnCondition } from './defaults.js';
 
 export { statusDefaults };
 
@@ -232,12 +235,26 @@ function nextText(s: SecretStatus): string {
 }
 
 /** The table `rotor status` prints, with a summary line. */
-export function renderStatus(statuses: readonly SecretStatus[], context: { region: string; now: Date; at: boolean }): string {
+export function renderStatus(
+  statuses: ReadonlyArray<SecretStatus & { readonly account?: string }>,
+  context: {
+    region: string;
+    now: Date;
+    at: boolean;
+    /** --accounts/--org: the accounts read (or not, with the reason); the table gains an ACCOUNT column. */
+    accounts?: ReadonlyArray<{ account: string; name?: string; error?: string }>;
+  },
+): string {
   const when = `${formatTime(context.now)}${context.at ? ' (--at)' : ''}`;
+  const accounts = context.accounts;
+  const unreadable = (accounts ?? []).filter((a) => a.error !== undefined);
+  const where = accounts ? `${context.region}, ${accounts.length - unreadable.length} of ${accounts.length} account(s)` : context.region;
+  const notRead = unreadable.map((a) => `  ! account ${a.account}${a.name ? ` (${a.name})` : ''} not read: ${a.error}`);
   if (statuses.length === 0) {
-    return `No Rotor-managed secrets (tagged ${RotorTags.KIND}) in ${context.region} as of ${when}.`;
+    return [`No Rotor-managed secrets (tagged ${RotorTags.KIND}) in ${where} as of ${when}.`, ...notRead].join('\n');
   }
   const rows = statuses.map((s) => [
+    ...(accounts ? [s.account ?? '-'] : []),
     s.name,
     s.kind,
     s.strategy ?? 'default',
@@ -249,7 +266,7 @@ export function renderStatus(statuses: readonly SecretStatus[], context: { regio
     replicasText(s),
   ]);
   const lines = [
-    table(['NAME', 'KIND', 'STRATEGY', 'ROTATION', 'LAST ROTATED', 'NEXT ROTATION', 'PENDING', 'PREVIOUS (DUAL-ACTIVE)', 'REPLICAS'], rows),
+    table([...(accounts ? ['ACCOUNT'] : []), 'NAME', 'KIND', 'STRATEGY', 'ROTATION', 'LAST ROTATED', 'NEXT ROTATION', 'PENDING', 'PREVIOUS (DUAL-ACTIVE)', 'REPLICAS'], rows),
     '',
   ];
   const count = (f: (s: SecretStatus) => boolean) => statuses.filter(f).length;
@@ -258,7 +275,7 @@ export function renderStatus(statuses: readonly SecretStatus[], context: { regio
   const due = count((s) => s.previous?.state === 'due-for-retirement');
   const off = count((s) => !s.rotationEnabled);
   lines.push(
-    `${statuses.length} Rotor-managed secret${statuses.length === 1 ? '' : 's'} in ${context.region} as of ${when}: ` +
+    `${statuses.length} Rotor-managed secret${statuses.length === 1 ? '' : 's'} in ${where} as of ${when}: ` +
       `${overdue} overdue, ${stuck} with a stuck AWSPENDING, ${due} due for retirement, ${off} with rotation off.`,
   );
   if (statuses.some((s) => s.previous?.graceHours !== undefined)) {
@@ -267,6 +284,95 @@ export function renderStatus(statuses: readonly SecretStatus[], context: { regio
         "a 'graceperiod' field in the secret value, which status does not read, takes precedence.",
     );
   }
-  for (const s of statuses) for (const p of s.problems) lines.push(`  ! ${s.name}: ${p}`);
+  for (const s of statuses) for (const p of s.problems) lines.push(`  ! ${accounts ? `${s.account ?? '-'}:` : ''}${s.name}: ${p}`);
+  lines.push(...notRead);
   return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// rotor status --accounts|--org
+
+/** A secret's status in the many-account report: which account it is in. */
+export type AccountSecretStatus = SecretStatus & { readonly account: string };
+
+export interface StatusAccountsOptions {
+  readonly at?: Date;
+  readonly stuckAfterMinutes?: number;
+  readonly failOn?: readonly FailOnCondition[];
+  readonly accounts: AccountSelection;
+  readonly profile?: string;
+  /** Progress lines on stderr (a terminal, not JSON). */
+  readonly progress: boolean;
+}
+
+/**
+ * `rotor status --accounts|--org`: the status of every Rotor-managed secret in each account (its
+ * read role assumed, a few accounts at a time), each secret marked with its account. An account
+ * that cannot be read is reported and counts as a problem for --fail-on; when none can be, the
+ * command fails.
+ */
+export async function statusAccountsCommand(options: StatusAccountsOptions, ctx: CommandContext): Promise<ExitCode> {
+  const now = options.at ?? new Date(ctx.now());
+  const stuckAfterMinutes = options.stuckAfterMinutes ?? statusDefaults.stuckAfterMinutes;
+  const { region, endpoint } = ctx.clients;
+  const { SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
+  const outcomes = await forEachAccount(
+    options.accounts,
+    { region, profile: options.profile, endpoint },
+    async (access) => {
+      if (!access.credentials) return collectStatus({ secrets: ctx.clients.secrets, now, stuckAfterMinutes });
+      const secrets = new SecretsManagerClient({ region, credentials: access.credentials });
+      try {
+        return await collectStatus({ secrets, now, stuckAfterMinutes });
+      } catch (err) {
+        throw explainAwsError(err, `listing Rotor-managed secrets in account ${access.accountId} (ListSecrets)`, ctx.clients);
+      } finally {
+        secrets.destroy();
+      }
+    },
+    options.progress ? (text) => ctx.out.note(`rotor status: ${text}`) : undefined,
+  );
+  const unreadable = outcomes.filter((o) => o.error !== undefined);
+  if (unreadable.length === outcomes.length) {
+    throw new CliError(`no account could be read: ${unreadable.map((o) => `${o.target.accountId}: ${o.error}`).join('; ')}`);
+  }
+  const statuses: AccountSecretStatus[] = outcomes.flatMap((o) => (o.value ?? []).map((s) => ({ account: o.target.accountId, ...s })));
+  const failOn = options.failOn ?? [];
+  const matched: Record<string, string[]> = {};
+  for (const condition of failOn) {
+    const names = statuses.filter((s) => (condition === 'overdue' ? s.overdue : s.pending?.stuck === true)).map((s) => `${s.account}:${s.name}`);
+    if (names.length) matched[condition] = names;
+  }
+  if (failOn.length && unreadable.length) matched['account-unreadable'] = unreadable.map((o) => o.target.accountId);
+  const attention = Object.keys(matched).length > 0;
+  ctx.out.result({
+    region,
+    at: now.toISOString(),
+    stuckAfterMinutes,
+    roleName: options.accounts.roleName,
+    accounts: outcomes.map((o) => ({
+      account: o.target.accountId,
+      ...(o.target.name !== undefined ? { name: o.target.name } : {}),
+      ...(o.via ? { via: o.via } : {}),
+      ...(o.value ? { secrets: o.value.length } : { error: o.error }),
+    })),
+    secrets: statuses,
+    ...(failOn.length ? { failOn: { conditions: failOn, matched, exitCode: attention ? ExitCodes.ATTENTION : ExitCodes.OK } } : {}),
+  });
+  ctx.out.line(
+    renderStatus(statuses, {
+      region,
+      now,
+      at: options.at !== undefined,
+      accounts: outcomes.map((o) => ({ account: o.target.accountId, name: o.target.name, error: o.error })),
+    }),
+  );
+  if (!attention) return ExitCodes.OK;
+  ctx.out.note(
+    `rotor: --fail-on ${failOn.join(',')}: ` +
+      Object.entries(matched)
+        .map(([c, names]) => `${names.length} ${c} (${names.join(', ')})`)
+        .join('; '),
+  );
+  return ExitCodes.ATTENTION;
 }
