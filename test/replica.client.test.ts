@@ -121,7 +121,7 @@ describe('SecretCache with replica secrets', () => {
   });
 
   it('a pg.Pool in eu-west-1 keeps answering across a single-user rotation, reading the replica', async () => {
-    const { arn } = await arrange();
+    const { arn, replicaArn } = await arrange();
     const cache = new SecretCache({ client: clientOf(HERE) });
     const retries: string[] = [];
     const pool = pgPool({ secretId: arn, cache, max: 1, idleTimeoutMillis: 1, onAuthRetry: (i) => retries.push(i.retryStage) });
@@ -133,6 +133,8 @@ describe('SecretCache with replica secrets', () => {
       expect(pool.totalCount).toBe(0);
       expect((await pool.query('SELECT 2 AS two')).rows[0].two).toBe(2);
       expect(retries).toEqual(['AWSCURRENT']);
+      // What the pool logged in with came from the replica (the cache holds what the pool read).
+      expect((await cache.getVersion(arn)).arn).toBe(replicaArn);
     } finally {
       await pool.end();
     }
