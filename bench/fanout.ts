@@ -46,7 +46,6 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { ALLOW_LOOPBACK_FOR_TESTS } from '../lambdas/contract/testing.js';
 import { createRotationHandler } from '../lambdas/core/handler.js';
-import { plainFingerprint } from '../lambdas/core/fingerprint.js';
 import type { RotationKind } from '../lambdas/core/types.js';
 import type { KindName } from '../lambdas/contract/index.js';
 import { createApiTokenKind } from '../lambdas/api-token/apiTokenKind.js';
@@ -60,6 +59,7 @@ import { eventsClient } from '../bin/local/events.js';
 import { lambdaContext, SecretsManagerPlayer, STEPS, type Handler } from '../bin/local/harness.js';
 import { healthEvent, leakEvent } from '../bin/local/leakEvents.js';
 import { awsEnvFor, createRotationFunction, startMoto } from '../bin/local/moto.js';
+import { createFingerprintKey } from '../bin/local/fingerprintKey.js';
 import { account, mysqlLogin, mysqlServer, rootConnection } from '../bin/local/mysql.js';
 import { pgLogin, startPostgresCluster, testPassword } from '../bin/local/postgres.js';
 import { startQuotaProxy, type Answer, type QuotaProxy } from '../bin/local/quotaProxy.js';
@@ -345,6 +345,9 @@ export async function runFanoutBench(): Promise<void> {
   const sm = new SecretsManagerClient(aws);
   const iam = new IAMClient(aws);
   const player = new SecretsManagerPlayer(sm);
+  // Rotor's fingerprint key, as a deployed stack has it: the functions read ROTOR_FINGERPRINT_KEY_ARN.
+  const fingerprintKey = await createFingerprintKey(sm);
+  Object.assign(process.env, fingerprintKey.env);
   const functionArn = await createRotationFunction(moto.endpoint);
   const cluster = await startPostgresCluster();
   const admin = new pg.Client({ host: cluster.host, port: cluster.port, user: 'postgres', password: cluster.superuser.password, database: 'postgres' });
@@ -430,7 +433,7 @@ export async function runFanoutBench(): Promise<void> {
       return {
         arn,
         label,
-        event: (v) => leakEvent({ fingerprint: plainFingerprint(v.token!), reason: 'fan-out bench: mass leak', reporter: 'bench' }),
+        event: (v) => leakEvent({ fingerprint: fingerprintKey.key.fingerprint(v.token!), reason: 'fan-out bench: mass leak', reporter: 'bench' }),
         refused: async (v) => !provider.accepts(v.token!),
         accepted: async (v) => provider.accepts(v.token!),
       };
