@@ -94,7 +94,8 @@ async function buildInto(out: string, options: { types?: boolean }): Promise<voi
     build({ ...library, ...importMetaUrlInCjs, entryPoints: entries, outdir: out, format: 'cjs', outExtension: { '.js': '.cjs' } }),
     build({
       ...library,
-      entryPoints: { rotor: join(root, 'bin', 'rotor.ts') },
+      // rotor-publish-assets: the Organizations member stack's assets to their buckets (README, "Many accounts").
+      entryPoints: { rotor: join(root, 'bin', 'rotor.ts'), 'rotor-publish-assets': join(root, 'scripts', 'publish-assets.ts') },
       outdir: join(out, 'bin'),
       format: 'esm',
       // Each command's code (and its SDK clients) is a chunk loaded when the command runs,
@@ -105,6 +106,7 @@ async function buildInto(out: string, options: { types?: boolean }): Promise<voi
     }),
   ]);
   chmodSync(join(out, 'bin', 'rotor.js'), 0o755);
+  chmodSync(join(out, 'bin', 'rotor-publish-assets.js'), 0o755);
   if (options.types ?? true) declarations(out);
 }
 

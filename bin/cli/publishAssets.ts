@@ -3,8 +3,13 @@ import { zipSync, type Zippable } from 'fflate';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { assetDigest, listFiles } from '../../lib/organization/asset-digest.js';
-import { MEMBER_ASSETS_MANIFEST_SUFFIX, type MemberAssetEntry, type MemberAssetsManifest } from '../../lib/organization/member-synthesizer.js';
-import { OrganizationNames } from '../../lib/organization/organization-config.js';
+// organization-config.ts imports no CDK: the publisher loads the S3 SDK and fflate only.
+import {
+  MEMBER_ASSETS_MANIFEST_SUFFIX,
+  OrganizationNames,
+  type MemberAssetEntry,
+  type MemberAssetsManifest,
+} from '../../lib/organization/organization-config.js';
 
 /**
  * Publishing the Organizations member stack's assets (README, "Many accounts"): the synthesized

@@ -158,3 +158,28 @@ export function validateOrganizationConfig(config: OrganizationConfig): void {
   const days = config.archiveDays;
   if (days !== undefined && (!Number.isInteger(days) || days < 0 || days > 3650)) fail(`archiveDays must be a whole number from 0 to 3650, got ${days}`);
 }
+
+/** The file the member synthesizer writes beside the member template in the cloud assembly: what `publish-assets` uploads. */
+export const MEMBER_ASSETS_MANIFEST_SUFFIX = '.rotor-assets.json';
+
+/** One object the member template needs in every region's asset bucket. */
+export interface MemberAssetEntry {
+  /** Object key (content-addressed). */
+  readonly key: string;
+  /** Path relative to the cloud assembly folder. */
+  readonly path: string;
+  /** `zip`: a folder uploaded as a zip archive (Lambda code); `file`: uploaded as it is (the template). */
+  readonly packaging: 'zip' | 'file';
+  /** The content digest the key was made from (the publisher checks it again before uploading). */
+  readonly digest: string;
+}
+
+/** The manifest `publish-assets` reads (one per member stack). */
+export interface MemberAssetsManifest {
+  readonly version: 1;
+  readonly bucketPrefix: string;
+  readonly regions: readonly string[];
+  /** The member template (the StackSet's TemplateURL names it in the bucket of the StackSet's region). */
+  readonly template: MemberAssetEntry;
+  readonly files: readonly MemberAssetEntry[];
+}
