@@ -8,6 +8,7 @@
  * Everything it starts or creates, it stops or drops (also on Ctrl-C).
  */
 import './sandbox/quiet.js';
+import { createFingerprintKey } from './local/fingerprintKey.js';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
 import { allSecretStrings, SecretsManagerPlayer, sensitiveValues, smClient } from './local/harness.js';
@@ -87,6 +88,8 @@ async function main(): Promise<number> {
   const client = smClient(moto.endpoint);
   (client.config as { credentials: unknown }).credentials = async () => ({ ...admin });
   const iam = new IAMClient({ endpoint: moto.endpoint, region, credentials: admin });
+  // Rotor's fingerprint key, as a deployed stack has it (the functions read ROTOR_FINGERPRINT_KEY_ARN).
+  Object.assign(process.env, (await createFingerprintKey(client)).env);
   let cluster: Promise<PostgresCluster> | undefined;
   const ctx: SandboxContext = {
     endpoint: moto.endpoint,

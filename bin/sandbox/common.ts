@@ -3,6 +3,7 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import { TagResourceCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { StepOutcome } from '../../lambdas/core/engine.js';
+import { settings } from '../../lambdas/contract/index.js';
 import { createRotationHandler } from '../../lambdas/core/handler.js';
 import type { RotationKind } from '../../lambdas/core/types.js';
 import { SecretsManagerPlayer, type Handler } from '../local/harness.js';
@@ -39,7 +40,14 @@ export function sandboxMetrics(): Metrics {
 
 /** A handler as deployed, with quiet logs. */
 export function quietHandler<S>(kind: RotationKind<S>, ctx: SandboxContext, env: Record<string, string> = {}) {
-  return createRotationHandler(kind, { client: ctx.client, env, logger: quietLogger(), metrics: sandboxMetrics() });
+  // The sandbox's fingerprint key (bin/sandbox.ts puts its ARN in the environment), as the constructs set it.
+  const key = process.env[settings.fingerprintKeyArn.name];
+  return createRotationHandler(kind, {
+    client: ctx.client,
+    env: { ...(key ? { [settings.fingerprintKeyArn.name]: key } : {}), ...env },
+    logger: quietLogger(),
+    metrics: sandboxMetrics(),
+  });
 }
 
 export function mark(ok: boolean): string {
