@@ -33,7 +33,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRotationHandler } from '../lambdas/core/handler.js';
 import { ReplicaSyncError } from '../lambdas/core/errors.js';
 import type { EngineBounds } from '../lambdas/core/engine.js';
-import { Bounds } from '../lambdas/contract/index.js';
+import { Bounds, RotorMetrics } from '../lambdas/contract/index.js';
 import { createEmergencyHandler } from '../lambdas/emergency/index.js';
 import type { EmergencyResult } from '../lambdas/emergency/emergency.js';
 import { postgresKind } from '../lambdas/postgres/postgresKind.js';
@@ -176,6 +176,9 @@ describe('finishSecret of a secret with replicas', () => {
     await suite.player.runSteps(handler, user.arn, token, STEPS.slice(0, 3));
     const message = `Replication failed: the KMS key alias/app does not exist in ${REPLICA_REGION}`;
     proxy.rule(() => ({ Status: 'Failed', StatusMessage: message }));
+    // The per-secret RotationFinished metric (EMF records in the captured output).
+    const finishedMetrics = () => suite.logs.records().filter((r) => RotorMetrics.ROTATION_FINISHED in r).length;
+    const finishedBefore = finishedMetrics();
     // Act
     const failed = await handler(suite.player.event(user.arn, token, 'finishSecret'), lambdaContext()).then(
       () => undefined,
@@ -200,6 +203,10 @@ describe('finishSecret of a secret with replicas', () => {
     const retry = await handler(suite.player.event(user.arn, token, 'finishSecret'), lambdaContext());
     // Assess
     expect(retry.outcome).toBe('already-current');
+    // The rotation is counted once: by the retry that finished it, not by the attempts that failed.
+    expect(finishedMetrics()).toBe(finishedBefore + 1);
+    expect((await handler(suite.player.event(user.arn, token, 'finishSecret'), lambdaContext())).outcome).toBe('already-current');
+    expect(finishedMetrics()).toBe(finishedBefore + 1);
     const after = (await suite.player.describe(user.arn)).Tags ?? [];
     expect(after.find((t) => t.Key === 'rotor:last-failure')).toBeUndefined();
     const current = await suite.player.value<PgSecret>(user.arn);

@@ -164,7 +164,7 @@ export async function runStep<S>(
       durationMs: result.durationMs,
     });
     record(deps.metrics, kind.name, event.Step, RotorMetrics.STEP_SUCCEEDED, result);
-    if (event.Step === Steps.FINISH && outcome === 'done') perSecret(deps.metrics, kind.name, run.secretArn, RotorMetrics.ROTATION_FINISHED);
+    if (event.Step === Steps.FINISH && (outcome === 'done' || run.finishedRotation)) perSecret(deps.metrics, kind.name, run.secretArn, RotorMetrics.ROTATION_FINISHED);
     return result;
   } catch (err) {
     const safe = toSafeError(err, redactor, event, kind.name);
@@ -235,6 +235,8 @@ function toSafeError(err: unknown, redactor: Redactor, event: RotationEvent | un
 /** One step of one rotation: the state it reads and the protocol it follows. */
 class StepRun<S> {
   public secretArn: string;
+  /** An already-current finishSecret that completed a rotation whose first finishSecret failed waiting for replicas. */
+  public finishedRotation = false;
   private readonly where: string;
   private readonly cached;
 
@@ -300,7 +302,11 @@ class StepRun<S> {
       }
       // A finishSecret delivered again after the one that moved AWSCURRENT stopped (or failed
       // waiting for replicas): wait for them again, then clear a failure recorded before.
-      if (step === Steps.FINISH) await this.awaitReplicas(description, true);
+      if (step === Steps.FINISH) {
+        await this.awaitReplicas(description, true);
+        // The finishSecret that moved AWSCURRENT failed waiting for replicas: this retry finishes the rotation.
+        this.finishedRotation = /^finishSecret \S+ ReplicaSyncError$/.test(description.tags[RotorTags.LAST_FAILURE] ?? '');
+      }
       if (step === Steps.FINISH) await this.clearRecordedFailure(description);
       this.deps.logger.info('token is already AWSCURRENT: nothing to do');
       this.deps.cache.forget(this.event.SecretId, token);
