@@ -4,7 +4,8 @@ import { PreflightChecks } from '../lambdas/contract/index.js';
 import { DatabaseChecks } from '../lambdas/database/preflight.js';
 import { mysqlKind } from '../lambdas/mysql/mysqlKind.js';
 import { withMysqlPreflight } from '../lambdas/mysql/preflight.js';
-import { account, mysqlServer, MysqlFixtures, rootConnection } from '../bin/local/mysql.js';
+import { account, ident, lit, mysqlServer, MysqlFixtures, rootConnection } from '../bin/local/mysql.js';
+import { startMariadbServer, type MariadbServer } from '../bin/local/mariadbServer.js';
 import { freePort } from '../bin/local/ports.js';
 import { testPassword, uniqueName } from '../bin/local/postgres.js';
 import { check, enableRotation, problems, runPreflight, secretState } from './support/preflight.js';
@@ -83,7 +84,9 @@ describe('MysqlRotation preflight', () => {
     expect(problems(report)).toEqual([]);
     expect(report.checks.every((c) => c.status === 'ok')).toBe(true);
     expect(check(report, DatabaseChecks.STRATEGY).detail).toMatch(/single-user/);
-    expect(report.logins).toBe(1);
+    expect(check(report, DatabaseChecks.SERVER_PASSWORD_RULES).detail).toMatch(/validates no password rules/);
+    // The current login, and one more for SHOW VARIABLES (the server's password rules).
+    expect(report.logins).toBe(2);
   });
 
   it('reports every check ok for a healthy alternating-users secret (master with CREATE USER and GRANT OPTION)', async () => {
@@ -91,7 +94,7 @@ describe('MysqlRotation preflight', () => {
     expect(problems(report)).toEqual([]);
     expect(report.checks.every((c) => c.status === 'ok')).toBe(true);
     expect(check(report, DatabaseChecks.MASTER_PRIVILEGES).detail).toMatch(/CREATE USER and GRANT OPTION/);
-    expect(report.logins).toBe(2);
+    expect(report.logins).toBe(3);
   });
 
   it('finds a target that does not answer (a closed loopback port)', async () => {
@@ -119,5 +122,58 @@ describe('MysqlRotation preflight', () => {
     const report = await (await arrange({ env: { EXCLUDE_CHARACTERS: '' } })).preflight();
     expect(problems(report)).toContain(PreflightChecks.PASSWORD_POLICY);
     expect(check(report, PreflightChecks.PASSWORD_POLICY).detail).toContain(JSON.stringify('/@"\'\\'));
+  });
+
+  describe('against a server with a password validation plugin (a throwaway MariaDB with simple_password_check)', () => {
+    let server: MariadbServer;
+    let admin: mysql.Connection;
+    beforeAll(async () => {
+      server = await startMariadbServer({ plugins: ['simple_password_check'] });
+      admin = await server.root();
+      await admin.query('SET GLOBAL simple_password_check_minimal_length = 40');
+    }, 120_000);
+    afterAll(async () => {
+      await admin?.end();
+      await server?.stop();
+    });
+
+    async function arrangeThere(env: Record<string, string>) {
+      const username = uniqueName('pfrules');
+      // What the plugin accepts: 40 characters or more, a digit, both cases, another character.
+      const password = `${testPassword()}${testPassword()}A1a!`;
+      suite.sensitive(password);
+      await admin.query(`CREATE USER ${ident(username)}@'%' IDENTIFIED BY ${lit(password)}`);
+      const arn = await suite.secret(uniqueName('pf-rules'), { engine: 'mariadb', host: server.host, port: server.port, username, password });
+      await enableRotation(suite.moto.endpoint, suite.player.client, arn);
+      const hash = async () => (await admin.query('SELECT authentication_string AS h FROM mysql.user WHERE User = ?', [username]))[0];
+      const before = { secret: await secretState(suite.player.client, arn), hash: await hash() };
+      after = async () => {
+        expect(await secretState(suite.player.client, arn)).toEqual(before.secret);
+        expect(await hash()).toEqual(before.hash);
+      };
+      return runPreflight(suite.moto.endpoint, withMysqlPreflight(mysqlKind), arn, { env: { ROTATION_STRATEGY: 'single-user', ...env }, note: (t) => suite.logs.note(t) });
+    }
+
+    it('finds a password length the server would refuse, with the length that fits', async () => {
+      const report = await arrangeThere({});
+      expect(problems(report)).toEqual([DatabaseChecks.SERVER_PASSWORD_RULES]);
+      const found = check(report, DatabaseChecks.SERVER_PASSWORD_RULES);
+      expect(found.detail).toMatch(/simple_password_check wants at least 40 characters.* passwords of 32 characters, which the server would refuse/);
+      expect(found.fix).toMatch(/PASSWORD_LENGTH to 40 or more/);
+    });
+
+    it('finds excluded characters that leave a class the plugin counts out of every password', async () => {
+      const punctuation = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
+      const report = await arrangeThere({ PASSWORD_LENGTH: '48', EXCLUDE_CHARACTERS: punctuation });
+      // (moto's GetRandomPassword fails on this policy too, with a server error: the check does not depend on it.)
+      expect(problems(report)).toContain(DatabaseChecks.SERVER_PASSWORD_RULES);
+      expect(check(report, DatabaseChecks.SERVER_PASSWORD_RULES).detail).toMatch(/EXCLUDE_CHARACTERS leaves no other characters, so the server would refuse every new password/);
+    });
+
+    it('reports ok once the function makes passwords the plugin accepts', async () => {
+      const report = await arrangeThere({ PASSWORD_LENGTH: '48' });
+      expect(problems(report)).toEqual([]);
+      expect(check(report, DatabaseChecks.SERVER_PASSWORD_RULES).detail).toMatch(/passwords made with this function's policy pass/);
+    });
   });
 });

@@ -354,7 +354,9 @@ async function checkPasswords(
       PreflightChecks.RANDOM_PASSWORD,
       CheckStatuses.PROBLEM,
       `GetRandomPassword with this function's policy failed: ${awsProblem(err, redactor)}`,
-      "allow secretsmanager:GetRandomPassword (resource '*', the API has no resource) to this function's role",
+      /AccessDenied|NotAuthorized/.test((err as Error).name)
+        ? "allow secretsmanager:GetRandomPassword (resource '*', the API has no resource) to this function's role"
+        : `check ${contract.passwordLength.name} and ${contract.excludeCharacters.name}: every character class must keep some characters`,
     );
     return undefined;
   }

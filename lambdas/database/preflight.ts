@@ -117,7 +117,13 @@ export function withDatabasePreflight<S extends TargetSecret, P>(
         return found;
       }
       found.push(ok(DatabaseChecks.CURRENT_LOGIN, `the AWSCURRENT credential logs in as ${JSON.stringify(current.username)}`));
-      if (checks.passwordRules) found.push(...(await checks.passwordRules(current, ctx)));
+      if (checks.passwordRules) {
+        try {
+          found.push(...(await checks.passwordRules(current, ctx)));
+        } catch (err) {
+          found.push(problem(DatabaseChecks.SERVER_PASSWORD_RULES, `reading the server's password rules failed: ${messageOf(err)}`, 'see the error'));
+        }
+      }
 
       if (ctx.strategy !== Strategies.ALTERNATING_USERS) {
         found.push(ok(DatabaseChecks.STRATEGY, 'single-user: the login changes its own password; no master secret is used'));
