@@ -47,6 +47,7 @@ import { createPostgresKind, postgresPasswordPolicy } from '../lambdas/postgres/
 import { BOOTSTRAP_CALLS, bootstrapAdmin, type KeyPair } from '../bin/local/awsAdmin.js';
 import { lambdaContext, SecretsManagerPlayer, STEPS, type Handler } from '../bin/local/harness.js';
 import { awsEnvFor, startMoto } from '../bin/local/moto.js';
+import { createFingerprintKey } from '../bin/local/fingerprintKey.js';
 import { account, MysqlFixtures, mysqlServer, rootConnection } from '../bin/local/mysql.js';
 import { startPostgresCluster, testPassword, uniqueName } from '../bin/local/postgres.js';
 import { startQuotaProxy, type QuotaProxy } from '../bin/local/quotaProxy.js';
@@ -627,6 +628,8 @@ export async function runRotationBench(): Promise<void> {
   const sm = new SecretsManagerClient(aws);
   const iam = new IAMClient(aws);
   const player = new SecretsManagerPlayer(sm);
+  // Rotor's fingerprint key, as a deployed stack has it: finishSecret tags keyed fingerprints (one TagResource).
+  Object.assign(process.env, (await createFingerprintKey(sm)).env);
   const cluster = await startPostgresCluster();
   const admin = new pg.Client({ host: cluster.host, port: cluster.port, user: 'postgres', password: cluster.superuser.password, database: 'postgres' });
   await admin.connect();
