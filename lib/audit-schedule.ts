@@ -135,7 +135,8 @@ export class AuditSchedule extends Construct {
           actions: ['lambda:GetFunctionConfiguration'],
           resources: secretRegions.map((r) => `arn:${stack.partition}:lambda:${r}:${stack.account}:function:*`),
         }),
-        new iam.PolicyStatement({ actions: ['iam:ListAccessKeys'], resources: [`arn:${stack.partition}:iam::${stack.account}:user/*`] }),
+        // Keys and the IAM kind's marker tags on their users (which secret a key is for).
+        new iam.PolicyStatement({ actions: ['iam:ListAccessKeys', 'iam:ListUserTags'], resources: [`arn:${stack.partition}:iam::${stack.account}:user/*`] }),
       ],
       wildcardReason: 'secretsmanager:ListSecrets and iam:ListUsers have no resource type; they return names and dates, no values',
       logRetention: props.logRetention ?? auditScheduleDefaults.logRetention,
@@ -181,7 +182,7 @@ export class AuditSchedule extends Construct {
         id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:lambda:${shown(r, 'Region')}:${account}:function:*]`,
         reason: "the rotation function of any secret may be anyone's: the audit reads its configuration to tell Rotor's",
       })),
-      { id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::${account}:user/*]`, reason: 'the audit lists the access keys of every IAM user (metadata)' },
+      { id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::${account}:user/*]`, reason: 'the audit lists the access keys of every IAM user and their marker tags (metadata)' },
     );
 
     this.rule = new events.Rule(this, 'Schedule', {

@@ -61,6 +61,7 @@ describe('AuditSchedule', () => {
     expect(actions).toEqual(
       [
         'iam:ListAccessKeys',
+        'iam:ListUserTags',
         'iam:ListUsers',
         'lambda:GetFunctionConfiguration',
         'logs:CreateLogStream',
@@ -70,12 +71,13 @@ describe('AuditSchedule', () => {
         'secretsmanager:ListSecrets',
       ].sort(),
     );
-    expect(actions.filter((a) => !a.startsWith('logs:') && /GetSecretValue|Put|Update|Tag|Delete|Create|Rotate|Restore/.test(a))).toEqual([]);
+    expect(actions.filter((a) => !a.startsWith('logs:') && /GetSecretValue|:(Put|Update|Tag|Untag|Delete|Create|Rotate|Restore|Attach)/.test(a))).toEqual([]);
     const resources = (action: string) => JSON.stringify(statements.filter((s) => actionsOf(s).includes(action)).map((s) => s.Resource));
     expect(resources('secretsmanager:DescribeSecret')).toContain(':secretsmanager:eu-west-1:123456789012:secret:*');
     expect(resources('secretsmanager:DescribeSecret')).toContain(':secretsmanager:us-east-1:123456789012:secret:*');
     expect(resources('lambda:GetFunctionConfiguration')).toContain(':lambda:us-east-1:123456789012:function:*');
     expect(resources('iam:ListAccessKeys')).toContain(':iam::123456789012:user/*');
+    expect(resources('iam:ListUserTags')).toContain(':iam::123456789012:user/*');
     // `*` only for the two calls that have no resource type.
     const wildcard = statements.filter((s) => s.Resource === '*').flatMap(actionsOf).sort();
     expect(wildcard).toEqual(['iam:ListUsers', 'secretsmanager:ListSecrets']);

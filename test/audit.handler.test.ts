@@ -7,7 +7,8 @@
  * RotorStack), logs names only, and prints no secret value. The built bundle
  * (dist/lambdas/audit/index.js, what the construct deploys) runs too, with its stand-ins.
  */
-import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, IAMClient } from '@aws-sdk/client-iam';
+import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, IAMClient, TagUserCommand } from '@aws-sdk/client-iam';
+import { keyMarker } from '../lambdas/iam/accessKeys.js';
 import { CreateFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateSecretCommand, RotateSecretCommand, SecretsManagerClient, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { App } from 'aws-cdk-lib';
@@ -30,6 +31,7 @@ const values: string[] = [];
 const names: Record<string, string> = {};
 let strayKey = '';
 let heldKey = '';
+let orphanKey = '';
 const savedEnv = { ...process.env };
 
 async function createFunction(name: string, environment?: Record<string, string>): Promise<string> {
@@ -93,6 +95,18 @@ beforeAll(async () => {
     else strayKey = key.AccessKeyId!;
   }
   await seed(sm, 'iamkey', { [RotorTags.KIND]: 'iam', [RotorTags.FINGERPRINT_CURRENT]: plainFingerprint(heldKey) });
+
+  // Keys the IAM kind made: marked on their user for their secret, whose fingerprint tag is keyed
+  // (unreadable without Rotor's key). One marked for this secret (held), one for a secret that is gone.
+  const rotated = uniqueName('rotated');
+  await iam.send(new CreateUserCommand({ UserName: rotated }));
+  const keyedArn = await seed(sm, 'iamkeyed', { [RotorTags.KIND]: 'iam', [RotorTags.FINGERPRINT_CURRENT]: `k1:${'0'.repeat(32)}` });
+  for (const [which, secretArn] of [['marked', keyedArn], ['orphan', 'arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf']] as const) {
+    const key = (await iam.send(new CreateAccessKeyCommand({ UserName: rotated }))).AccessKey!;
+    values.push(key.SecretAccessKey!);
+    await iam.send(new TagUserCommand({ UserName: rotated, Tags: [{ Key: key.AccessKeyId!, Value: keyMarker(secretArn) }] }));
+    if (which === 'orphan') orphanKey = key.AccessKeyId!;
+  }
 }, 120_000);
 
 afterAll(async () => {
@@ -168,7 +182,7 @@ describe('the scheduled audit function (against a seeded moto account)', () => {
     const checked = metrics.find((m) => m.name === RotorMetrics.SECRETS_CHECKED);
     expect(checked).toMatchObject({ namespace: RotorMetrics.NAMESPACE, dimensions: { service: ServiceNames.AUDIT } });
     expect(checked!.value).toBe(result.checked.secrets);
-    expect(result.checked.secrets).toBeGreaterThanOrEqual(6);
+    expect(result.checked.secrets).toBeGreaterThanOrEqual(7);
 
     const finished = logs.records().find((r) => r.message === 'audit finished')!;
     expect(finished).toMatchObject({ level: 'INFO', service: ServiceNames.AUDIT, regions: ['us-east-1'] });
@@ -187,9 +201,11 @@ describe('the scheduled audit function (against a seeded moto account)', () => {
     expect(result.counts.overdue).toBeGreaterThanOrEqual(3); // rotor, other, failed: rotated once, every 30 days
     expect(countOf(metrics, 'stuck')).toBe(result.counts.stuck);
     expect(result.counts.stuck).toBeGreaterThanOrEqual(4);
-    expect(countOf(metrics, 'old-unmanaged-key')).toBe(1);
+    expect(countOf(metrics, 'old-unmanaged-key')).toBe(2);
     const finished = logs.records().find((r) => r.message === 'audit finished')!;
-    expect((finished.accessKeys as Array<{ accessKeyId: string }>).map((k) => k.accessKeyId)).toEqual([strayKey]); // the held one is Rotor's
+    // Held: one by a legacy fingerprint tag, one by the IAM kind's marker for a listed secret. Not: one
+    // no secret names, one marked for a secret that no longer exists.
+    expect((finished.accessKeys as Array<{ accessKeyId: string }>).map((k) => k.accessKeyId).sort()).toEqual([strayKey, orphanKey].sort());
     expect(logs.leaks(values)).toEqual([]);
   });
 
@@ -232,7 +248,7 @@ describe('the scheduled audit function (against a seeded moto account)', () => {
     expect(countOf(metrics, 'function-not-rotor')).toBe(1);
     expect(countOf(metrics, 'last-rotation-failed')).toBe(1);
     for (const c of AUDIT_CONDITIONS) expect(countOf(metrics, c), c).toBe(result.counts[c]);
-    expect(result.checked).toEqual({ secrets: 6, accessKeys: 2 });
+    expect(result.checked).toEqual({ secrets: 7, accessKeys: 4 });
     expect(logs.leaks(values)).toEqual([]);
   });
 

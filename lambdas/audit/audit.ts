@@ -7,7 +7,7 @@
  */
 import type { SecretListEntry, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Audit, AUDIT_CONDITIONS, KIND_TRAITS, RotorTags, ServiceNames, settings, type AuditCondition, type KindName } from '../contract/index.js';
-import { fingerprint } from '../core/fingerprint.js';
+import { plainFingerprint } from '../core/fingerprint.js';
 import { heldFingerprints, tagMap, versionHolding } from '../core/labels.js';
 import { SecretsApi } from '../core/secretsApi.js';
 import { Stages } from '../core/types.js';
@@ -63,14 +63,19 @@ export interface AccessKeyEntry {
   readonly accessKeyId: string;
   readonly status?: string;
   readonly createdAt?: Date;
+  /** The secret whose IAM-kind marker (a tag on the user keyed by this key id) names the key. */
+  readonly heldBy?: string;
 }
 
 export interface AuditClients {
   readonly secretsFor: (region: string) => SecretsManagerClient;
   /** The kind of a rotation function (GetFunctionConfiguration); `unknown` when it cannot be read. */
   readonly functionKind: (region: string, functionArn: string) => Promise<FunctionKind>;
-  /** Every IAM user's access keys, with their creation dates (IAM is global: asked once). */
-  readonly accessKeys?: () => AsyncIterable<AccessKeyEntry>;
+  /**
+   * Every IAM user's access keys, with their creation dates and, for a key the IAM kind created
+   * for one of `secretArns`, that secret (IAM is global: asked once).
+   */
+  readonly accessKeys?: (secretArns: readonly string[]) => AsyncIterable<AccessKeyEntry>;
 }
 
 export interface AuditOptions {
@@ -150,7 +155,11 @@ async function auditSecret(
   };
 }
 
-/** The leak identities (fingerprints of access key ids) the account's IAM secrets hold, from their tags. */
+/**
+ * The legacy (plain SHA-256) fingerprints of access key ids the account's credential-issuing
+ * secrets hold, from their tags. Keyed ones (k1:) cannot be matched without Rotor's fingerprint
+ * key, a secret value the audit never reads: those keys are found by the IAM kind's marker tags.
+ */
 function heldKeyFingerprints(entries: Iterable<SecretListEntry>): Set<string> {
   const held = new Set<string>();
   for (const entry of entries) {
@@ -197,11 +206,13 @@ export async function collectAudit(clients: AuditClients, options: AuditOptions)
     options.progress?.('IAM: access keys of every user');
     const held = heldKeyFingerprints(entriesSeen);
     const maxAge = options.keyMaxAgeDays ?? auditDefaults.keyMaxAgeDays;
-    for await (const key of clients.accessKeys()) {
+    const secretArns = entriesSeen.map((e) => e.ARN).filter((arn): arn is string => arn !== undefined);
+    for await (const key of clients.accessKeys(secretArns)) {
       keysChecked++;
       if (!key.createdAt) continue;
       const ageDays = Math.floor((options.now.getTime() - key.createdAt.getTime()) / 86_400_000);
-      if (ageDays <= maxAge || held.has(fingerprint(key.accessKeyId))) continue;
+      // Held: marked by the IAM kind for a listed secret, or named by a legacy (plain) fingerprint tag.
+      if (ageDays <= maxAge || key.heldBy !== undefined || held.has(plainFingerprint(key.accessKeyId))) continue;
       accessKeys.push({
         userName: key.userName,
         accessKeyId: key.accessKeyId,
@@ -209,7 +220,7 @@ export async function collectAudit(clients: AuditClients, options: AuditOptions)
         createdAt: key.createdAt.toISOString(),
         ageDays,
         condition: 'old-unmanaged-key',
-        detail: `${ageDays} days old (more than ${maxAge}), and no secret holds it (no ${RotorTags.FINGERPRINT_CURRENT}/${RotorTags.FINGERPRINT_PREVIOUS} tag names it)`,
+        detail: `${ageDays} days old (more than ${maxAge}), and no secret holds it (no Rotor marker tag on the user names it, nor a legacy ${RotorTags.FINGERPRINT_CURRENT}/${RotorTags.FINGERPRINT_PREVIOUS} tag)`,
       });
     }
   }

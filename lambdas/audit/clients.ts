@@ -51,11 +51,11 @@ export async function auditSdkClients(config: AuditClientConfig): Promise<AuditC
       }
       return functionKindOf(client, functionArn);
     },
-    async *accessKeys(): AsyncGenerator<AccessKeyEntry> {
+    async *accessKeys(secretArns): AsyncGenerator<AccessKeyEntry> {
       const { iamClient, listAccessKeys } = await import('./iamKeys.js');
       const iam = iamClient({ ...base, region: config.region });
       made.push(iam);
-      yield* listAccessKeys(iam);
+      yield* listAccessKeys(iam, secretArns);
     },
     destroy() {
       for (const c of made) c.destroy();
