@@ -22,6 +22,9 @@ const WRITES = [Routes.DATADOG_CREATE, Routes.DATADOG_DELETE, Routes.CLOUDFLARE_
 const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
 describe('ApiTokenRotation preflight', () => {
+  const figures: string[] = [];
+  // Printed after the last case's log capture has stopped.
+  afterAll(() => void (figures.length && process.stderr.write(`${figures.join('\n')}\n`)));
   const suite = useRotationSuite();
   const kind = withApiTokenPreflight(createApiTokenKind({ http: { backoffMs: 20, maxAttempts: 2, timeoutMs: 3_000 } }));
   let provider: TokenProviderServer;
@@ -70,6 +73,7 @@ describe('ApiTokenRotation preflight', () => {
     const report = await run();
     expect(problems(report)).toEqual([]);
     expect(report.checks.every((c) => c.status === 'ok'), JSON.stringify(report.checks)).toBe(true);
+    figures.push(`[figure] preflight api-token healthy case 1: ${report.durationMs} ms in the handler, ${report.secretsManagerCalls} Secrets Manager calls, ${report.logins} logins`);
     expect(provider.count(Routes.DATADOG_VALIDATE, 200)).toBe(1);
     expect(provider.count(Routes.DATADOG_GET, 200)).toBe(1);
     expect(report.logins).toBe(2);

@@ -1,6 +1,6 @@
 import { ListUserTagsCommand, TagUserCommand } from '@aws-sdk/client-iam';
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { IamChecks, withIamPreflight } from '../lambdas/iam/preflight.js';
 import { check, enableRotation, problems, runPreflight, secretState } from './support/preflight.js';
 import { useIamSuite } from './support/iam.js';
@@ -15,6 +15,9 @@ const t = useIamSuite();
 const { suite } = t;
 
 describe('IamAccessKeyRotation preflight', () => {
+  const figures: string[] = [];
+  // Printed after the last case's log capture has stopped.
+  afterAll(() => void (figures.length && process.stderr.write(`${figures.join('\n')}\n`)));
   let after: (() => Promise<void>) | undefined;
   afterEach(async () => {
     await after?.();
@@ -43,6 +46,7 @@ describe('IamAccessKeyRotation preflight', () => {
     const report = await (await armed(user.arn, user.username))();
     expect(problems(report)).toEqual([]);
     expect(report.checks.every((c) => c.status === 'ok')).toBe(true);
+    figures.push(`[figure] preflight iam healthy case 1: ${report.durationMs} ms in the handler, ${report.secretsManagerCalls} Secrets Manager calls, ${report.logins} logins`);
     expect(check(report, IamChecks.KEY_ROOM).detail).toBe('the user has room for a second key');
     expect(check(report, IamChecks.CURRENT_KEY).detail).toMatch(/is Active and signs in/);
     expect(report.logins).toBe(1);

@@ -18,6 +18,9 @@ import { useRotationSuite } from './support/rotationSuite.js';
  * account and no pairing row made.
  */
 describe('MysqlRotation preflight', () => {
+  const figures: string[] = [];
+  // Printed after the last case's log capture has stopped.
+  afterAll(() => void (figures.length && process.stderr.write(`${figures.join('\n')}\n`)));
   const suite = useRotationSuite();
   let root: mysql.Connection;
   const fixtures = new MysqlFixtures(() => root);
@@ -83,6 +86,7 @@ describe('MysqlRotation preflight', () => {
     const report = await (await arrange()).preflight();
     expect(problems(report)).toEqual([]);
     expect(report.checks.every((c) => c.status === 'ok')).toBe(true);
+    figures.push(`[figure] preflight mysql healthy case 1: ${report.durationMs} ms in the handler, ${report.secretsManagerCalls} Secrets Manager calls, ${report.logins} logins`);
     expect(check(report, DatabaseChecks.STRATEGY).detail).toMatch(/single-user/);
     expect(check(report, DatabaseChecks.SERVER_PASSWORD_RULES).detail).toMatch(/validates no password rules/);
     // The current login, and one more for SHOW VARIABLES (the server's password rules).
@@ -93,6 +97,7 @@ describe('MysqlRotation preflight', () => {
     const report = await (await arrange({ master: 'all' })).preflight();
     expect(problems(report)).toEqual([]);
     expect(report.checks.every((c) => c.status === 'ok')).toBe(true);
+    figures.push(`[figure] preflight mysql healthy case 2: ${report.durationMs} ms in the handler, ${report.secretsManagerCalls} Secrets Manager calls, ${report.logins} logins`);
     expect(check(report, DatabaseChecks.MASTER_PRIVILEGES).detail).toMatch(/CREATE USER and GRANT OPTION/);
     expect(report.logins).toBe(3);
   });

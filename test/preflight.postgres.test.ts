@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { PreflightChecks, preflightReportSchema, type PreflightReport } from '../lambdas/contract/index.js';
 import { lambdaContext } from '../bin/local/harness.js';
 import { builtHandler } from './support/builtBundle.js';
@@ -20,6 +20,9 @@ import { useRotationSuite } from './support/rotationSuite.js';
 const cluster = inject('postgres') as unknown as PostgresCluster;
 
 describe('PostgresRotation preflight', () => {
+  const figures: string[] = [];
+  // Printed after the last case's log capture has stopped.
+  afterAll(() => void (figures.length && process.stderr.write(`${figures.join('\n')}\n`)));
   const suite = useRotationSuite();
   const { admin } = usePostgresAdmin();
   const ident = (s: string) => admin.escapeIdentifier(s);
@@ -71,6 +74,7 @@ describe('PostgresRotation preflight', () => {
     const report = await preflight();
     expect(report.ok, JSON.stringify(report.checks)).toBe(true);
     expect(report.checks.every((c) => c.status === 'ok')).toBe(true);
+    figures.push(`[figure] preflight postgres healthy case 1: ${report.durationMs} ms in the handler, ${report.secretsManagerCalls} Secrets Manager calls, ${report.logins} logins`);
     expect(report.checks.map((c) => c.check)).toEqual([
       PreflightChecks.SECRET_DESCRIBED,
       PreflightChecks.ROTATION_FUNCTION,
@@ -96,6 +100,7 @@ describe('PostgresRotation preflight', () => {
     const report = await preflight();
     expect(problems(report)).toEqual([]);
     expect(report.checks.every((c) => c.status === 'ok')).toBe(true);
+    figures.push(`[figure] preflight postgres healthy case 2: ${report.durationMs} ms in the handler, ${report.secretsManagerCalls} Secrets Manager calls, ${report.logins} logins`);
     expect(check(report, DatabaseChecks.MASTER_PRIVILEGES).detail).toMatch(/CREATEROLE/);
     expect(check(report, DatabaseChecks.CLONE_PAIRING).detail).toMatch(/the first rotation creates/);
     expect(report.logins).toBe(2);
