@@ -24,7 +24,7 @@ export const member: OrganizationMemberConfig = {
   network: {
     vpcId: '{{resolve:ssm:/org/network/vpc-id}}',
     vpcCidrBlock: '{{resolve:ssm:/org/network/vpc-cidr}}',
-    availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+    availabilityZones: [`${organization.region}a`, `${organization.region}b`],
     privateSubnetIds: ['{{resolve:ssm:/org/network/private-subnet-a}}', '{{resolve:ssm:/org/network/private-subnet-b}}'],
   },
   defaults: { schedule: 'rate(30 days)', windowHours: 4 },

@@ -18,14 +18,18 @@ export interface OrganizationMemberStackProps {
 }
 
 /**
- * What read-only tooling (`rotor status|audit --accounts|--org`) may do in a member account: list
- * and describe secrets (names, tags, rotation state, never a value: no GetSecretValue), list IAM
- * users and their access keys, and read rotation functions' configuration.
+ * What read-only tooling (`rotor status|audit --accounts|--org`, bin/cli/status.ts, lambdas/audit)
+ * may do in a member account: list and describe secrets and their versions (names, tags, rotation
+ * state, dates; never a value: no GetSecretValue), list the enabled regions, list IAM users, their
+ * tags and access keys, and read rotation functions' configuration.
  */
 export const MEMBER_READ_ACTIONS = {
-  listSecrets: ['secretsmanager:ListSecrets'],
-  describeSecret: ['secretsmanager:DescribeSecret'],
-  iam: ['iam:ListUsers', 'iam:ListAccessKeys'],
+  /** No resource type: ListSecrets (names, tags, rotation state), DescribeRegions (`rotor audit --all-regions`). */
+  unscoped: ['secretsmanager:ListSecrets', 'ec2:DescribeRegions'],
+  /** Metadata of a secret: its replicas, its versions' dates (`rotor status`, `rotor audit`). */
+  secrets: ['secretsmanager:DescribeSecret', 'secretsmanager:ListSecretVersionIds'],
+  /** IAM keys no secret holds (`rotor audit`). */
+  iam: ['iam:ListUsers', 'iam:ListAccessKeys', 'iam:ListUserTags'],
   lambda: ['lambda:GetFunctionConfiguration'],
 } as const;
 
@@ -107,13 +111,14 @@ export class OrganizationMemberStack extends RotorStack {
       maxSessionDuration: Duration.hours(1),
     });
     const arn = (service: string, resource: string, region: string = Aws.REGION) => `arn:${partition}:${service}:${region}:${Aws.ACCOUNT_ID}:${resource}`;
-    this.readRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...MEMBER_READ_ACTIONS.listSecrets], resources: ['*'] }));
-    this.readRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...MEMBER_READ_ACTIONS.describeSecret], resources: [arn('secretsmanager', 'secret:*')] }));
+    this.readRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...MEMBER_READ_ACTIONS.unscoped], resources: ['*'] }));
+    this.readRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...MEMBER_READ_ACTIONS.secrets], resources: [arn('secretsmanager', 'secret:*')] }));
     this.readRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...MEMBER_READ_ACTIONS.iam], resources: [arn('iam', 'user/*', '')] }));
     this.readRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...MEMBER_READ_ACTIONS.lambda], resources: [arn('lambda', 'function:*')] }));
     const reason =
-      "a read-only view of the whole account is the role's purpose (secretsmanager:ListSecrets has no resource type; DescribeSecret, " +
-      'iam:ListUsers/ListAccessKeys and lambda:GetFunctionConfiguration on every secret, user and function of this account); no value is readable';
+      "a read-only view of the whole account is the role's purpose (secretsmanager:ListSecrets and ec2:DescribeRegions have no resource type; " +
+      'DescribeSecret/ListSecretVersionIds, iam:ListUsers/ListAccessKeys/ListUserTags and lambda:GetFunctionConfiguration on every secret, ' +
+      'user and function of this account); no secret value is readable';
     Validations.of(this.readRole).acknowledge(
       ...['*', `arn:${partition}:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:*`, `arn:${partition}:iam::<AWS::AccountId>:user/*`, `arn:${partition}:lambda:<AWS::Region>:<AWS::AccountId>:function:*`].map(
         (resource) => ({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason }),
