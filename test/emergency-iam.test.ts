@@ -3,6 +3,9 @@ import { credentialVersions, emergencyDriver, guardDutyEvent, healthEvent, leakE
 import { captureEvents } from '../bin/local/events.js';
 import { callerArn, useIamSuite, type KeyPair } from './support/iam.js';
 import { createRotationFunction } from '../bin/local/moto.js';
+import { TagResourceCommand } from '@aws-sdk/client-secrets-manager';
+import { RotorTags } from '../lambdas/contract/index.js';
+import { plainFingerprint } from '../lambdas/core/fingerprint.js';
 
 /**
  * Emergency rotation of IAM access keys against a moto server that checks signatures: STS
@@ -84,6 +87,38 @@ describe('emergency rotation and revocation: IAM access keys', () => {
       secretArn: s.arn, revokedVersionId: s.leakedVersionId, kind: 'iam', via: 'aws.health',
     });
     figures.push(`[figure] iam (AWS Health): leak event to leaked key refused by STS in ${took} ms`);
+  });
+
+  it('a secret tagged before keyed fingerprints (plain SHA-256 of the key id): AWS Health still finds it; the rotation tags it keyed', async () => {
+    const s = await arrange();
+    await t.sm.send(new TagResourceCommand({ SecretId: s.arn, Tags: [{ Key: RotorTags.FINGERPRINT_CURRENT, Value: plainFingerprint(s.current.accessKeyId) }] }));
+    const [[result]] = await emergency.deliver(s.arn, s.rotation, healthEvent([s.current.accessKeyId]));
+    expect(result).toMatchObject({ outcome: 'rotated-and-revoked', leakedVersionId: s.leakedVersionId, kind: 'iam', via: 'aws.health' });
+    await refusedAfter(s.current, Date.now());
+    expect(await callerArn(s.current)).toBe('refused: InvalidClientTokenId');
+    const now = await t.value(s.arn);
+    const tags = new Map(((await suite.player.describe(s.arn)).Tags ?? []).map((x) => [x.Key!, x.Value!]));
+    expect(tags.get(RotorTags.FINGERPRINT_CURRENT)).toBe(suite.fingerprintKey.key.fingerprint(now.accessKeyId));
+    expect(tags.get(RotorTags.FINGERPRINT_PREVIOUS)).toBe(suite.fingerprintKey.key.fingerprint(s.current.accessKeyId));
+  });
+
+  it('a fingerprint key the handler cannot read: an access key id matches legacy tags only, and the error names the key secret and the variable', async () => {
+    const s = await arrange();
+    const missing = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rotor-no-such-key-AbCdEf';
+    const keyless = emergencyDriver(() => ({
+      endpoint: suite.moto.endpoint,
+      player: suite.player,
+      logs: suite.logs,
+      credentials: t.admin,
+      overrides: { env: { ...process.env, ROTOR_FINGERPRINT_KEY_ARN: missing } },
+    }));
+    await expect(keyless.deliver(s.arn, s.rotation, healthEvent([s.current.accessKeyId]))).rejects.toThrow(
+      `no Rotor-managed secret holds access key ${s.current.accessKeyId} (secrets are fingerprinted at each rotation; one never rotated by Rotor must be named by secretId); ` +
+        `only legacy fingerprints were matched: emergency handler (ROTOR_FINGERPRINT_KEY_ARN): the fingerprint key secret ${missing} does not exist`,
+    );
+    // Nothing was touched: the key still works, AWSCURRENT did not move.
+    expect(await callerArn(s.current)).toBe(userArn(s.username));
+    expect(await suite.player.versionOf(s.arn, 'AWSCURRENT')).toBe(s.leakedVersionId);
   });
 
   it('GuardDuty CredentialAccess:IAMUser/AnomalousBehavior on the current key: the same end state', async () => {
