@@ -3,6 +3,7 @@ export { Kinds, KIND_TRAITS, resolveStrategy, RotorTags, Strategies, type KindNa
 import { Strategies, type Strategy } from '../lambdas/contract/index.js';
 
 export * from './api-token-rotation.js';
+export * from './audit-schedule.js';
 export * from './database-rotation.js';
 export * from './emergency-rotation.js';
 export * from './fingerprint-key.js';
