@@ -4,7 +4,7 @@
  * synthesized templates, route sample events through moto's EventBridge. moto cannot run the
  * cross-account targets themselves (a member account's bus, an IAM role): each member's bus is
  * stood in for by an SQS queue, the target moto delivers to. moto's TestEventPattern is a stub
- * (it answers true for any pattern), so real delivery is the evidence here.
+ * (moto 5.2.1 answers it with no Result for any pattern), so real delivery is the evidence here.
  */
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { CreateEventBusCommand, EventBridgeClient, PutEventsCommand, PutRuleCommand, PutTargetsCommand } from '@aws-sdk/client-eventbridge';
