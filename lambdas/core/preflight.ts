@@ -9,7 +9,7 @@ import {
   type PreflightCheck,
   type PreflightReport,
 } from '../contract/index.js';
-import { ConfigurationError, RotorError, SecretFormatError } from './errors.js';
+import { ConfigurationError, RotorError } from './errors.js';
 import { Redactor } from './redact.js';
 import { readSecretValue } from './secretValue.js';
 import { SecretsApi, toDescription, versionWithStage } from './secretsApi.js';
@@ -373,9 +373,4 @@ async function checkPasswords(
     add(PreflightChecks.RANDOM_PASSWORD, CheckStatuses.OK, `GetRandomPassword made a ${sample.length}-character password with none of those characters (not kept)`);
   }
   return sample;
-}
-
-/** Whether a thrown error is a format problem (named field), not a failure of the target. */
-export function isFormatProblem(err: unknown): boolean {
-  return err instanceof SecretFormatError || err instanceof ConfigurationError;
 }
