@@ -19,6 +19,7 @@ import { publishAssets, PublishAssetsError } from '../bin/cli/publishAssets.js';
 import { startMoto, type MotoServer } from '../bin/local/moto.js';
 import { member as exampleMember, organization as exampleOrganization } from '../examples/organization/organization.config.js';
 import { AwsEvents, Organization, RotorEvents } from '../lambdas/contract/index.js';
+import { parseLeakEvent } from '../lambdas/emergency/events.js';
 import { LambdaAssets, MEMBER_ASSETS_MANIFEST_SUFFIX, OrganizationShape, type MemberAssetsManifest, type OrganizationConfig } from '../lib/index.js';
 
 const REGION = 'eu-west-1';
@@ -171,14 +172,20 @@ describe("the central account's routing patterns against moto's EventBridge", ()
     return queues;
   }
 
-  async function delivered(queues: Map<string, string>): Promise<Record<string, string[]>> {
+  /** The events each member's stand-in received, as EventBridge delivered them. */
+  async function received(queues: Map<string, string>): Promise<Record<string, Array<{ detail: { note?: string } }>>> {
     const q = sqs();
-    const out: Record<string, string[]> = {};
+    const out: Record<string, Array<{ detail: { note?: string } }>> = {};
     for (const [account, url] of queues) {
       const got = await q.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
-      out[account] = (got.Messages ?? []).map((m) => (JSON.parse(m.Body!) as { id?: string; detail: { note?: string } }).detail.note ?? '?');
+      out[account] = (got.Messages ?? []).map((m) => JSON.parse(m.Body!) as { detail: { note?: string } });
     }
     return out;
+  }
+
+  async function delivered(queues: Map<string, string>): Promise<Record<string, string[]>> {
+    const got = await received(queues);
+    return Object.fromEntries(Object.entries(got).map(([account, list]) => [account, list.map((e) => e.detail.note ?? '?')]));
   }
 
   const leak = (note: string, detail: Record<string, unknown>) => ({
@@ -233,9 +240,17 @@ describe("the central account's routing patterns against moto's EventBridge", ()
     }
     // Assess: the Health rules exist twice (us-east-1 and us-west-2 routers), as on AWS where the
     // backup region's copy also arrives; moto runs both on one default bus.
-    const got = await delivered(queues);
+    const routed = await received(queues);
+    const got = Object.fromEntries(Object.entries(routed).map(([account, list]) => [account, list.map((e) => e.detail.note)]));
     expect(got['222222222222']!.sort()).toEqual(['gd-222-exfil', 'health-222', 'health-222', 'leak-account-222', 'leak-both-222'].sort());
     expect(got['333333333333']!.sort()).toEqual(['gd-333', 'leak-account-333-arn-222', 'leak-arn-333'].sort());
+    // The member's emergency handler understands every routed event as delivered (extra fields such
+    // as detail.account and detail.affectedAccount are ignored), before it calls anything.
+    for (const event of Object.values(routed).flat()) {
+      const reports = parseLeakEvent(event);
+      expect(reports).toHaveLength(1);
+      expect(reports[0]!.accessKeyId ?? reports[0]!.secretId).toMatch(/^(AKIAIOSFODNN7EXAMPLE|arn:aws:secretsmanager:eu-west-1:\d{12}:secret:)/);
+    }
   });
 
   it('does not route a leak report put by an account that is neither a reporter nor the member', async () => {
