@@ -1,6 +1,6 @@
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { PreflightChecks, preflightReportSchema, type PreflightReport } from '../lambdas/contract/index.js';
-import { lambdaContext } from '../bin/local/harness.js';
+import { lambdaContext, smClient } from '../bin/local/harness.js';
 import { builtHandler } from './support/builtBundle.js';
 import { DatabaseChecks } from '../lambdas/database/preflight.js';
 import { postgresKind } from '../lambdas/postgres/postgresKind.js';
@@ -179,6 +179,37 @@ describe('PostgresRotation preflight', () => {
     // The kind as the emergency and retire functions hold it has no preflight of its own: the engine's checks only.
     const bare = await runPreflight(suite.moto.endpoint, postgresKind, arn, { env: { ROTATION_STRATEGY: 'single-user' } });
     expect(check(bare, PreflightChecks.KIND)).toMatchObject({ status: 'skipped', detail: 'kind postgres has no checks of its own' });
+  });
+
+  it("finds a value Secrets Manager cannot decrypt (KMS), with the grant that fixes it", async () => {
+    const { arn } = await arrange();
+    // moto does not model KMS for Secrets Manager (a disabled key still decrypts there): the one
+    // GetSecretValue is answered as AWS answers when the function may not use the secret's key;
+    // every other call goes to moto.
+    const client = smClient(suite.moto.endpoint);
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'GetSecretValueCommand') {
+          throw Object.assign(new Error("Secrets Manager can't decrypt the protected secret text using the provided KMS key."), {
+            name: 'DecryptionFailure',
+            $fault: 'client',
+          });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'decryptionFailure' },
+    );
+    const report = await runPreflight(suite.moto.endpoint, withPostgresPreflight(postgresKind), arn, {
+      client,
+      env: { ROTATION_STRATEGY: 'single-user' },
+      note: (t) => suite.logs.note(t),
+    });
+    expect(problems(report)).toEqual([PreflightChecks.SECRET_READABLE]);
+    expect(check(report, PreflightChecks.SECRET_READABLE).detail).toMatch(/^decrypting the AWSCURRENT value failed: DecryptionFailure/);
+    expect(check(report, PreflightChecks.SECRET_READABLE).fix).toMatch(/kms:Decrypt .*kms:ViaService/);
+    expect(check(report, PreflightChecks.SECRET_FORMAT).status).toBe('skipped');
+    expect(check(report, PreflightChecks.KIND).status).toBe('skipped');
+    expect(report.logins).toBe(0);
   });
 
   it('refuses a secret whose rotation function is not this function, before reading its value', async () => {
