@@ -114,7 +114,7 @@ export const Fingerprints = {
 } as const;
 
 /** A fingerprint as tags and leak events carry it: keyed (`k1:` + 32 lowercase hex) or legacy plain (32 lowercase hex). */
-export const FINGERPRINT_PATTERN = /^(?:k1:)?[0-9a-f]{32}$/;
+export const FINGERPRINT_PATTERN = new RegExp(`^(?:${Fingerprints.KEYED_PREFIX})?[0-9a-f]{${Fingerprints.HEX_DIGITS}}$`);
 
 /** The tags each function may write: their IAM grants are conditioned on exactly these keys. */
 export const TagsWrittenBy = {

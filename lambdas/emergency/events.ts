@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import '../contract/zodMessages.js';
-import { AwsEvents, FINGERPRINT_PATTERN, RotorEvents } from '../contract/index.js';
+import { AwsEvents, FINGERPRINT_PATTERN, Fingerprints, RotorEvents } from '../contract/index.js';
 import { InvalidEventError } from '../core/errors.js';
 
 /**
@@ -57,7 +57,10 @@ export const leakDetailSchema = z
      * or a legacy plain one, 32 lowercase hex digits.
      */
     fingerprint: z.optional(
-      z.string().check(z.regex(FINGERPRINT_PATTERN, 'must be 32 lowercase hex digits, keyed with the prefix k1: (as Rotor writes them) or legacy without')),
+      z.string().check(z.regex(
+          FINGERPRINT_PATTERN,
+          `must be ${Fingerprints.HEX_DIGITS} lowercase hex digits, keyed with the prefix ${Fingerprints.KEYED_PREFIX} (as Rotor writes them) or legacy without`,
+        )),
     ),
     /** Why: the scanner's finding, a ticket, an operator's words. Masked before Rotor echoes it. */
     reason: z._default(z.string().check(z.maxLength(leakDetailLimits.reason)), 'no reason given'),
