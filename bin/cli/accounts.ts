@@ -63,7 +63,7 @@ export async function forEachAccount<T>(
   read: (access: AccountAccess) => Promise<T>,
   progress?: (text: string) => void,
 ): Promise<Array<AccountOutcome<T>>> {
-  const [{ STSClient, AssumeRoleCommand, GetCallerIdentityCommand }] = await Promise.all([import('@aws-sdk/client-sts')]);
+  const { STSClient, AssumeRoleCommand, GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
   const sts = new STSClient({ region: ctx.region, ...(ctx.profile ? { profile: ctx.profile } : {}) });
   try {
     let caller: string | undefined;
