@@ -252,6 +252,30 @@ describe('the scheduled audit function (against a seeded moto account)', () => {
     expect(logs.leaks(values)).toEqual([]);
   });
 
+  it('a run that cannot list fails (the error alarm) and publishes no count (no zero that would look like a clean account)', async () => {
+    // A second moto that checks signatures from the first call: the dummy credentials are refused.
+    const strict = await startMoto({ initialNoAuthActionCount: 0 });
+    try {
+      const refused = new SecretsManagerClient({ endpoint: strict.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIAUNKNOWN000000000', secretAccessKey: 'x'.repeat(40) }, maxAttempts: 1 });
+      const handler = createScheduledAuditHandler({ env: { AWS_REGION: 'us-east-1' }, clients: { secretsFor: () => refused, functionKind: async () => 'unknown' } });
+      const logs = new LogCapture().start();
+      let error: unknown;
+      try {
+        await handler({}, lambdaContext('rotor-audit') as never);
+      } catch (err) {
+        error = err;
+      } finally {
+        logs.stop();
+      }
+      expect(error).toBeInstanceOf(Error);
+      expect((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(403); // moto refused ListSecrets
+      expect(emitted(logs.records()).filter((m) => m.name === RotorMetrics.AUDIT_FINDINGS)).toEqual([]);
+      refused.destroy();
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it('a bad setting is a ConfigurationError naming the variable, never its value', () => {
     expect(() => createScheduledAuditHandler({ env: { [settings.auditRegions.name]: 'mars' } })).toThrow(ConfigurationError);
     expect(() => createScheduledAuditHandler({ env: { [settings.auditRegions.name]: 'mars' } })).toThrow(/scheduled audit: environment variable AUDIT_REGIONS is invalid/);
