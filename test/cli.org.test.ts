@@ -18,7 +18,7 @@ import { Organization, RotorTags } from '../lambdas/contract/index.js';
 import { startAssumeRoleCheck, type AssumeRoleCheck } from '../bin/local/assumeRoleCheck.js';
 import { startMoto, type MotoServer } from '../bin/local/moto.js';
 import { testPassword, uniqueName } from '../bin/local/postgres.js';
-import { cliEnv, runCli } from './support/cli.js';
+import { cliEnv, runCli, runCliOnTerminal, scriptCommand } from './support/cli.js';
 
 const MANAGEMENT = '123456789012';
 let moto: MotoServer;
@@ -153,6 +153,17 @@ describe('rotor status --org / --accounts (the real CLI against moto)', () => {
     expect(out.roleName).toBe('AuditorRole');
     expect(out.accounts.find((x) => x.account === accounts.b)).toMatchObject({ via: 'role', secrets: 1 });
     expect(out.accounts.find((x) => x.account === accounts.a)?.error).toContain(`cannot assume arn:aws:iam::${accounts.a}:role/AuditorRole`);
+  });
+
+  it('shows progress per account on a terminal (stderr), none in a pipe', async () => {
+    const piped = await runCli(['status', '--accounts', accounts.a], env());
+    expect(piped.code).toBe(0);
+    expect(piped.stderr).toBe('');
+    if (!scriptCommand) return;
+    const tty = await runCliOnTerminal(['status', '--accounts', `${accounts.a},${accounts.b}`], env(), '', 60_000);
+    expect(tty.code).toBe(0);
+    expect(tty.stdout).toContain(`rotor status: account 1/2 (${accounts.a})`);
+    expect(tty.stdout).toContain(`rotor status: account 2/2 (${accounts.b})`);
   });
 
   it('fails (exit 1) when no account can be read, naming each and why', async () => {
