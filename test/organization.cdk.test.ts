@@ -188,9 +188,9 @@ describe('OrganizationMemberStack (the StackSet template)', () => {
     expect(policies).toHaveLength(1);
     const sub = (s: string) => ({ 'Fn::Join': ['', s.split(/(REGION|ACCOUNT)/).map((p) => (p === 'REGION' ? { Ref: 'AWS::Region' } : p === 'ACCOUNT' ? { Ref: 'AWS::AccountId' } : p))] });
     expect(policies[0]![1].Properties.PolicyDocument.Statement).toEqual([
-      { Effect: 'Allow', Action: ['secretsmanager:ListSecrets', 'ec2:DescribeRegions'], Resource: '*' },
+      { Effect: 'Allow', Action: ['secretsmanager:ListSecrets', 'ec2:DescribeRegions', 'iam:ListUsers'], Resource: '*' },
       { Effect: 'Allow', Action: ['secretsmanager:DescribeSecret', 'secretsmanager:ListSecretVersionIds'], Resource: sub('arn:aws:secretsmanager:REGION:ACCOUNT:secret:*') },
-      { Effect: 'Allow', Action: ['iam:ListUsers', 'iam:ListAccessKeys', 'iam:ListUserTags'], Resource: sub('arn:aws:iam::ACCOUNT:user/*') },
+      { Effect: 'Allow', Action: ['iam:ListAccessKeys', 'iam:ListUserTags'], Resource: sub('arn:aws:iam::ACCOUNT:user/*') },
       { Effect: 'Allow', Action: 'lambda:GetFunctionConfiguration', Resource: sub('arn:aws:lambda:REGION:ACCOUNT:function:*') },
     ]);
   });

@@ -24,12 +24,15 @@ export interface OrganizationMemberStackProps {
  * tags and access keys, and read rotation functions' configuration.
  */
 export const MEMBER_READ_ACTIONS = {
-  /** No resource type: ListSecrets (names, tags, rotation state), DescribeRegions (`rotor audit --all-regions`). */
-  unscoped: ['secretsmanager:ListSecrets', 'ec2:DescribeRegions'],
+  /**
+   * No resource type: ListSecrets (names, tags, rotation state), DescribeRegions (`rotor audit
+   * --all-regions`), iam:ListUsers (IAM's list actions take no resource ARN, as AuditSchedule's grant says).
+   */
+  unscoped: ['secretsmanager:ListSecrets', 'ec2:DescribeRegions', 'iam:ListUsers'],
   /** Metadata of a secret: its replicas, its versions' dates (`rotor status`, `rotor audit`). */
   secrets: ['secretsmanager:DescribeSecret', 'secretsmanager:ListSecretVersionIds'],
   /** IAM keys no secret holds (`rotor audit`). */
-  iam: ['iam:ListUsers', 'iam:ListAccessKeys', 'iam:ListUserTags'],
+  iam: ['iam:ListAccessKeys', 'iam:ListUserTags'],
   lambda: ['lambda:GetFunctionConfiguration'],
 } as const;
 
@@ -116,8 +119,8 @@ export class OrganizationMemberStack extends RotorStack {
     this.readRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...MEMBER_READ_ACTIONS.iam], resources: [arn('iam', 'user/*', '')] }));
     this.readRole.addToPrincipalPolicy(new iam.PolicyStatement({ actions: [...MEMBER_READ_ACTIONS.lambda], resources: [arn('lambda', 'function:*')] }));
     const reason =
-      "a read-only view of the whole account is the role's purpose (secretsmanager:ListSecrets and ec2:DescribeRegions have no resource type; " +
-      'DescribeSecret/ListSecretVersionIds, iam:ListUsers/ListAccessKeys/ListUserTags and lambda:GetFunctionConfiguration on every secret, ' +
+      "a read-only view of the whole account is the role's purpose (secretsmanager:ListSecrets, ec2:DescribeRegions and iam:ListUsers have no resource type; " +
+      'DescribeSecret/ListSecretVersionIds, iam:ListAccessKeys/ListUserTags and lambda:GetFunctionConfiguration on every secret, ' +
       'user and function of this account); no secret value is readable';
     Validations.of(this.readRole).acknowledge(
       ...['*', `arn:${partition}:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:*`, `arn:${partition}:iam::<AWS::AccountId>:user/*`, `arn:${partition}:lambda:<AWS::Region>:<AWS::AccountId>:function:*`].map(
