@@ -79,7 +79,10 @@ function mysqlTarget(strategy: Strategy): FaultTarget {
       // Observations log in to the server itself, not through the forwarder.
       return { arn, username, works: logsIn };
     },
-    instance: () => suite.captured(createRotationHandler(createMysqlKind({ env }), { client: matrix.client(), env })),
+    // With Rotor's fingerprint key, as deployed: finishSecret tags the password's keyed fingerprint, checked under every fault.
+    instance: () => suite.captured(createRotationHandler(createMysqlKind({ env }), { client: matrix.client(), env: { ...env, ...suite.fingerprintKey.env } })),
+    leakIdentity: (v) => String(v.password),
+    fingerprintKey: () => suite.fingerprintKey.key,
     unreachable: (on) => (on ? forwarder.refuse() : forwarder.pass()),
     async refusing(subject, on) {
       const { username } = subject as MysqlSubject;
