@@ -1,19 +1,18 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { execOk } from './support/exec.js';
 
 describe('cdk synth of the example app (examples/app/app.ts)', () => {
-  it('synthesizes offline from the built package, deploying its pre-built Lambda bundles', () => {
+  it('synthesizes offline from the built package, deploying its pre-built Lambda bundles', async () => {
     const out = mkdtempSync(join(tmpdir(), 'rotor-synth-'));
     try {
-      execFileSync('npx', ['cdk', 'synth', '--quiet', '--output', out], {
+      await execOk('npx', ['cdk', 'synth', '--quiet', '--output', out], {
         cwd: join(__dirname, '..'),
         // No Docker on these machines: a bundling step (or a fallback to Docker) would fail here.
         env: { ...process.env, CDK_DOCKER: 'false-docker-is-not-used' },
-        stdio: 'pipe',
-        timeout: 120_000,
+        timeoutMs: 240_000,
       });
       const templates = readdirSync(out).filter((f) => f.endsWith('.template.json')).sort();
       // The main stack, and the Health event forwarders of us-east-1 and us-west-2.
@@ -28,12 +27,12 @@ describe('cdk synth of the example app (examples/app/app.ts)', () => {
       for (const asset of assets) {
         if (existsSync(join(out, asset, 'index.js'))) {
           // The bundle is self-contained: loading it exports the handler.
-          const exported = execFileSync('node', ['-e', `const m=require(${JSON.stringify(join(out, asset, 'index.js'))});process.stdout.write(typeof m.handler)`], { stdio: 'pipe' }).toString();
+          const exported = await execOk('node', ['-e', `const m=require(${JSON.stringify(join(out, asset, 'index.js'))});process.stdout.write(typeof m.handler)`], { timeoutMs: 60_000 });
           expect(exported).toBe('function');
         }
       }
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
-  });
+  }, 300_000);
 });

@@ -142,7 +142,6 @@ describe('rotor CLI (the real binary against moto)', () => {
       expect(result.stderr).toContain(`timed out after 3 s waiting for the rotation of`);
       expect(result.stderr).toContain(`token ${token} is staged AWSPENDING`);
       expect(result.durationMs).toBeGreaterThanOrEqual(3000);
-      expect(result.durationMs).toBeLessThan(12_000);
     });
 
     it('stops waiting, and exits 1, when the rotation is cancelled', async () => {
@@ -157,7 +156,6 @@ describe('rotor CLI (the real binary against moto)', () => {
       const result = await running;
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`did not finish: rotation was turned off (CancelRotateSecret?); token ${token} is staged AWSPENDING`);
-      expect(result.durationMs).toBeLessThan(10_000);
     });
 
     it('falls back to the staging labels, and says so, when the log group cannot be read', async () => {
@@ -537,7 +535,6 @@ describe('rotor CLI (the real binary against moto)', () => {
       const out = JSON.parse(started.stdout);
       expect(out).toMatchObject({ outcome: 'started', secret: { arn } });
       expect(await suite.player.versionOf(arn, 'AWSPENDING')).toBe(out.token); // nobody completes it: it stays started
-      expect(started.durationMs).toBeLessThan(8_000);
       expect(withTimeout.code).toBe(2);
       expect(withTimeout.stderr).toContain('--timeout applies only when waiting (not with --no-wait)');
       const again = await rotor(['rotate', arn, '--no-wait']);

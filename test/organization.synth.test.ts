@@ -1,19 +1,18 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { execOk } from './support/exec.js';
 
 describe('cdk synth of the example Organizations app (examples/organization/app.ts)', () => {
-  it('synthesizes offline from the built package with cdk-nag: the central stacks, and the member template with its manifest', () => {
+  it('synthesizes offline from the built package with cdk-nag: the central stacks, and the member template with its manifest', async () => {
     const out = mkdtempSync(join(tmpdir(), 'rotor-org-synth-'));
     try {
       // What `npm run synth:org` runs after the build (the suite's setup built the package).
-      execFileSync('npx', ['cdk', 'synth', '--quiet', '--app', 'npx tsx examples/organization/app.ts', '--output', out], {
+      await execOk('npx', ['cdk', 'synth', '--quiet', '--app', 'npx tsx examples/organization/app.ts', '--output', out], {
         cwd: join(__dirname, '..'),
         env: { ...process.env, CDK_DOCKER: 'false-docker-is-not-used' },
-        stdio: 'pipe',
-        timeout: 300_000,
+        timeoutMs: 300_000,
       });
       const files = readdirSync(out);
       expect(files.filter((f) => f.endsWith('.template.json')).sort()).toEqual([

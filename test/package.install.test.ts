@@ -9,12 +9,12 @@
  * packed from it with --ignore-scripts so the build is not run twice. npm installs from its
  * cache (--prefer-offline): the registry is reached only for what the cache lacks.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exec, execOk } from './support/exec.js';
 
 const repo = join(__dirname, '..');
 const own = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { name: string; version: string };
@@ -70,12 +70,11 @@ interface Template {
 let dir = '';
 let app = '';
 const log: string[] = [];
-function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, echo = true): string {
+async function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, echo = true): Promise<string> {
   const started = performance.now();
-  const result = spawnSync(cmd, args, {
+  const result = await exec(cmd, args, {
     cwd,
-    encoding: 'utf8',
-    timeout: 240_000,
+    timeoutMs: 240_000,
     // Nothing of this repo leaks in: no tsx loader, no repo node_modules on a path.
     env: { PATH: process.env.PATH, HOME: process.env.HOME, npm_config_cache: process.env.npm_config_cache, ...env },
   });
@@ -85,13 +84,13 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
   return result.stdout;
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'rotor-consumer-'));
   app = join(dir, 'app');
   mkdirSync(app);
-  const packed = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], repo, {}, false)) as Array<{ filename: string }>;
+  const packed = JSON.parse(await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], repo, {}, false)) as Array<{ filename: string }>;
   writeFileSync(join(app, 'package.json'), `${JSON.stringify({ name: 'consumer-app', version: '1.0.0', private: true }, null, 2)}\n`);
-  run(
+  await run(
     'npm',
     [
       'install',
@@ -114,8 +113,8 @@ afterAll(() => {
 });
 
 describe('the packed package, installed into a fresh CDK app', () => {
-  it('ships the built package only: no sources, tests, bench, CI or local services', () => {
-    const listed = execFileSync('tar', ['-tzf', join(dir, readdirSync(dir).find((f) => f.endsWith('.tgz'))!)], { encoding: 'utf8' })
+  it('ships the built package only: no sources, tests, bench, CI or local services', async () => {
+    const listed = (await execOk('tar', ['-tzf', join(dir, readdirSync(dir).find((f) => f.endsWith('.tgz'))!)], { timeoutMs: 60_000 }))
       .split('\n')
       .filter(Boolean)
       .map((f) => f.replace(/^package\//, ''));
@@ -133,7 +132,7 @@ describe('the packed package, installed into a fresh CDK app', () => {
     expect(existsSync(join(app, 'node_modules', 'rotor', 'dist', 'index.cjs'))).toBe(true);
   });
 
-  it('type-checks and synthesizes a CommonJS app and an ES module app offline, under a boundary and cdk-nag', () => {
+  it('type-checks and synthesizes a CommonJS app and an ES module app offline, under a boundary and cdk-nag', async () => {
     writeFileSync(join(app, 'app.ts'), consumerStack(cjsImports));
     writeFileSync(join(app, 'app.mts'), consumerStack(cjsImports));
     writeFileSync(
@@ -144,12 +143,12 @@ describe('the packed package, installed into a fresh CDK app', () => {
         files: ['app.ts', 'app.mts'],
       }),
     );
-    run(process.execPath, [tsc, '-p', 'tsconfig.json'], app);
+    await run(process.execPath, [tsc, '-p', 'tsconfig.json'], app);
     expect(readFileSync(join(app, 'app.js'), 'utf8')).toMatch(/require\("rotor"\)/);
     expect(readFileSync(join(app, 'app.mjs'), 'utf8')).toMatch(/from 'rotor'/);
 
     for (const [file, out] of [['app.js', 'cdk.out.cjs'], ['app.mjs', 'cdk.out.esm']] as const) {
-      const stdout = run(process.execPath, [file, join(app, out)], app, { CDK_DOCKER: 'docker-must-not-be-used' });
+      const stdout = await run(process.execPath, [file, join(app, out)], app, { CDK_DOCKER: 'docker-must-not-be-used' });
       expect(stdout).toContain('client getSecret: function');
       expect(stdout).toContain('synthesized: Consumer.template.json');
       const template = JSON.parse(readFileSync(join(app, out, 'Consumer.template.json'), 'utf8')) as Template;
@@ -167,23 +166,23 @@ describe('the packed package, installed into a fresh CDK app', () => {
       for (const role of roles) expect(role.Properties.PermissionsBoundary).toEqual({ Ref: expect.stringMatching(/^Boundary/) });
       // Every asset the template names is a bundle that loads with plain node and exports the handler.
       for (const asset of readdirSync(join(app, out)).filter((f) => f.startsWith('asset.') && existsSync(join(app, out, f, 'index.js')))) {
-        const loaded = run(process.execPath, ['-e', `process.stdout.write(typeof require(${JSON.stringify(join(app, out, asset, 'index.js'))}).handler)`], app, {
+        const loaded = await run(process.execPath, ['-e', `process.stdout.write(typeof require(${JSON.stringify(join(app, out, asset, 'index.js'))}).handler)`], app, {
           AWS_REGION: 'eu-west-1',
         });
         expect(loaded).toBe('function');
       }
     }
-  });
+  }, 300_000);
 
-  it("runs the installed `rotor --help` and `--version` with plain node (the bin's own shebang)", () => {
+  it("runs the installed `rotor --help` and `--version` with plain node (the bin's own shebang)", async () => {
     const bin = join(app, 'node_modules', '.bin', 'rotor');
     expect(readFileSync(bin, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
-    const help = run(bin, ['--help'], app);
+    const help = await run(bin, ['--help'], app);
     expect(help).toContain('Usage: rotor');
     for (const command of ['status', 'rotate', 'leak']) expect(help).toContain(command);
-    expect(run(bin, ['--version'], app).trim()).toBe(own.version);
-    const statusHelp = run(process.execPath, [join(app, 'node_modules', 'rotor', 'dist', 'bin', 'rotor.js'), 'status', '--help'], app);
+    expect((await run(bin, ['--version'], app)).trim()).toBe(own.version);
+    const statusHelp = await run(process.execPath, [join(app, 'node_modules', 'rotor', 'dist', 'bin', 'rotor.js'), 'status', '--help'], app);
     expect(statusHelp).toMatch(/--region/);
     expect(statusHelp).toMatch(/--profile/);
-  });
+  }, 120_000);
 });
