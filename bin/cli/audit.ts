@@ -141,13 +141,25 @@ export async function auditCommand(options: AuditCommandOptions, ctx: AuditConte
   const report = await auditOneAccount(options, ctx, now);
   const failOn = options.failOn ?? [];
   const matched = Object.fromEntries(failOn.filter((c) => report.counts[c] > 0).map((c) => [c, report.counts[c]]));
+  return printWithFailOn(ctx, now, report, renderAudit(report), failOn, matched);
+}
+
+/** Prints the report (the JSON result, or the table) and applies --fail-on: exit 4 naming what matched. */
+function printWithFailOn(
+  ctx: AuditContext,
+  now: Date,
+  report: object,
+  rendered: string,
+  failOn: readonly AuditCondition[],
+  matched: Record<string, number>,
+): ExitCode {
   const attention = Object.keys(matched).length > 0;
   ctx.out.result({
     at: now.toISOString(),
     ...report,
     ...(failOn.length ? { failOn: { conditions: failOn, matched, exitCode: attention ? ExitCodes.ATTENTION : ExitCodes.OK } } : {}),
   });
-  ctx.out.line(renderAudit(report));
+  ctx.out.line(rendered);
   if (!attention) return ExitCodes.OK;
   ctx.out.note(`rotor: --fail-on ${failOn.join(',')}: ${Object.entries(matched).map(([c, n]) => `${n} ${c}`).join(', ')}`);
   return ExitCodes.ATTENTION;
@@ -214,16 +226,7 @@ async function auditAccountsCommand(options: AuditCommandOptions, selection: Acc
   const failOn = options.failOn ?? [];
   const matched: Record<string, number> = Object.fromEntries(failOn.filter((c) => counts[c] > 0).map((c) => [c, counts[c]]));
   if (failOn.length && report.checked.unreadable > 0) matched['account-unreadable'] = report.checked.unreadable;
-  const attention = Object.keys(matched).length > 0;
-  ctx.out.result({
-    at: now.toISOString(),
-    ...report,
-    ...(failOn.length ? { failOn: { conditions: failOn, matched, exitCode: attention ? ExitCodes.ATTENTION : ExitCodes.OK } } : {}),
-  });
-  ctx.out.line(renderAccountsAudit(report));
-  if (!attention) return ExitCodes.OK;
-  ctx.out.note(`rotor: --fail-on ${failOn.join(',')}: ${Object.entries(matched).map(([c, n]) => `${n} ${c}`).join(', ')}`);
-  return ExitCodes.ATTENTION;
+  return printWithFailOn(ctx, now, report, renderAccountsAudit(report), failOn, matched);
 }
 
 /** The many-account report for people: findings with their account, old keys, the accounts not read, then the counts. */

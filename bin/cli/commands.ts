@@ -6,7 +6,7 @@ import { CliError, ExitCodes, NotConfirmedError, SecretNotFoundError, UsageError
 import { leakDetail, sendLeakEvent, type LeakTarget } from './leak.js';
 import { formatDuration, formatTime, type Output } from './output.js';
 import { RotationLog, type StepRecord } from './rotationLog.js';
-import { collectStatus, renderStatus, statusDefaults } from './status.js';
+import { collectStatus, failOnNote, renderStatus, statusDefaults } from './status.js';
 import { REVOKED_VERSION_TAG, waitForLeakResponse, waitForRotation, type Progress, type WaitDeps } from './wait.js';
 import { versionHolding } from '../../lambdas/core/labels.js';
 
@@ -109,12 +109,7 @@ export async function statusCommand(options: StatusCommandOptions, ctx: CommandC
   });
   ctx.out.line(renderStatus(statuses, { region: ctx.clients.region, now, at: options.at !== undefined }));
   if (!attention) return ExitCodes.OK;
-  ctx.out.note(
-    `rotor: --fail-on ${failOn.join(',')}: ` +
-      Object.entries(matched)
-        .map(([c, names]) => `${names.length} ${c} (${names.join(', ')})`)
-        .join('; '),
-  );
+  ctx.out.note(failOnNote(failOn, matched));
   return ExitCodes.ATTENTION;
 }
 

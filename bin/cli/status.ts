@@ -368,11 +368,13 @@ export async function statusAccountsCommand(options: StatusAccountsOptions, ctx:
     }),
   );
   if (!attention) return ExitCodes.OK;
-  ctx.out.note(
-    `rotor: --fail-on ${failOn.join(',')}: ` +
-      Object.entries(matched)
-        .map(([c, names]) => `${names.length} ${c} (${names.join(', ')})`)
-        .join('; '),
-  );
+  ctx.out.note(failOnNote(failOn, matched));
   return ExitCodes.ATTENTION;
+}
+
+/** What `status --fail-on` says on stderr when conditions matched: each with its count and secrets. */
+export function failOnNote(failOn: readonly string[], matched: Record<string, readonly string[]>): string {
+  return `rotor: --fail-on ${failOn.join(',')}: ${Object.entries(matched)
+    .map(([c, names]) => `${names.length} ${c} (${names.join(', ')})`)
+    .join('; ')}`;
 }

@@ -1,9 +1,11 @@
-import { CheckStatuses } from '../contract/index.js';
+import { finding } from '../contract/index.js';
 import type { PreflightContext, PreflightFinding, RotationKind } from '../core/types.js';
 import type { ApiTokenKind } from './apiTokenKind.js';
 import { ProviderError, ProviderFailures } from './errors.js';
 import type { ProviderSession, TokenProvider } from './provider.js';
 import type { ApiTokenSecret } from './secret.js';
+
+const { ok, problem, skipped } = finding;
 
 export const ApiTokenChecks = {
   PROVIDER_REACHABLE: 'provider-reachable',
@@ -22,10 +24,6 @@ export interface PreflightSessions {
   /** An error as it may be shown: every credential seen masked. */
   safe(err: unknown): Error;
 }
-
-const ok = (check: string, detail: string): PreflightFinding => ({ check, status: CheckStatuses.OK, detail });
-const problem = (check: string, detail: string, fix: string): PreflightFinding => ({ check, status: CheckStatuses.PROBLEM, detail, fix });
-const skipped = (check: string, detail: string): PreflightFinding => ({ check, status: CheckStatuses.SKIPPED, detail });
 
 const unreachable = (err: unknown) =>
   err instanceof ProviderError && (err.failure === ProviderFailures.UNREACHABLE || err.failure === ProviderFailures.TIMEOUT);

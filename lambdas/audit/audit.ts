@@ -16,12 +16,6 @@ import { nextRotation } from './schedule.js';
 
 export { AUDIT_CONDITIONS, type AuditCondition };
 
-/** The audit's defaults: the contract's (lambdas/contract/vocabulary.ts, `Audit`), so the CLI and the function agree. */
-export const auditDefaults = {
-  stuckAfterMinutes: Audit.stuckAfterMinutes.default,
-  keyMaxAgeDays: Audit.keyMaxAgeDays.default,
-  concurrency: Audit.concurrency,
-} as const;
 
 /** One secret's findings: each a condition and the sentence that explains it. */
 export interface SecretAudit {
@@ -81,9 +75,9 @@ export interface AuditClients {
 export interface AuditOptions {
   readonly regions: readonly string[];
   readonly now: Date;
-  /** @default auditDefaults.stuckAfterMinutes */
+  /** @default Audit.stuckAfterMinutes.default */
   readonly stuckAfterMinutes?: number;
-  /** @default auditDefaults.keyMaxAgeDays */
+  /** @default Audit.keyMaxAgeDays.default */
   readonly keyMaxAgeDays?: number;
   /** Called as each region starts and as secrets are judged (the CLI's progress on a terminal). */
   readonly progress?: (text: string) => void;
@@ -121,7 +115,7 @@ async function auditSecret(
   if (pendingId && !stages[pendingId]!.includes(Stages.CURRENT)) {
     const created = (await api.listVersions(arn)).find((v) => v.versionId === pendingId)?.created;
     const age = created ? now - created.getTime() : undefined;
-    if (age === undefined || age > (options.stuckAfterMinutes ?? auditDefaults.stuckAfterMinutes) * 60_000) {
+    if (age === undefined || age > (options.stuckAfterMinutes ?? Audit.stuckAfterMinutes.default) * 60_000) {
       findings.push({ condition: 'stuck', detail: `AWSPENDING version ${pendingId.slice(0, 8)} ${age === undefined ? 'of unknown age' : `stuck for ${formatDuration(age)}`}` });
     }
   }
@@ -196,7 +190,7 @@ export async function collectAudit(clients: AuditClients, options: AuditOptions)
         if (++done % 25 === 0) options.progress?.(`region ${i + 1}/${options.regions.length} (${region}): ${done}/${entries.length} secrets`);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(auditDefaults.concurrency, entries.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(Audit.concurrency, entries.length) }, worker));
     secrets.push(...results);
   }
 
@@ -205,7 +199,7 @@ export async function collectAudit(clients: AuditClients, options: AuditOptions)
   if (clients.accessKeys) {
     options.progress?.('IAM: access keys of every user');
     const held = heldKeyFingerprints(entriesSeen);
-    const maxAge = options.keyMaxAgeDays ?? auditDefaults.keyMaxAgeDays;
+    const maxAge = options.keyMaxAgeDays ?? Audit.keyMaxAgeDays.default;
     const secretArns = entriesSeen.map((e) => e.ARN).filter((arn): arn is string => arn !== undefined);
     for await (const key of clients.accessKeys(secretArns)) {
       keysChecked++;

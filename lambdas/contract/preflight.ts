@@ -44,6 +44,13 @@ export const preflightCheckSchema = z.object({
 });
 export type PreflightCheck = z.output<typeof preflightCheckSchema>;
 
+/** A check's finding: ok, a problem with its fix, or skipped (the kinds' preflights build theirs with these). */
+export const finding = {
+  ok: (check: string, detail: string): PreflightCheck => ({ check, status: CheckStatuses.OK, detail }),
+  problem: (check: string, detail: string, fix: string): PreflightCheck => ({ check, status: CheckStatuses.PROBLEM, detail, fix }),
+  skipped: (check: string, detail: string): PreflightCheck => ({ check, status: CheckStatuses.SKIPPED, detail }),
+} as const;
+
 /** The report a preflight answers. `ok` is true when no check is a problem. */
 export const preflightReportSchema = z.object({
   rotor: z.literal(PREFLIGHT_EVENT_TAG),

@@ -1,9 +1,11 @@
 import { connect as tcpConnect } from 'node:net';
-import { CheckStatuses } from '../contract/index.js';
+import { finding } from '../contract/index.js';
 import { RotorError } from '../core/errors.js';
 import { Strategies, type KindContext, type PreflightContext, type PreflightFinding, type RotationKind } from '../core/types.js';
 import { baseUsername, CLONE_SUFFIX } from './alternatingUsers.js';
 import type { AlternatePair, DatabaseEngine, DatabaseSecret } from './databaseKind.js';
+
+const { ok, problem, skipped } = finding;
 
 /** Names of the database kinds' preflight checks. */
 export const DatabaseChecks = {
@@ -37,9 +39,6 @@ export interface DatabasePreflight<S extends TargetSecret, P> {
   passwordRules?(current: S, ctx: PreflightContext<S>): Promise<PreflightFinding[]>;
 }
 
-const ok = (check: string, detail: string): PreflightFinding => ({ check, status: CheckStatuses.OK, detail });
-const problem = (check: string, detail: string, fix: string): PreflightFinding => ({ check, status: CheckStatuses.PROBLEM, detail, fix });
-const skipped = (check: string, detail: string): PreflightFinding => ({ check, status: CheckStatuses.SKIPPED, detail });
 const messageOf = (err: unknown) => (err instanceof Error ? `${err.name === 'Error' ? '' : `${err.name}: `}${err.message}` : String(err));
 
 /**
@@ -199,4 +198,21 @@ async function alternating<S extends TargetSecret, P>(
   found.push(ok(DatabaseChecks.MASTER_SECRET, `master secret readable, for the same server, login ${JSON.stringify(master.username)}`));
   found.push(...(await checks.masterChecks(master, current, pair, proof, ctx)));
   return found;
+}
+
+/**
+ * The master's finding when its session fails: refused (the master secret's password is not the
+ * database's), or the error itself (the report is redacted as a whole).
+ */
+export function masterSessionFailed(err: unknown, username: string, refused: boolean): PreflightFinding[] {
+  if (refused) {
+    return [
+      problem(
+        DatabaseChecks.MASTER_LOGIN,
+        `the database refuses the master secret's password for ${JSON.stringify(username)}`,
+        'store the master password the database has in the master secret',
+      ),
+    ];
+  }
+  return [problem(DatabaseChecks.MASTER_LOGIN, `the master session failed: ${err instanceof Error ? err.message : String(err)}`, 'see the error: setSecret would fail the same way')];
 }

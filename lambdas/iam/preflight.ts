@@ -1,10 +1,12 @@
 import { IAMClient } from '@aws-sdk/client-iam';
-import { CheckStatuses } from '../contract/index.js';
+import { finding } from '../contract/index.js';
 import type { PreflightContext, PreflightFinding, RotationKind } from '../core/types.js';
 import { AccessKeys, KeyStatus } from './accessKeys.js';
 import { callerIdentity, defaultStsClientFactory, KeyNotAcceptedError, userNameOfArn, type StsClientFactory } from './callerIdentity.js';
 import { planRoom, type RoomPlan } from './iamKind.js';
 import type { IamSecret } from './secret.js';
+
+const { ok, problem } = finding;
 
 export const IamChecks = {
   USER_KEYS: 'iam-user-keys',
@@ -14,9 +16,6 @@ export const IamChecks = {
 
 /** One STS attempt: a preflight asks about a key that exists already, IAM's eventual consistency is not waited for. */
 const ONE_ATTEMPT = { timeoutMs: 0, firstDelayMs: 1, maxDelayMs: 1 } as const;
-
-const ok = (check: string, detail: string): PreflightFinding => ({ check, status: CheckStatuses.OK, detail });
-const problem = (check: string, detail: string, fix: string): PreflightFinding => ({ check, status: CheckStatuses.PROBLEM, detail, fix });
 
 /**
  * The IAM kind with its preflight (`rotor preflight`), as the rotation function's entry deploys

@@ -1,17 +1,17 @@
-import { CheckStatuses } from '../contract/index.js';
+import { finding } from '../contract/index.js';
 import { UnsafeRotationError } from '../core/errors.js';
 import type { PreflightContext, PreflightFinding, RotationKind } from '../core/types.js';
 import { checkPairing } from '../database/alternatingUsers.js';
 import type { AlternatePair } from '../database/databaseKind.js';
-import { DatabaseChecks, withDatabasePreflight, type DatabasePreflight } from '../database/preflight.js';
+import { DatabaseChecks, masterSessionFailed, withDatabasePreflight, type DatabasePreflight } from '../database/preflight.js';
 import { isAuthFailure, withSession, type Session } from './connection.js';
 import { PAIRING_WHERE, readPairing, type MysqlKind } from './mysqlKind.js';
 import type { MysqlOptions } from './options.js';
 import type { MysqlSecret } from './secret.js';
 import { accountName, describeServer, hexLiteral } from './sql.js';
 
-const ok = (check: string, detail: string): PreflightFinding => ({ check, status: CheckStatuses.OK, detail });
-const problem = (check: string, detail: string, fix: string): PreflightFinding => ({ check, status: CheckStatuses.PROBLEM, detail, fix });
+const { ok, problem } = finding;
+
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
@@ -37,16 +37,7 @@ export function mysqlPreflight(settings: () => MysqlOptions): DatabasePreflight<
       try {
         return await withSession(master, settings(), (s) => masterFindings(s, pair, host, ctx));
       } catch (err) {
-        if (isAuthFailure(err)) {
-          return [
-            problem(
-              DatabaseChecks.MASTER_LOGIN,
-              `the database refuses the master secret's password for ${JSON.stringify(master.username)}`,
-              'store the master password the database has in the master secret',
-            ),
-          ];
-        }
-        return [problem(DatabaseChecks.MASTER_LOGIN, `the master session failed: ${messageOf(err)}`, 'see the error: setSecret would fail the same way')];
+        return masterSessionFailed(err, master.username, isAuthFailure(err));
       }
     },
   };

@@ -1,18 +1,17 @@
 import type pg from 'pg';
-import { CheckStatuses } from '../contract/index.js';
+import { finding } from '../contract/index.js';
 import { UnsafeRotationError } from '../core/errors.js';
 import type { PreflightContext, PreflightFinding, RotationKind } from '../core/types.js';
 import type { AlternatePair } from '../database/databaseKind.js';
-import { DatabaseChecks, withDatabasePreflight, type DatabasePreflight } from '../database/preflight.js';
+import { DatabaseChecks, masterSessionFailed, withDatabasePreflight, type DatabasePreflight } from '../database/preflight.js';
 import { isAuthFailure, withConnection } from './connection.js';
 import { createPostgresEngine, memberships, postgresEngine, verifyPairing } from './postgresKind.js';
 import type { PostgresSecret } from './secret.js';
 
+const { ok, problem } = finding;
+
 /** PostgreSQL 16 changed CREATEROLE: it no longer grants every role, only those the role has ADMIN OPTION on. */
 export const PG16 = 160_000;
-
-const ok = (check: string, detail: string): PreflightFinding => ({ check, status: CheckStatuses.OK, detail });
-const problem = (check: string, detail: string, fix: string): PreflightFinding => ({ check, status: CheckStatuses.PROBLEM, detail, fix });
 
 /**
  * The master's part of a PostgreSQL preflight, read-only: one login as the master, then catalog
@@ -28,16 +27,7 @@ export const postgresPreflight: DatabasePreflight<PostgresSecret, void> = {
     try {
       return await withConnection(master, (client) => masterFindings(client, master, pair));
     } catch (err) {
-      if (isAuthFailure(err)) {
-        return [
-          problem(
-            DatabaseChecks.MASTER_LOGIN,
-            `the database refuses the master secret's password for ${JSON.stringify(master.username)}`,
-            'store the master password the database has in the master secret',
-          ),
-        ];
-      }
-      return [problem(DatabaseChecks.MASTER_LOGIN, `logging in with the master secret failed: ${(err as Error).message}`, 'see the error: setSecret would fail the same way')];
+      return masterSessionFailed(err, master.username, isAuthFailure(err));
     }
   },
 };
