@@ -20,6 +20,7 @@ import { plainFingerprint } from '../lambdas/core/fingerprint.js';
 import { createScheduledAuditHandler, type ScheduledAuditResult } from '../lambdas/audit/scheduledAudit.js';
 import { ConfigurationError } from '../lambdas/core/errors.js';
 import { RotorStack } from '../lib/rotor-stack.js';
+import { fakeAccessKeyId } from '../bin/local/awsAdmin.js';
 import { lambdaContext } from '../bin/local/harness.js';
 import { awsEnvFor, startMoto, type MotoServer } from '../bin/local/moto.js';
 import { testPassword, uniqueName } from '../bin/local/postgres.js';
@@ -256,7 +257,7 @@ describe('the scheduled audit function (against a seeded moto account)', () => {
     // A second moto that checks signatures from the first call: the dummy credentials are refused.
     const strict = await startMoto({ initialNoAuthActionCount: 0 });
     try {
-      const refused = new SecretsManagerClient({ endpoint: strict.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIAUNKNOWN000000000', secretAccessKey: 'x'.repeat(40) }, maxAttempts: 1 });
+      const refused = new SecretsManagerClient({ endpoint: strict.endpoint, region: 'us-east-1', credentials: { accessKeyId: fakeAccessKeyId(), secretAccessKey: testPassword() }, maxAttempts: 1 });
       const handler = createScheduledAuditHandler({ env: { AWS_REGION: 'us-east-1' }, clients: { secretsFor: () => refused, functionKind: async () => 'unknown' } });
       const logs = new LogCapture().start();
       let error: unknown;

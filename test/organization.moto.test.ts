@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { publishAssets, PublishAssetsError } from '../bin/cli/publishAssets.js';
+import { fakeAccessKeyId } from '../bin/local/awsAdmin.js';
 import { startMoto, type MotoServer } from '../bin/local/moto.js';
 import { member as exampleMember, organization as exampleOrganization } from '../examples/organization/organization.config.js';
 import { AwsEvents, Organization, RotorEvents } from '../lambdas/contract/index.js';
@@ -188,6 +189,8 @@ describe("the central account's routing patterns against moto's EventBridge", ()
     return Object.fromEntries(Object.entries(got).map(([account, list]) => [account, list.map((e) => e.detail.note ?? '?')]));
   }
 
+  // An access key id made at run time (no key-shaped literal is committed); the events name it.
+  const keyId = fakeAccessKeyId();
   const leak = (note: string, detail: Record<string, unknown>) => ({
     EventBusName: Organization.CENTRAL_BUS_NAME,
     Source: RotorEvents.SOURCE,
@@ -197,7 +200,7 @@ describe("the central account's routing patterns against moto's EventBridge", ()
   const guardDuty = (note: string, accountId: string, type: string) => ({
     Source: AwsEvents.GUARDDUTY_SOURCE,
     DetailType: AwsEvents.GUARDDUTY_DETAIL_TYPE,
-    Detail: JSON.stringify({ note, accountId, type, resource: { accessKeyDetails: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE' } } }),
+    Detail: JSON.stringify({ note, accountId, type, resource: { accessKeyDetails: { accessKeyId: keyId } } }),
   });
   // The organizational view's shape (AWS Health's EventBridge schema): `account` is the receiving
   // (central) account, `detail.affectedAccount` the member whose key is exposed.
@@ -210,7 +213,7 @@ describe("the central account's routing patterns against moto's EventBridge", ()
       service: 'RISK',
       eventScopeCode: 'ACCOUNT_SPECIFIC',
       affectedAccount,
-      affectedEntities: [{ entityValue: 'AKIAIOSFODNN7EXAMPLE' }],
+      affectedEntities: [{ entityValue: keyId }],
     }),
   });
 
@@ -220,7 +223,7 @@ describe("the central account's routing patterns against moto's EventBridge", ()
     const eb = events();
     // Act
     const sent = [
-      leak('leak-account-222', { account: '222222222222', accessKeyId: 'AKIAIOSFODNN7EXAMPLE' }),
+      leak('leak-account-222', { account: '222222222222', accessKeyId: keyId }),
       leak('leak-arn-333', { secretId: 'arn:aws:secretsmanager:eu-west-1:333333333333:secret:prod/app/db-AbCdEf' }),
       // Both the account and an ARN of that account: one delivery, not two.
       leak('leak-both-222', { account: '222222222222', secretId: 'arn:aws:secretsmanager:eu-west-1:222222222222:secret:prod/app/db-AbCdEf' }),
@@ -249,7 +252,7 @@ describe("the central account's routing patterns against moto's EventBridge", ()
     for (const event of Object.values(routed).flat()) {
       const reports = parseLeakEvent(event);
       expect(reports).toHaveLength(1);
-      expect(reports[0]!.accessKeyId ?? reports[0]!.secretId).toMatch(/^(AKIAIOSFODNN7EXAMPLE|arn:aws:secretsmanager:eu-west-1:\d{12}:secret:)/);
+      expect(reports[0]!.accessKeyId ?? reports[0]!.secretId).toMatch(new RegExp(`^(${keyId}|arn:aws:secretsmanager:eu-west-1:\\d{12}:secret:)`));
     }
   });
 
@@ -261,7 +264,7 @@ describe("the central account's routing patterns against moto's EventBridge", ()
     // Act
     const eb = events();
     for (const entry of [
-      leak('leak-account-222', { account: '222222222222', accessKeyId: 'AKIAIOSFODNN7EXAMPLE' }),
+      leak('leak-account-222', { account: '222222222222', accessKeyId: keyId }),
       leak('leak-arn-333', { secretId: 'arn:aws:secretsmanager:eu-west-1:333333333333:secret:prod/app/db-AbCdEf' }),
       guardDuty('gd-333', '333333333333', 'CredentialAccess:IAMUser/AnomalousBehavior'),
     ]) {
