@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { Handler } from '../../bin/local/harness.js';
 import type { LogCapture } from './logCapture.js';
 import { awsEnvFor } from '../../bin/local/moto.js';
+import { collectChild } from './exec.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -47,29 +48,12 @@ export function runCli(args: readonly string[], env: NodeJS.ProcessEnv, timeoutM
   return collect(child, timeoutMs);
 }
 
-/** What a CLI subprocess printed and how it ended; killed after `timeoutMs`. `onStdout` sees the output so far. */
-function collect(child: ChildProcess, timeoutMs: number, onStdout?: (stdout: string) => void): Promise<CliResult> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      onStdout?.(stdout);
-    });
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      noteOutput(stdout);
-      noteOutput(stderr);
-      resolve({ code, stdout, stderr, durationMs: Date.now() - started });
-    });
-  });
+/** What a CLI subprocess printed and how it ended (fed to the hygiene ledger); killed after `timeoutMs`. */
+async function collect(child: ChildProcess, timeoutMs: number, onStdout?: (stdout: string) => void): Promise<CliResult> {
+  const { status, stdout, stderr, durationMs } = await collectChild(child, timeoutMs, onStdout);
+  noteOutput(stdout);
+  noteOutput(stderr);
+  return { code: status, stdout, stderr, durationMs };
 }
 
 /**

@@ -1,25 +1,27 @@
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
 export interface Exited {
   readonly status: number | null;
   readonly stdout: string;
   readonly stderr: string;
+  readonly durationMs: number;
 }
 
 /**
- * A child process run to its end without blocking the test worker. The suite's long commands
- * (cdk synth, npm install, tsc) used execFileSync/spawnSync: a worker blocked for a minute misses
- * vitest's own RPC deadline ("[vitest-worker]: Timeout calling onTaskUpdate", an unhandled error
- * that fails the run) and cannot time the test out either. Bounded by `timeoutMs` (SIGKILL).
+ * What a child process printed and how it ended, without blocking the test worker; killed
+ * (SIGKILL) after `timeoutMs`. `onStdout` sees the output so far.
  */
-export function exec(cmd: string, args: readonly string[], options: SpawnOptions & { timeoutMs: number }): Promise<Exited> {
-  const { timeoutMs, ...spawnOptions } = options;
+export function collectChild(child: ChildProcess, timeoutMs: number, onStdout?: (stdout: string) => void): Promise<Exited> {
+  const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    // Decoded as a stream: a character split across two chunks stays whole.
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      onStdout?.(stdout);
+    });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.once('error', (err) => {
       clearTimeout(killer);
@@ -27,9 +29,20 @@ export function exec(cmd: string, args: readonly string[], options: SpawnOptions
     });
     child.once('close', (status) => {
       clearTimeout(killer);
-      resolve({ status, stdout, stderr });
+      resolve({ status, stdout, stderr, durationMs: Date.now() - started });
     });
   });
+}
+
+/**
+ * A command run to its end as an asynchronous child. The suite's long commands (cdk synth, npm
+ * install, tsc) used execFileSync/spawnSync: a worker blocked for a minute misses vitest's own RPC
+ * deadline ("[vitest-worker]: Timeout calling onTaskUpdate", an unhandled error that fails the
+ * run) and cannot time the test out either.
+ */
+export function exec(cmd: string, args: readonly string[], options: SpawnOptions & { timeoutMs: number }): Promise<Exited> {
+  const { timeoutMs, ...spawnOptions } = options;
+  return collectChild(spawn(cmd, args, { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] }), timeoutMs);
 }
 
 /** `exec`, failing with the command's output when it does not exit 0. */
